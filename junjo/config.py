@@ -1,0 +1,172 @@
+"""Settings: CLI flag > ``JUNJO_*`` environment > ``junjo.toml`` > defaults.
+
+Every key is documented in ``junjo.toml.example``; keep the two in step (a test checks it).
+This module is imported by ``junjo --help``, so it must stay free of heavy imports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "JUNJO_"
+SECRET_FILE = "secret_key"
+
+
+class ConfigError(Exception):
+    """A setting has a value junjo cannot use; the message names the key and the source."""
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("junjo", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = 26154
+    grpc_port: int = 26155
+    log_level: str = "info"
+    log_format: str = "text"  # text | json
+    # Signs session cookies. Generated into <data_dir>/secret_key (0600) when unset.
+    session_secret: str = ""
+    session_max_age_seconds: int = 14 * 24 * 3600
+    # None: Secure cookies only when the request arrived over https.
+    cookie_secure: bool | None = None
+    # Public URL of this server, used for /api/config and printed links.
+    public_url: str = ""
+    # Sign-in throttling: failures allowed per account / per client in the window.
+    signin_max_failures_per_account: int = 5
+    signin_max_failures_per_client: int = 20
+    signin_failure_window_seconds: int = 900
+    # Ingestion limits and backpressure.
+    grpc_max_receive_mb: int = 64
+    http_max_body_mb: int = 64
+    ingest_max_backlog_mb: int = 512
+    ingest_min_free_disk_mb: int = 256
+
+    @property
+    def control_db_path(self) -> Path:
+        return self.data_dir / "junjo.db"
+
+    @property
+    def wal_path(self) -> Path:
+        return self.data_dir / "wal.db"
+
+    @property
+    def spans_db_path(self) -> Path:
+        return self.data_dir / "spans.duckdb"
+
+    @property
+    def runtime_file_path(self) -> Path:
+        return self.data_dir / "server.json"
+
+    def ensure_data_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def load_settings(
+    flags: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Merge the four sources. ``flags`` holds only the options the user actually passed."""
+    env = dict(os.environ) if env is None else env
+    toml_path = config_file or _path_or_none(env.get("JUNJO_CONFIG")) or _default_toml()
+    values: dict[str, Any] = {}
+    if toml_path is not None:
+        values.update(_from_toml(toml_path))
+    values.update(_from_env(env))
+    values.update({k: v for k, v in (flags or {}).items() if v is not None})
+    kwargs = {name: _coerce(name, value) for name, value in values.items()}
+    return Settings(**kwargs)
+
+
+def _path_or_none(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
+
+
+def _default_toml() -> Path | None:
+    candidate = Path.cwd() / "junjo.toml"
+    return candidate if candidate.is_file() else None
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
+    return data
+
+
+def _from_env(env: dict[str, str]) -> dict[str, Any]:
+    return {
+        name: env[ENV_PREFIX + name.upper()] for name in _FIELDS if ENV_PREFIX + name.upper() in env
+    }
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name not in _FIELDS:
+        raise ConfigError(f"unknown setting {name!r}")
+    kind = _FIELDS[name].type
+    try:
+        if "Path" in kind:
+            return Path(str(value)).expanduser()
+        if "bool" in kind:
+            return _to_optional_bool(value)
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        return str(value)
+    except ValueError as exc:
+        raise ConfigError(f"setting {name!r}: cannot use {value!r} ({kind})") from exc
+
+
+def _to_optional_bool(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"", "auto"}:
+        return None
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(value)
+
+
+def session_secret(settings: Settings) -> str:
+    """The configured secret, else the one kept in the data dir (created 0600 on first use)."""
+    if settings.session_secret:
+        return settings.session_secret
+    settings.ensure_data_dir()
+    path = settings.data_dir / SECRET_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    secret = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race; use its secret
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    return secret
