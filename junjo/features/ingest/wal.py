@@ -75,6 +75,13 @@ class WriteAheadLog:
         self._reader_lock = threading.Lock()
         self._queue: queue.Queue[tuple[bytes, int, str | None, Future[int]] | None] = queue.Queue()
         self._closed = False
+        # Guards the closed flag together with queue.put, so no append can slip in behind
+        # the shutdown marker and wait forever for a writer that has gone.
+        self._state_lock = threading.Lock()
+        # The backlog, kept in memory so ingestion can check it on every request for free.
+        (batches,) = self._reader.execute("SELECT count(*) FROM batches").fetchone()
+        (pending_bytes,) = self._reader.execute("SELECT pending_bytes FROM totals").fetchone()
+        self._backlog = [batches, pending_bytes]
         self._thread = threading.Thread(target=self._write_loop, name="junjo-wal", daemon=True)
         self._thread.start()
 
@@ -82,11 +89,22 @@ class WriteAheadLog:
 
     def append(self, payload: bytes, span_count: int, api_key_id: str | None = None) -> int:
         """Durably store one batch and return its sequence number."""
-        if self._closed:
-            raise WalClosed("write-ahead log is closed")
         done: Future[int] = Future()
-        self._queue.put((payload, span_count, api_key_id, done))
+        with self._state_lock:
+            if self._closed:
+                raise WalClosed("write-ahead log is closed")
+            self._queue.put((payload, span_count, api_key_id, done))
         return done.result()
+
+    def backlog(self) -> tuple[int, int]:
+        """(batches, payload bytes) appended but not yet pruned; no I/O."""
+        with self._state_lock:
+            return self._backlog[0], self._backlog[1]
+
+    def _add_backlog(self, batches: int, size: int) -> None:
+        with self._state_lock:
+            self._backlog[0] = max(0, self._backlog[0] + batches)
+            self._backlog[1] = max(0, self._backlog[1] + size)
 
     def _write_loop(self) -> None:
         while True:
@@ -127,6 +145,7 @@ class WriteAheadLog:
                 ),
             )
             self._writer.execute("COMMIT")
+            self._add_backlog(len(group), sum(len(g[0]) for g in group))
         except Exception as exc:  # disk full, I/O error: every waiter learns it
             if self._writer.in_transaction:
                 self._writer.execute("ROLLBACK")
@@ -164,7 +183,8 @@ class WriteAheadLog:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 count, size = conn.execute(
-                    "SELECT count(*), coalesce(sum(length(payload)), 0) FROM batches WHERE seq <= ?",
+                    "SELECT count(*), coalesce(sum(length(payload)), 0) FROM batches"
+                    " WHERE seq <= ?",
                     (seq,),
                 ).fetchone()
                 conn.execute("DELETE FROM batches WHERE seq <= ?", (seq,))
@@ -173,6 +193,7 @@ class WriteAheadLog:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+        self._add_backlog(-count, -size)
         return count
 
     def totals(self) -> WalTotals:
@@ -192,10 +213,11 @@ class WriteAheadLog:
 
     def close(self) -> None:
         """Finish every queued append, then close the files."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(None)
+        with self._state_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
         self._thread.join()
         self._writer.close()
         with self._reader_lock:

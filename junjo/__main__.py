@@ -1,0 +1,3 @@
+from junjo.cli import main
+
+main()

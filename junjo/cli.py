@@ -1,0 +1,132 @@
+"""The ``junjo`` command. Subcommands import their feature lazily, so ``junjo --help``
+stays fast and never loads the web stack, DuckDB or LiteLLM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from junjo import __version__
+
+app = typer.Typer(
+    name="junjo",
+    help="Junjo server: receive OpenTelemetry traces from AI workflows and debug them.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory [env JUNJO_DATA_DIR].", show_default=False),
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="junjo.toml to read [env JUNJO_CONFIG].", show_default=False),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"junjo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Junjo server."""
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (default 26154).")] = None,
+    grpc_port: Annotated[int | None, typer.Option(help="OTLP/gRPC port (default 26155).")] = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error.")] = None,
+    log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
+) -> None:
+    """Run the web UI, the REST API, OTLP ingestion and the indexer."""
+    from junjo.server.serve import serve as run_server
+
+    settings = load(
+        config,
+        host=host,
+        port=port,
+        grpc_port=grpc_port,
+        data_dir=data_dir,
+        log_level=log_level,
+        log_format=log_format,
+    )
+    with friendly_errors():
+        run_server(settings)
+
+
+@app.command()
+def migrate(
+    status: Annotated[bool, typer.Option("--status", help="Only show what would run.")] = False,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Bring the data dir's databases up to this version's schema."""
+    from junjo.db.migrate_cli import run_migrate
+
+    settings = load(config, data_dir=data_dir)
+    with friendly_errors():
+        run_migrate(settings, status_only=status)
+
+
+def load(config: Path | None, **flags: object):
+    from junjo.config import ConfigError, load_settings
+
+    try:
+        return load_settings(flags=flags, config_file=config)
+    except ConfigError as exc:
+        fail(str(exc), code=2)
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+class friendly_errors:
+    """Turn domain errors into one line on stderr and an exit code (no traceback)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if exc is None:
+            return False
+        from junjo.db.migrations import SchemaTooNew
+        from junjo.errors import JunjoError, NotFound
+
+        if isinstance(exc, NotFound):
+            fail(str(exc), code=1)
+        if isinstance(exc, JunjoError | SchemaTooNew):
+            fail(str(exc), code=1)
+        return False
+
+
+def _register_subcommands() -> None:
+    from junjo.features.api_keys.cli import app as keys_app
+    from junjo.features.users.cli import app as user_app
+
+    app.add_typer(user_app, name="user", help="Manage users.")
+    app.add_typer(keys_app, name="keys", help="Manage API keys.")
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,104 @@
+"""HTTP adapter for first-user setup, sign-in and sign-out (Junjo AI Studio's paths)."""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from junjo.features.auth.guards import require_user, session_principal
+from junjo.features.auth.sessions import COOKIE_NAME, SessionClaim
+from junjo.features.users import service as users
+from junjo.server.http_utils import client_address, json_object
+
+SETUP_TOKEN_HEADER = "x-junjo-setup-token"
+
+
+def _signed_in(request: Request, user: users.User, message: str) -> JSONResponse:
+    response = JSONResponse({"message": message})
+    settings = request.app.state.settings
+    secure = settings.cookie_secure
+    if secure is None:
+        secure = request.url.scheme == "https"
+    response.set_cookie(
+        COOKIE_NAME,
+        request.app.state.signer.sign(SessionClaim(user.id, user.session_revision)),
+        max_age=settings.session_max_age_seconds,
+        path="/",
+        httponly=True,
+        secure=secure,
+        samesite="strict",
+    )
+    return response
+
+
+async def db_has_users(request: Request) -> JSONResponse:
+    return JSONResponse({"users_exist": users.has_users(request.app.state.control.db)})
+
+
+async def create_first_user(request: Request) -> JSONResponse:
+    state = request.app.state
+    body = await json_object(request)
+    if users.has_users(state.control.db):
+        raise HTTPException(400, "Users already exist, cannot create first user")
+    offered = body.get("setup_token") or request.headers.get(SETUP_TOKEN_HEADER) or ""
+    expected = state.setup.token
+    if (
+        not expected
+        or not isinstance(offered, str)
+        or not hmac.compare_digest(offered.encode(), expected.encode())
+    ):
+        raise HTTPException(
+            403,
+            "A valid setup token is required: `junjo serve` printed it at startup "
+            "(or create the user with `junjo user add`)",
+        )
+    user = await run_in_threadpool(
+        users.create_first_user, state.control.db, body.get("email"), body.get("password")
+    )
+    state.setup.token = None
+    return _signed_in(request, user, "First user created successfully")
+
+
+async def sign_in(request: Request) -> JSONResponse:
+    state = request.app.state
+    body = await json_object(request)
+    email, password = body.get("email"), body.get("password")
+    if not isinstance(email, str) or not isinstance(password, str):
+        raise HTTPException(422, "email and password are required strings")
+    account, client = email.strip().lower(), client_address(request)
+    state.throttle.check(account, client)
+    user = await run_in_threadpool(users.check_credentials, state.control.db, email, password)
+    if user is None:
+        state.throttle.record_failure(account, client)
+        raise HTTPException(401, "Invalid credentials")
+    state.throttle.record_success(account)
+    return _signed_in(request, user, "signed in")
+
+
+async def sign_out(request: Request) -> JSONResponse:
+    """Revokes every session of the signed-in user (a stolen copy of the cookie too)."""
+    principal = session_principal(request)
+    if principal is not None:
+        users.revoke_sessions(request.app.state.control.db, principal.id)
+    response = JSONResponse({"message": "signed out"})
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
+    return response
+
+
+async def auth_test(request: Request) -> JSONResponse:
+    principal = await require_user(request)
+    return JSONResponse({"user_email": principal.label})
+
+
+routes = [
+    Route("/users/db-has-users", db_has_users, methods=["GET"]),
+    Route("/users/create-first-user", create_first_user, methods=["POST"]),
+    Route("/sign-in", sign_in, methods=["POST"]),
+    Route("/sign-out", sign_out, methods=["POST"]),
+    Route("/auth-test", auth_test, methods=["GET"]),
+]

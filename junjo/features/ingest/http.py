@@ -1,0 +1,181 @@
+"""OTLP/HTTP door (``POST /v1/traces``) and the ingestion status route.
+
+Status codes, per the OTLP/HTTP spec (clients retry 429, 502, 503 and 504 only):
+
+    missing / unknown key                    401
+    read-scope key                           403
+    content type not protobuf or JSON,
+    or an unknown Content-Encoding           415
+    body (or its decompressed form) too big  413
+    malformed protobuf / JSON                400
+    WAL backlog over bound                   429 + Retry-After
+    low disk, overload, shutting down,
+    WAL or key-store failure                 503 + Retry-After
+
+Success is 200 with an ExportTraceServiceResponse in the request's encoding (with
+``partial_success`` when spans were rejected); errors carry a ``google.rpc.Status`` body.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from junjo.features.auth.guards import require_principal
+from junjo.features.ingest.otlp import (
+    SUPPORTED_ENCODINGS,
+    OtlpDecodeError,
+    PayloadTooLarge,
+    WireFormat,
+    encode_response,
+    encode_status,
+)
+from junjo.features.ingest.service import AuthFailure, IngestRefused, IngestService, Refusal
+
+_MEDIA_TYPES: dict[str, WireFormat] = {
+    "application/x-protobuf": "protobuf",
+    "application/protobuf": "protobuf",
+    "application/json": "json",
+}
+_CONTENT_TYPE: dict[WireFormat, str] = {
+    "protobuf": "application/x-protobuf",
+    "json": "application/json",
+}
+# google.rpc.Code values for the Status body.
+_INVALID_ARGUMENT, _PERMISSION_DENIED, _RESOURCE_EXHAUSTED = 3, 7, 8
+_UNAVAILABLE, _UNAUTHENTICATED = 14, 16
+
+
+class _Reply(Exception):
+    """Ends a request early with a status and a google.rpc.Status body."""
+
+    def __init__(
+        self, status: int, code: int, message: str, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.retry_after = status, code, retry_after
+
+
+async def export_traces(request: Request) -> Response:
+    wire = _MEDIA_TYPES.get(_media_type(request), "json")  # errors before 415 answer JSON
+    try:
+        return await _export(request)
+    except _Reply as reply:
+        return _error_response(reply, wire)
+
+
+def _error_response(reply: _Reply, wire: WireFormat) -> Response:
+    headers = {"Retry-After": str(reply.retry_after)} if reply.retry_after else None
+    return Response(
+        encode_status(reply.code, str(reply), wire),
+        status_code=reply.status,
+        media_type=_CONTENT_TYPE[wire],
+        headers=headers,
+    )
+
+
+async def _export(request: Request) -> Response:
+    service: IngestService = request.app.state.ingest
+    key = await _authenticate(request, service)
+    wire = _MEDIA_TYPES.get(_media_type(request))
+    if wire is None:
+        raise _Reply(
+            415,
+            _INVALID_ARGUMENT,
+            "Content-Type must be application/x-protobuf or application/json",
+        )
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in SUPPORTED_ENCODINGS:
+        raise _Reply(415, _INVALID_ARGUMENT, f"unsupported Content-Encoding {encoding!r}")
+    limit = service.limits.max_body_bytes
+    declared = _content_length(request)
+    if declared is not None and declared > limit:
+        service.record_invalid()
+        raise _Reply(413, _INVALID_ARGUMENT, f"request body is larger than {limit} bytes")
+    try:
+        # Admit before reading: the in-flight budget must cover bodies being received.
+        with service.admit(declared if declared is not None else limit, wait_s=0):
+            body = await _read_body(request, limit, service)
+            result = await run_in_threadpool(
+                service.accept, body, wire, content_encoding=encoding, api_key_id=key.id
+            )
+    except IngestRefused as exc:
+        status = 429 if exc.reason is Refusal.BACKLOG else 503
+        code = _RESOURCE_EXHAUSTED if exc.reason is Refusal.BACKLOG else _UNAVAILABLE
+        raise _Reply(status, code, str(exc), exc.retry_after_s) from exc
+    except PayloadTooLarge as exc:
+        service.record_invalid()
+        raise _Reply(413, _INVALID_ARGUMENT, str(exc)) from exc
+    except OtlpDecodeError as exc:
+        service.record_invalid()
+        raise _Reply(400, _INVALID_ARGUMENT, str(exc)) from exc
+    return Response(
+        encode_response(result.rejected_spans, result.error_message, wire),
+        media_type=_CONTENT_TYPE[wire],
+    )
+
+
+async def _authenticate(request: Request, service: IngestService):
+    raw = request.headers.get("x-junjo-api-key")
+    if raw is None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        raw = token.strip() if scheme.lower() == "bearer" else None
+    try:
+        # The verifier reads SQLite (and sometimes writes last_used_at): off the event loop.
+        return await run_in_threadpool(service.authenticate, request.app.state.key_verifier, raw)
+    except AuthFailure as exc:
+        if exc.reason == "read_only":
+            raise _Reply(403, _PERMISSION_DENIED, str(exc)) from exc
+        raise _Reply(401, _UNAUTHENTICATED, str(exc)) from exc
+    except IngestRefused as exc:
+        raise _Reply(503, _UNAVAILABLE, str(exc), exc.retry_after_s) from exc
+
+
+async def _read_body(request: Request, limit: int, service: IngestService) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            service.record_invalid()
+            raise _Reply(413, _INVALID_ARGUMENT, f"request body is larger than {limit} bytes")
+    return bytes(body)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _content_length(request: Request) -> int | None:
+    try:
+        value = int(request.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
+    return value if value >= 0 else None
+
+
+async def export_ignored(request: Request) -> Response:
+    """``/v1/metrics`` and ``/v1/logs``: authenticated no-ops, like their gRPC twins."""
+    wire = _MEDIA_TYPES.get(_media_type(request), "json")
+    service: IngestService = request.app.state.ingest
+    try:
+        await _authenticate(request, service)
+        await _read_body(request, service.limits.max_body_bytes, service)
+    except _Reply as reply:
+        return _error_response(reply, wire)
+    return Response(encode_response(0, "", wire), media_type=_CONTENT_TYPE[wire])
+
+
+async def ingest_status(request: Request) -> JSONResponse:
+    await require_principal(request)
+    service: IngestService = request.app.state.ingest
+    return JSONResponse(await run_in_threadpool(service.status))
+
+
+routes = [
+    Route("/v1/traces", export_traces, methods=["POST"]),
+    Route("/v1/metrics", export_ignored, methods=["POST"]),
+    Route("/v1/logs", export_ignored, methods=["POST"]),
+    Route("/api/v1/ingest/status", ingest_status, methods=["GET"]),
+]

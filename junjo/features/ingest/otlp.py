@@ -1,0 +1,231 @@
+"""Decode and validate OTLP trace export requests, before they are written to the WAL.
+
+Two wire encodings arrive here: protobuf (gRPC and OTLP/HTTP) and the OTLP/JSON mapping
+(OTLP/HTTP only), optionally gzip- or deflate-compressed. The result is always the protobuf
+bytes of an ``ExportTraceServiceRequest`` that the indexer can parse without surprises.
+
+The protobuf path is the hot one: it parses once to validate and count, and hands the
+caller's own bytes to the WAL unless a span had to be removed (no re-serialization).
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+WireFormat = Literal["protobuf", "json"]
+
+_ZERO_TRACE_ID = bytes(16)
+_ZERO_SPAN_ID = bytes(8)
+# zlib wbits: 16+MAX_WBITS reads a gzip header, MAX_WBITS a zlib (HTTP "deflate") header.
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+SUPPORTED_ENCODINGS = frozenset({"", "identity", *_WBITS})
+
+
+class OtlpDecodeError(ValueError):
+    """The request is not a valid OTLP export (INVALID_ARGUMENT / HTTP 400)."""
+
+
+class PayloadTooLarge(ValueError):
+    """The request, or what it decompresses to, is above the configured limit (HTTP 413)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedTraces:
+    payload: bytes  # serialized ExportTraceServiceRequest holding only the accepted spans
+    accepted_spans: int
+    rejected_spans: int
+    error_message: str  # why spans were rejected; "" when none were
+
+
+def decompress(data: bytes, encoding: str, limit: int) -> bytes:
+    """Undo ``Content-Encoding``, refusing output above ``limit`` bytes (zip bombs)."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return data
+    wbits = _WBITS.get(encoding)
+    if wbits is None:
+        raise OtlpDecodeError(f"unsupported content encoding {encoding!r}")
+    out = bytearray()
+    rest = data
+    # A gzip body may hold several members back to back; each gets the remaining budget.
+    while rest:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out += inflater.decompress(rest, limit - len(out) + 1)
+        except zlib.error as exc:
+            raise OtlpDecodeError(f"invalid {encoding} data: {exc}") from exc
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise PayloadTooLarge(f"decompressed request is larger than {limit} bytes")
+        if not inflater.eof:
+            raise OtlpDecodeError(f"truncated {encoding} data")
+        rest = inflater.unused_data if wbits != zlib.MAX_WBITS else b""
+    return bytes(out)
+
+
+def decode_traces(data: bytes, wire: WireFormat) -> DecodedTraces:
+    """Parse, validate ids, and drop the spans whose ids are unusable."""
+    request = _parse_protobuf(data) if wire == "protobuf" else _parse_json(data)
+    total, bad = _count_spans(request)
+    if bad == 0:
+        payload = data if wire == "protobuf" else request.SerializeToString()
+        return DecodedTraces(payload, total, 0, "")
+    _remove_bad_spans(request)
+    message = (
+        f"{bad} span(s) rejected: trace_id must be 16 non-zero bytes, span_id 8 non-zero"
+        " bytes, parent_span_id empty or 8 bytes"
+    )
+    return DecodedTraces(request.SerializeToString(), total - bad, bad, message)
+
+
+def _parse_protobuf(data: bytes) -> ExportTraceServiceRequest:
+    try:
+        return ExportTraceServiceRequest.FromString(data)
+    except DecodeError as exc:
+        raise OtlpDecodeError(f"malformed protobuf ExportTraceServiceRequest: {exc}") from exc
+
+
+def _parse_json(data: bytes) -> ExportTraceServiceRequest:
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise OtlpDecodeError(f"malformed JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise OtlpDecodeError("malformed OTLP/JSON: the body must be a JSON object")
+    _hex_ids_to_base64(document)
+    request = ExportTraceServiceRequest()
+    try:
+        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except (json_format.ParseError, RecursionError, TypeError, ValueError) as exc:
+        raise OtlpDecodeError(f"malformed OTLP/JSON ExportTraceServiceRequest: {exc}") from exc
+    return request
+
+
+def _is_bad(span: Any) -> bool:
+    trace_id, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
+    return (
+        len(trace_id) != 16
+        or trace_id == _ZERO_TRACE_ID
+        or len(span_id) != 8
+        or span_id == _ZERO_SPAN_ID
+        or len(parent) not in (0, 8)
+    )
+
+
+def _count_spans(request: ExportTraceServiceRequest) -> tuple[int, int]:
+    total = bad = 0
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            spans = scope_spans.spans
+            total += len(spans)
+            for span in spans:
+                if _is_bad(span):
+                    bad += 1
+    return total, bad
+
+
+def _remove_bad_spans(request: ExportTraceServiceRequest) -> None:
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            # Walk backwards so deleting by index leaves the unvisited indexes intact.
+            spans = scope_spans.spans
+            for index in range(len(spans) - 1, -1, -1):
+                if _is_bad(spans[index]):
+                    del spans[index]
+
+
+# -- OTLP/JSON ids ------------------------------------------------------------------------
+# OTLP/JSON writes trace and span ids as hex, where the generic protobuf JSON mapping expects
+# base64. Rewrite them in place before ParseDict. An id that is not valid hex becomes empty,
+# so the span is rejected by the id check and counted, rather than failing the whole batch.
+
+
+def _hex_ids_to_base64(document: dict[str, Any]) -> None:
+    for resource_spans in _items(document, "resourceSpans", "resource_spans"):
+        for scope_spans in _items(resource_spans, "scopeSpans", "scope_spans"):
+            for span in _items(scope_spans, "spans"):
+                _convert_ids(span, ("traceId", "trace_id", "spanId", "span_id"))
+                _convert_ids(span, ("parentSpanId", "parent_span_id"))
+                for link in _items(span, "links"):
+                    _convert_ids(link, ("traceId", "trace_id", "spanId", "span_id"))
+
+
+def _items(parent: Any, *names: str) -> list[Any]:
+    """The list under the first present name; malformed shapes are left to ParseDict."""
+    if not isinstance(parent, dict):
+        return []
+    for name in names:
+        value = parent.get(name)
+        if isinstance(value, list):
+            return value
+    return []
+
+
+def _convert_ids(obj: Any, names: tuple[str, ...]) -> None:
+    if not isinstance(obj, dict):
+        return
+    for name in names:
+        value = obj.get(name)
+        if isinstance(value, str):
+            obj[name] = _hex_to_base64(value)
+
+
+def _hex_to_base64(text: str) -> str:
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    return binascii.b2a_base64(raw, newline=False).decode("ascii")
+
+
+# -- responses ----------------------------------------------------------------------------
+
+
+def encode_response(rejected_spans: int, error_message: str, wire: WireFormat) -> bytes:
+    """An ExportTraceServiceResponse; ``partial_success`` set only when spans were rejected."""
+    if rejected_spans == 0 and not error_message:
+        return b"{}" if wire == "json" else b""
+    response = ExportTraceServiceResponse()
+    response.partial_success.rejected_spans = rejected_spans
+    response.partial_success.error_message = error_message
+    if wire == "protobuf":
+        return response.SerializeToString()
+    return json_format.MessageToJson(response, indent=None).encode()
+
+
+def encode_status(code: int, message: str, wire: WireFormat) -> bytes:
+    """A ``google.rpc.Status`` body, the error body the OTLP/HTTP spec asks for.
+
+    Hand-encoded (two fields) so the runtime needs no googleapis-common-protos.
+    """
+    if wire == "json":
+        return json.dumps({"code": code, "message": message}).encode()
+    text = message.encode()
+    out = bytearray()
+    if code:
+        out += b"\x08" + _varint(code)
+    if text:
+        out += b"\x12" + _varint(len(text)) + text
+    return bytes(out)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)

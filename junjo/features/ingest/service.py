@@ -1,0 +1,339 @@
+"""The ingestion service: what both doors (gRPC and OTLP/HTTP) do with an export request.
+
+Order of work for one request: admission (bounded in-flight requests and bytes), backpressure
+(WAL backlog, free disk), decode and validate, durable WAL append, wake the indexer, ack.
+Nothing here knows about gRPC or HTTP: refusals are exceptions carrying a reason, and each
+adapter maps the reason to its own status code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from junjo.config import Settings
+from junjo.features.ingest.otlp import WireFormat, decode_traces, decompress
+from junjo.features.ingest.wal import WalClosed, WriteAheadLog
+
+log = logging.getLogger("junjo.ingest")
+
+MIB = 1 << 20
+
+
+class Refusal(StrEnum):
+    """Why a whole batch was refused. Every one of them tells the client to retry later."""
+
+    BACKLOG = "backlog"  # the indexer is behind: RESOURCE_EXHAUSTED / 429
+    LOW_DISK = "low_disk"  # UNAVAILABLE / 503
+    OVERLOADED = "overloaded"  # too many requests in flight: UNAVAILABLE / 503
+    SHUTTING_DOWN = "shutting_down"  # UNAVAILABLE / 503
+    STORAGE_ERROR = "storage_error"  # WAL write failed after retries: UNAVAILABLE / 503
+    AUTH_UNAVAILABLE = "auth_unavailable"  # key store unreadable: UNAVAILABLE / 503
+
+
+# Seconds a client should wait, sent as Retry-After. Short when the cause clears quickly.
+RETRY_AFTER_S = {
+    Refusal.BACKLOG: 5,
+    Refusal.LOW_DISK: 30,
+    Refusal.OVERLOADED: 1,
+    Refusal.SHUTTING_DOWN: 5,
+    Refusal.STORAGE_ERROR: 5,
+    Refusal.AUTH_UNAVAILABLE: 2,
+}
+
+
+class IngestRefused(Exception):
+    def __init__(self, reason: Refusal, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after_s = RETRY_AFTER_S[reason]
+
+
+class AuthFailure(Exception):
+    """``reason`` is "missing" or "unknown" (UNAUTHENTICATED / 401) or "read_only"
+    (PERMISSION_DENIED / 403)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptResult:
+    accepted_spans: int
+    rejected_spans: int
+    error_message: str
+    seq: int | None  # WAL sequence number; None when nothing was stored
+
+
+class KeyVerifierLike(Protocol):
+    def verify(self, raw_key: str) -> Any: ...
+
+
+class IndexerLike(Protocol):
+    def wake(self) -> None: ...
+    def status(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    max_backlog_bytes: int
+    min_free_disk_bytes: int
+    max_body_bytes: int  # a request body, and what it may decompress to
+    max_inflight_requests: int = 32
+    max_inflight_bytes: int = 256 * MIB
+    admission_wait_s: float = 0.1  # absorb short bursts before answering "overloaded"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IngestLimits:
+        max_body = max(settings.http_max_body_mb, settings.grpc_max_receive_mb) * MIB
+        return cls(
+            max_backlog_bytes=settings.ingest_max_backlog_mb * MIB,
+            min_free_disk_bytes=settings.ingest_min_free_disk_mb * MIB,
+            max_body_bytes=settings.http_max_body_mb * MIB,
+            # Room for two of the largest allowed requests, so one big batch never starves.
+            max_inflight_bytes=max(256 * MIB, 2 * max_body),
+        )
+
+
+class _Admission:
+    """Bounds requests and bytes in flight, so memory stays flat however hard clients push.
+
+    A request larger than the byte budget is still admitted when it is alone, otherwise a
+    request at the size limit could never get in.
+    """
+
+    def __init__(self, max_requests: int, max_bytes: int) -> None:
+        self._cond = threading.Condition()
+        self._max_requests = max_requests
+        self._max_bytes = max_bytes
+        self.requests = 0
+        self.bytes = 0
+        self.closed = False
+
+    def enter(self, size: int, wait_s: float) -> None:
+        deadline = time.monotonic() + wait_s
+        with self._cond:
+            while True:
+                if self.closed:
+                    raise IngestRefused(Refusal.SHUTTING_DOWN, "server is shutting down")
+                if self.requests < self._max_requests and (
+                    self.requests == 0 or self.bytes + size <= self._max_bytes
+                ):
+                    self.requests += 1
+                    self.bytes += size
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise IngestRefused(Refusal.OVERLOADED, "too many exports in flight")
+                self._cond.wait(remaining)
+
+    def leave(self, size: int) -> None:
+        with self._cond:
+            self.requests -= 1
+            self.bytes -= size
+            self._cond.notify_all()
+
+    def close_and_drain(self, timeout: float) -> bool:
+        """Refuse new requests; wait for those in flight. False if some are still running."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+            while self.requests:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+
+class _FreeDisk:
+    """Free bytes on the WAL's file system, re-read at most once a second (statvfs)."""
+
+    def __init__(self, path: Path, interval_s: float = 1.0) -> None:
+        self._path = path
+        self._interval_s = interval_s
+        self._value = 0
+        self._read_at = float("-inf")
+
+    def bytes(self) -> int:
+        now = time.monotonic()
+        if now - self._read_at >= self._interval_s:
+            try:
+                self._value = shutil.disk_usage(self._path).free
+            except OSError:
+                self._value = 1 << 62  # unknown: do not refuse on a failed stat
+            self._read_at = now
+        return self._value
+
+
+class IngestService:
+    WAL_ATTEMPTS = 3
+
+    def __init__(self, wal: WriteAheadLog, indexer: IndexerLike, limits: IngestLimits) -> None:
+        self.wal = wal
+        self.indexer = indexer
+        self.limits = limits
+        self._admission = _Admission(limits.max_inflight_requests, limits.max_inflight_bytes)
+        self._free_disk = _FreeDisk(wal.path.parent)
+        self._lock = threading.Lock()
+        self._rejected_spans = 0
+        self._refused: Counter[str] = Counter()
+        self._last_warning: dict[str, float] = {}
+        self._started_at = time.time()
+
+    # -- the request path ------------------------------------------------------------------
+
+    def authenticate(self, verifier: KeyVerifierLike, raw_key: str | None) -> Any:
+        """The verified ingest key, or AuthFailure / IngestRefused(AUTH_UNAVAILABLE)."""
+        if not raw_key:
+            self._count_refusal("unauthenticated")
+            raise AuthFailure("missing", "Missing x-junjo-api-key header")
+        try:
+            key = verifier.verify(raw_key)
+        except sqlite3.Error as exc:  # a locked or unreadable control DB is transient
+            message = f"cannot check the API key now: {exc}"
+            raise self._refusal(Refusal.AUTH_UNAVAILABLE, message) from exc
+        if key is None:
+            self._count_refusal("unauthenticated")
+            raise AuthFailure("unknown", "Invalid API key")
+        if key.scope != "ingest":
+            self._count_refusal("permission_denied")
+            raise AuthFailure("read_only", "This API key has read scope and cannot ingest")
+        return key
+
+    @contextlib.contextmanager
+    def admit(self, size: int, wait_s: float | None = None) -> Iterator[None]:
+        """Hold an in-flight slot for a request of ``size`` bytes, or refuse it."""
+        wait = self.limits.admission_wait_s if wait_s is None else wait_s
+        try:
+            self._admission.enter(size, wait)
+        except IngestRefused as exc:
+            self._count_refusal(exc.reason)
+            raise
+        try:
+            yield
+        finally:
+            self._admission.leave(size)
+
+    def accept(
+        self,
+        body: bytes,
+        wire: WireFormat,
+        *,
+        content_encoding: str = "",
+        api_key_id: str | None = None,
+    ) -> AcceptResult:
+        """Validate and durably store one export. Call inside ``admit``."""
+        self._check_backpressure()
+        data = decompress(body, content_encoding, self.limits.max_body_bytes)
+        decoded = decode_traces(data, wire)
+        seq = None
+        if decoded.accepted_spans:
+            seq = self._append(decoded.payload, decoded.accepted_spans, api_key_id)
+            self.indexer.wake()
+        if decoded.rejected_spans:
+            with self._lock:
+                self._rejected_spans += decoded.rejected_spans
+        return AcceptResult(
+            decoded.accepted_spans, decoded.rejected_spans, decoded.error_message, seq
+        )
+
+    def _check_backpressure(self) -> None:
+        if self._admission.closed:
+            raise self._refusal(Refusal.SHUTTING_DOWN, "server is shutting down")
+        _, backlog_bytes = self.wal.backlog()
+        if backlog_bytes > self.limits.max_backlog_bytes:
+            self._refuse(
+                Refusal.BACKLOG,
+                f"indexing backlog is {backlog_bytes // MIB} MiB, above the"
+                f" {self.limits.max_backlog_bytes // MIB} MiB bound; retry later",
+            )
+        if self._free_disk.bytes() < self.limits.min_free_disk_bytes:
+            self._refuse(
+                Refusal.LOW_DISK,
+                f"less than {self.limits.min_free_disk_bytes // MIB} MiB of free disk; retry later",
+            )
+
+    def _append(self, payload: bytes, span_count: int, api_key_id: str | None) -> int:
+        error: Exception | None = None
+        for attempt in range(self.WAL_ATTEMPTS):
+            try:
+                return self.wal.append(payload, span_count, api_key_id)
+            except WalClosed as exc:
+                raise self._refusal(Refusal.SHUTTING_DOWN, "server is shutting down") from exc
+            except (sqlite3.Error, OSError) as exc:  # busy, disk full, I/O error
+                error = exc
+                time.sleep(0.05 * 2**attempt)
+        log.error("WAL append failed after %d attempts: %s", self.WAL_ATTEMPTS, error)
+        raise self._refusal(Refusal.STORAGE_ERROR, "could not store the batch; retry later")
+
+    def _refusal(self, reason: Refusal, message: str) -> IngestRefused:
+        self._count_refusal(reason)
+        self._warn_sometimes(reason, message)
+        return IngestRefused(reason, message)
+
+    def _count_refusal(self, reason: str) -> None:
+        with self._lock:
+            self._refused[str(reason)] += 1
+
+    def _warn_sometimes(self, reason: str, message: str) -> None:
+        """One log line per reason per 10 s: a refusal storm must not become a log storm."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_warning.get(reason, float("-inf")) < 10:
+                return
+            self._last_warning[reason] = now
+        log.warning("refusing exports (%s): %s", reason, message)
+
+    def record_invalid(self) -> None:
+        """Adapters call this for a batch refused as malformed or too large."""
+        self._count_refusal("invalid")
+
+    # -- status and lifecycle --------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        totals = self.wal.totals()
+        indexer = self.indexer.status()
+        oldest = getattr(indexer, "oldest_unindexed_received_at_ns", None)
+        lag_s = max(0.0, time.time() - oldest / 1e9) if oldest else 0.0
+        with self._lock:
+            rejected, refused = self._rejected_spans, dict(self._refused)
+        return {
+            "accepted": {"batches": totals.accepted_batches, "spans": totals.accepted_spans},
+            "indexed": {
+                "spans": indexer.indexed_spans,
+                "wal_seq": indexer.indexed_seq,
+                "last_indexed_at_ns": indexer.last_indexed_at_ns,
+            },
+            "backlog": {"batches": totals.pending_batches, "bytes": totals.pending_bytes},
+            "quarantined": {
+                "batches": indexer.quarantined_batches,
+                "spans": indexer.quarantined_spans,
+            },
+            "rejected_spans": rejected,
+            "refused_batches": refused,
+            "indexer_lag_seconds": round(lag_s, 3),
+            "in_flight": {"requests": self._admission.requests, "bytes": self._admission.bytes},
+            "counters_since_ns": int(self._started_at * 1e9),
+            "shutting_down": self._admission.closed,
+        }
+
+    @property
+    def shutting_down(self) -> bool:
+        return self._admission.closed
+
+    def close(self, timeout: float) -> bool:
+        """Refuse new exports and wait for in-flight ones; True when all finished."""
+        return self._admission.close_and_drain(timeout)

@@ -1,0 +1,118 @@
+"""The Starlette application: every feature's routes, error mapping, middleware."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from junjo import __version__, errors
+from junjo.config import Settings
+from junjo.db.control import ControlDB
+from junjo.features.api_keys import http as api_keys_http
+from junjo.features.api_keys.service import KeyVerifier
+from junjo.features.auth import http as auth_http
+from junjo.features.auth.sessions import SessionSigner
+from junjo.features.auth.throttle import SignInThrottle
+from junjo.features.meta import http as meta_http
+from junjo.features.users import http as users_http
+from junjo.server.middleware import CrossOriginGuardMiddleware, RequestLogMiddleware
+
+log = logging.getLogger("junjo.server")
+
+
+@dataclass
+class SetupState:
+    """The one-time token that guards web setup of the first user (None once used)."""
+
+    token: str | None
+
+
+_STATUS_BY_ERROR: dict[type[errors.JunjoError], int] = {
+    errors.InvalidInput: 422,
+    errors.BadRequest: 400,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PermissionDenied: 403,
+    errors.TooManyAttempts: 429,
+}
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.JunjoError)
+    status = next(code for kind, code in _STATUS_BY_ERROR.items() if isinstance(exc, kind))
+    headers = {}
+    if isinstance(exc, errors.TooManyAttempts):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse(
+        {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers or None
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+
+async def _root(request: Request) -> JSONResponse:
+    return JSONResponse({"app": meta_http.APP_NAME, "version": __version__, "health": "/health"})
+
+
+def feature_routes() -> list[BaseRoute]:
+    return [
+        *meta_http.routes,
+        *auth_http.routes,
+        *users_http.routes,
+        *api_keys_http.routes,
+    ]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    control: ControlDB,
+    key_verifier: KeyVerifier,
+    session_secret: str,
+    setup_token: str | None = None,
+    local_token: str | None = None,
+    extra_routes: list[BaseRoute] | None = None,
+    state: dict[str, Any] | None = None,
+) -> Starlette:
+    app = Starlette(
+        routes=[*feature_routes(), *(extra_routes or []), Route("/", _root)],
+        middleware=[
+            Middleware(RequestLogMiddleware),
+            Middleware(CrossOriginGuardMiddleware),
+        ],
+        exception_handlers={
+            errors.JunjoError: _domain_error,
+            HTTPException: _http_error,
+            Exception: _unexpected_error,
+        },
+    )
+    app.state.settings = settings
+    app.state.control = control
+    app.state.key_verifier = key_verifier
+    app.state.signer = SessionSigner(session_secret, settings.session_max_age_seconds)
+    app.state.throttle = SignInThrottle(
+        settings.signin_max_failures_per_account,
+        settings.signin_max_failures_per_client,
+        settings.signin_failure_window_seconds,
+    )
+    app.state.setup = SetupState(setup_token)
+    app.state.local_token = local_token
+    for name, value in (state or {}).items():
+        setattr(app.state, name, value)
+    return app

@@ -1,0 +1,130 @@
+"""``junjo serve``: the web app, OTLP ingestion and the indexer in one process."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Iterator
+
+import uvicorn
+
+from junjo import __version__
+from junjo.config import Settings, session_secret
+from junjo.db.control import ControlDB
+from junjo.features.api_keys.service import KeyVerifier
+from junjo.features.users.service import has_users
+from junjo.server.app import create_app
+from junjo.server.logging import configure_logging
+from junjo.server.runtime_file import RuntimeInfo, remove_runtime_file, write_runtime_file
+
+log = logging.getLogger("junjo.server")
+
+
+def serve(settings: Settings) -> None:
+    configure_logging(settings.log_level, settings.log_format)
+    settings.ensure_data_dir()
+    control = ControlDB(settings.control_db_path)
+    setup_token = None if has_users(control.db) else secrets.token_urlsafe(24)
+    local_token = secrets.token_urlsafe(32)
+    key_verifier = KeyVerifier(settings.control_db_path)
+    ingest = _ingest_runtime(settings, key_verifier)
+    app = create_app(
+        settings,
+        control=control,
+        key_verifier=key_verifier,
+        session_secret=session_secret(settings),
+        setup_token=setup_token,
+        local_token=local_token,
+        extra_routes=ingest.routes if ingest else [],
+        state={"ingest": ingest.service} if ingest else {},
+    )
+    server = GracefulServer(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            lifespan="off",
+            timeout_graceful_shutdown=10,
+        )
+    )
+    http_url = f"http://{_url_host(settings.host)}:{settings.port}"
+    runtime = RuntimeInfo(os.getpid(), http_url, settings.grpc_port, local_token)
+    try:
+        if ingest:
+            ingest.start()
+        write_runtime_file(settings.runtime_file_path, runtime)
+        _print_banner(settings, http_url, setup_token)
+        server.run()
+    finally:
+        remove_runtime_file(settings.runtime_file_path, runtime.pid)
+        if ingest:
+            ingest.stop()
+        key_verifier.close()
+        log.info("stopped")
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, but SIGTERM/SIGINT end it with exit code 0.
+
+    uvicorn re-raises the captured signal after its graceful shutdown, which makes a
+    clean stop look like a crash to systemd and to tests; we only ask it to exit.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        def request_exit(signum: int, frame: object) -> None:
+            if self.should_exit:
+                self.force_exit = True  # a second Ctrl-C: stop waiting for connections
+            self.should_exit = True
+
+        previous = {sig: signal.signal(sig, request_exit) for sig in _STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _ingest_runtime(settings: Settings, key_verifier: KeyVerifier):
+    """The OTLP doors and the indexer (absent only while that feature is being built)."""
+    try:
+        from junjo.features.ingest.runtime import IngestRuntime
+    except ImportError:
+        return None
+    return IngestRuntime(settings, key_verifier)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _print_banner(settings: Settings, http_url: str, setup_token: str | None) -> None:
+    lines = [
+        f"Junjo {__version__}",
+        f"  Web UI and API   {http_url}",
+        f"  OTLP/gRPC        {_url_host(settings.host)}:{settings.grpc_port}",
+        f"  OTLP/HTTP        {http_url}/v1/traces",
+        f"  Data dir         {settings.data_dir}",
+    ]
+    if setup_token:
+        lines += [
+            "",
+            "No users yet. Create the first one in the browser:",
+            f"  {http_url}/setup?token={setup_token}",
+            "or in a terminal:  junjo user add you@example.com",
+            f"Setup token: {setup_token}",
+        ]
+    with contextlib.suppress(OSError):
+        print("\n".join(lines), file=sys.stderr, flush=True)

@@ -1,0 +1,1 @@
+"""End-to-end workload built on the real junjo SDK (see run.py)."""

@@ -1,0 +1,59 @@
+"""Fixtures shared by every test: real SQLite/DuckDB files in temp dirs, the app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from junjo.config import Settings
+from junjo.db.control import ControlDB
+from junjo.features.api_keys.service import KeyVerifier
+from junjo.server.app import create_app
+
+SETUP_TOKEN = "test-setup-token"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", session_secret="test-secret")
+
+
+@pytest.fixture
+def control(settings: Settings) -> ControlDB:
+    settings.ensure_data_dir()
+    return ControlDB(settings.control_db_path)
+
+
+@pytest.fixture
+def app(settings: Settings, control: ControlDB):
+    verifier = KeyVerifier(settings.control_db_path)
+    yield create_app(
+        settings,
+        control=control,
+        key_verifier=verifier,
+        session_secret=settings.session_secret,
+        setup_token=SETUP_TOKEN,
+        local_token="local-operator-token",
+    )
+    verifier.close()
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def signed_in(client: TestClient) -> TestClient:
+    """A client signed in as the first user, admin@example.com."""
+    response = client.post(
+        "/users/create-first-user",
+        json={"email": "admin@example.com", "password": PASSWORD, "setup_token": SETUP_TOKEN},
+    )
+    assert response.status_code == 200, response.text
+    return client

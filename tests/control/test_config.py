@@ -1,0 +1,64 @@
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from junjo.config import ConfigError, Settings, load_settings, session_secret
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_bind_loopback_and_the_junjo_ports():
+    settings = load_settings(env={})
+    assert (settings.host, settings.port, settings.grpc_port) == ("127.0.0.1", 26154, 26155)
+    assert settings.data_dir.name == "junjo"
+
+
+def test_flag_beats_env_beats_toml_beats_default(tmp_path: Path):
+    toml = tmp_path / "junjo.toml"
+    toml.write_text('port = 1111\ngrpc_port = 2222\nhost = "0.0.0.0"\nlog_level = "debug"\n')
+    env = {"JUNJO_PORT": "3333", "JUNJO_GRPC_PORT": "4444"}
+    settings = load_settings(flags={"port": 5555}, env=env, config_file=toml)
+    assert settings.port == 5555  # flag
+    assert settings.grpc_port == 4444  # env
+    assert settings.host == "0.0.0.0"  # toml
+    assert settings.log_format == "text"  # default
+
+
+def test_config_file_can_come_from_the_environment(tmp_path: Path):
+    toml = tmp_path / "other.toml"
+    toml.write_text(f'data_dir = "{tmp_path / "d"}"\n')
+    assert load_settings(env={"JUNJO_CONFIG": str(toml)}).data_dir == tmp_path / "d"
+
+
+def test_bad_values_are_named(tmp_path: Path):
+    with pytest.raises(ConfigError, match="'port'"):
+        load_settings(env={"JUNJO_PORT": "eighty"})
+    toml = tmp_path / "junjo.toml"
+    toml.write_text("prot = 1\n")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_settings(env={}, config_file=toml)
+
+
+def test_example_file_documents_every_setting():
+    example = (REPO / "junjo.toml.example").read_text()
+    documented = set(re.findall(r"^#? ?([a-z_]+) =", example, re.MULTILINE))
+    fields = set(Settings.__dataclass_fields__)
+    assert fields == documented
+
+
+def test_session_secret_is_generated_once_and_private(tmp_path: Path):
+    settings = Settings(data_dir=tmp_path / "d")
+    first = session_secret(settings)
+    assert len(first) >= 48
+    assert session_secret(settings) == first
+    mode = stat.S_IMODE(os.stat(tmp_path / "d" / "secret_key").st_mode)
+    assert mode == 0o600
+
+
+def test_configured_secret_wins(tmp_path: Path):
+    settings = Settings(data_dir=tmp_path / "d", session_secret="configured")
+    assert session_secret(settings) == "configured"
+    assert not (tmp_path / "d" / "secret_key").exists()

@@ -1,0 +1,218 @@
+"""The auth, users and API-key HTTP contract, through the real app and a real SQLite file."""
+
+import pytest
+from starlette.testclient import TestClient
+
+from junjo.features.auth.sessions import COOKIE_NAME
+from tests.conftest import PASSWORD, SETUP_TOKEN
+
+PROTECTED = [
+    ("GET", "/auth-test"),
+    ("GET", "/users"),
+    ("POST", "/users"),
+    ("DELETE", "/users/some-id"),
+    ("GET", "/api_keys"),
+    ("POST", "/api_keys"),
+    ("DELETE", "/api_keys/some-id"),
+]
+
+
+def first_user(client: TestClient, **overrides):
+    body = {"email": "admin@example.com", "password": PASSWORD, "setup_token": SETUP_TOKEN}
+    return client.post("/users/create-first-user", json={**body, **overrides})
+
+
+def test_setup_probe_and_first_user_signs_in(client: TestClient):
+    assert client.get("/users/db-has-users").json() == {"users_exist": False}
+    response = first_user(client)
+    assert response.status_code == 200
+    assert response.json() == {"message": "First user created successfully"}
+    cookie = response.headers["set-cookie"]
+    assert COOKIE_NAME in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert client.get("/auth-test").json() == {"user_email": "admin@example.com"}
+    assert client.get("/users/db-has-users").json() == {"users_exist": True}
+
+
+def test_first_user_needs_the_setup_token(client: TestClient):
+    assert first_user(client, setup_token=None).status_code == 403
+    assert first_user(client, setup_token="guess").status_code == 403
+    assert client.get("/users/db-has-users").json() == {"users_exist": False}
+    via_header = client.post(
+        "/users/create-first-user",
+        json={"email": "a@example.com", "password": PASSWORD},
+        headers={"X-Junjo-Setup-Token": SETUP_TOKEN},
+    )
+    assert via_header.status_code == 200
+
+
+def test_first_user_only_once(client: TestClient):
+    assert first_user(client).status_code == 200
+    again = first_user(client, email="other@example.com")
+    assert again.status_code == 400
+    assert "already exist" in again.json()["detail"]
+
+
+def test_first_user_validation(client: TestClient):
+    assert first_user(client, password="short").status_code == 422
+    assert first_user(client, email="not-an-email").status_code == 422
+    malformed = client.post("/users/create-first-user", content=b"{not json")
+    assert malformed.status_code == 400
+    assert "detail" in malformed.json()
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED)
+def test_protected_routes_need_a_session_before_validation(client: TestClient, method, path):
+    response = client.request(method, path, json={"bad": object.__name__})
+    assert response.status_code == 401
+    assert "detail" in response.json()
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    ["", "invalid", "a" * 1000, ";;;;", "<script>alert(1)</script>", "../../../etc/passwd"],
+)
+def test_malformed_cookies_are_unauthorized(signed_in: TestClient, cookie: str):
+    signed_in.cookies.clear()
+    signed_in.cookies.set(COOKIE_NAME, cookie)
+    response = signed_in.get("/auth-test")
+    assert response.status_code == 401
+
+
+def test_tampered_cookie_is_unauthorized(signed_in: TestClient):
+    value = signed_in.cookies[COOKIE_NAME]
+    tampered = value[:-2] + ("AA" if not value.endswith("AA") else "BB")
+    signed_in.cookies.clear()
+    signed_in.cookies.set(COOKIE_NAME, tampered)
+    assert signed_in.get("/auth-test").status_code == 401
+
+
+def test_sign_in_and_bad_credentials(signed_in: TestClient):
+    signed_in.cookies.clear()
+    wrong = signed_in.post("/sign-in", json={"email": "admin@example.com", "password": "nope1234"})
+    assert wrong.status_code == 401
+    assert wrong.json() == {"detail": "Invalid credentials"}
+    unknown = signed_in.post("/sign-in", json={"email": "x@example.com", "password": PASSWORD})
+    assert unknown.status_code == 401
+    assert signed_in.post("/sign-in", json={"email": 1}).status_code == 422
+    ok = signed_in.post("/sign-in", json={"email": "ADMIN@example.com", "password": PASSWORD})
+    assert ok.json() == {"message": "signed in"}
+    assert signed_in.get("/auth-test").status_code == 200
+
+
+def test_sign_out_revokes_every_copy_of_the_cookie(signed_in: TestClient):
+    stolen = signed_in.cookies[COOKIE_NAME]
+    assert signed_in.post("/sign-out").json() == {"message": "signed out"}
+    signed_in.cookies.clear()
+    signed_in.cookies.set(COOKIE_NAME, stolen)
+    assert signed_in.get("/auth-test").status_code == 401
+
+
+def test_password_change_and_deletion_revoke_sessions(signed_in: TestClient, app):
+    from junjo.features.auth.principal import Principal
+    from junjo.features.users import service
+
+    signed_in.post("/users", json={"email": "b@example.com", "password": PASSWORD})
+    other = TestClient(app)
+    other.post("/sign-in", json={"email": "b@example.com", "password": PASSWORD})
+    assert other.get("/auth-test").status_code == 200
+    db = app.state.control.db
+    b = service.find_user(db, Principal.operator(), "b@example.com")
+    service.change_password(db, Principal.operator(), b.id, "new-password-1")
+    assert other.get("/auth-test").status_code == 401
+    other.post("/sign-in", json={"email": "b@example.com", "password": "new-password-1"})
+    assert other.get("/auth-test").status_code == 200
+    assert signed_in.delete(f"/users/{b.id}").json() == {"message": "User deleted successfully"}
+    assert other.get("/auth-test").status_code == 401
+
+
+def test_users_list_never_contains_password_material(signed_in: TestClient):
+    signed_in.post("/users", json={"email": "b@example.com", "password": PASSWORD})
+    response = signed_in.get("/users")
+    assert {u["email"] for u in response.json()} == {"admin@example.com", "b@example.com"}
+    assert set(response.json()[0]) == {"id", "email", "is_active", "created_at", "updated_at"}
+    assert "password" not in response.text and "argon2" not in response.text
+
+
+def test_user_create_errors(signed_in: TestClient):
+    created = signed_in.post("/users", json={"email": "b@example.com", "password": PASSWORD})
+    assert created.json() == {"message": "User created successfully"}
+    dup = signed_in.post("/users", json={"email": "B@example.com", "password": PASSWORD})
+    assert dup.status_code == 409
+    assert signed_in.post("/users", json={"email": "c@example.com"}).status_code == 422
+    assert signed_in.delete("/users/unknown").status_code == 404
+
+
+def test_last_user_cannot_be_deleted_over_http(signed_in: TestClient):
+    me = signed_in.get("/users").json()[0]
+    response = signed_in.delete(f"/users/{me['id']}")
+    assert response.status_code == 409
+    assert signed_in.get("/auth-test").status_code == 200
+
+
+def test_sign_in_throttling(signed_in: TestClient):
+    signed_in.cookies.clear()
+    bad = {"email": "admin@example.com", "password": "wrong-password"}
+    codes = [signed_in.post("/sign-in", json=bad).status_code for _ in range(6)]
+    assert codes == [401] * 5 + [429]
+    blocked = signed_in.post("/sign-in", json={"email": "admin@example.com", "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) > 0
+
+
+def test_client_throttling_spans_accounts(signed_in: TestClient):
+    codes = [
+        signed_in.post(
+            "/sign-in", json={"email": f"u{i}@example.com", "password": "wrong-password"}
+        ).status_code
+        for i in range(21)
+    ]
+    assert codes[-1] == 429 and codes[:20] == [401] * 20
+
+
+def test_cross_origin_unsafe_requests_are_refused(signed_in: TestClient):
+    foreign = signed_in.post(
+        "/api_keys", json={"name": "x"}, headers={"Origin": "https://evil.example"}
+    )
+    assert foreign.status_code == 403
+    fetch_meta = signed_in.post(
+        "/api_keys", json={"name": "x"}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert fetch_meta.status_code == 403
+    assert signed_in.get("/api_keys").json() == []
+    same = signed_in.post("/api_keys", json={"name": "x"}, headers={"Origin": "http://testserver"})
+    assert same.status_code == 201
+
+
+def test_api_key_lifecycle(signed_in: TestClient):
+    created = signed_in.post("/api_keys", json={"name": "prod app"})
+    assert created.status_code == 201
+    body = created.json()
+    assert set(body) >= {"id", "key", "name", "created_at", "scope", "prefix", "last_used_at"}
+    assert len(body["key"]) == 64 and len(body["id"]) == 21
+    listed = signed_in.get("/api_keys").json()
+    assert [k["id"] for k in listed] == [body["id"]]
+    assert "key" not in listed[0] and body["key"] not in signed_in.get("/api_keys").text
+    assert signed_in.post("/api_keys", json={"name": "  "}).status_code == 422
+    assert signed_in.post("/api_keys", json={"name": "x", "scope": "root"}).status_code == 422
+    deleted = signed_in.delete(f"/api_keys/{body['id']}")
+    assert deleted.status_code == 204 and deleted.content == b""
+    missing = signed_in.delete(f"/api_keys/{body['id']}")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "API key not found"}
+
+
+def test_api_keys_cannot_manage_users_or_keys(signed_in: TestClient):
+    read_key = signed_in.post("/api_keys", json={"name": "ci", "scope": "read"}).json()["key"]
+    signed_in.cookies.clear()
+    bearer = {"Authorization": f"Bearer {read_key}"}
+    assert signed_in.get("/users", headers=bearer).status_code == 401
+    assert signed_in.post("/api_keys", json={"name": "x"}, headers=bearer).status_code == 401
+
+
+def test_health_and_config_are_public(client: TestClient):
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["version"]
+    config = client.get("/api/config").json()
+    assert config["otlp_endpoint"] == "grpc://testserver:26155"
+    assert config["otlp_http_endpoint"] == "http://testserver/v1/traces"
+    assert client.get("/nope").status_code == 404

@@ -1,0 +1,128 @@
+"""A real ``junjo serve`` subprocess on free ports, for tests that need the whole thing."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def junjo_command(*args: str) -> list[str]:
+    """``junjo ARGS`` run with the interpreter running the tests."""
+    return [sys.executable, "-m", "junjo", *args]
+
+
+def run_cli(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        junjo_command(*args, "--data-dir", str(data_dir)),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+    )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUNJO_")}
+    env.update(extra)
+    return env
+
+
+class ServerProcess:
+    """Starts ``junjo serve``; collects its stderr; waits until /health answers."""
+
+    def __init__(self, data_dir: Path, *extra_args: str, env: dict[str, str] | None = None):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.grpc_port = free_port()
+        self.extra_args = extra_args
+        self.env = clean_env(**(env or {}))
+        self.output: list[str] = []
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def start(self, timeout: float = 30) -> ServerProcess:
+        args = junjo_command(
+            "serve",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            "--grpc-port",
+            str(self.grpc_port),
+            *self.extra_args,
+        )
+        self.output = []
+        self.proc = subprocess.Popen(
+            args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=self.env
+        )
+        threading.Thread(target=self._collect, args=(self.proc,), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"junjo serve exited early:\n{self.log}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"junjo serve did not become healthy:\n{self.log}")
+
+    def _collect(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            self.output.append(line)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.output)
+
+    @property
+    def setup_token(self) -> str:
+        match = re.search(r"Setup token: (\S+)", self.log)
+        assert match, f"no setup token printed:\n{self.log}"
+        return match.group(1)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.kill()
