@@ -24,6 +24,7 @@ from junjo.features.auth.throttle import SignInThrottle
 from junjo.features.meta import http as meta_http
 from junjo.features.users import http as users_http
 from junjo.server.middleware import CrossOriginGuardMiddleware, RequestLogMiddleware
+from junjo.server.openapi import build_openapi, document
 
 log = logging.getLogger("junjo.server")
 
@@ -70,6 +71,11 @@ async def _root(request: Request) -> JSONResponse:
     return JSONResponse({"app": meta_http.APP_NAME, "version": __version__, "health": "/health"})
 
 
+@document("This OpenAPI document", auth="public", tag="meta")
+async def _openapi(request: Request) -> JSONResponse:
+    return JSONResponse(build_openapi(request.app.routes, __version__))
+
+
 def feature_routes() -> list[BaseRoute]:
     return [
         *meta_http.routes,
@@ -91,7 +97,12 @@ def create_app(
     state: dict[str, Any] | None = None,
 ) -> Starlette:
     app = Starlette(
-        routes=[*feature_routes(), *(extra_routes or []), Route("/", _root)],
+        routes=[
+            *feature_routes(),
+            *(extra_routes or []),
+            Route("/openapi.json", _openapi),
+            Route("/", _root),
+        ],
         middleware=[
             Middleware(RequestLogMiddleware),
             Middleware(CrossOriginGuardMiddleware),

@@ -13,7 +13,7 @@ log = logging.getLogger("junjo.http")
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # OTLP exporters authenticate with API keys, never cookies, so they cannot be forged.
-_CSRF_EXEMPT_PATHS = {"/v1/traces"}
+_CSRF_EXEMPT_PATHS = {"/v1/traces", "/v1/metrics", "/v1/logs"}
 
 
 class RequestLogMiddleware:

@@ -9,14 +9,46 @@ from starlette.routing import Route
 from junjo.features.api_keys import service
 from junjo.features.auth.guards import require_user
 from junjo.server.http_utils import json_object
+from junjo.server.openapi import ERROR_SCHEMA, document
+
+STRING = {"type": "string"}
+API_KEY = {
+    "type": "object",
+    "properties": {
+        "id": STRING,
+        "name": STRING,
+        "prefix": STRING,
+        "scope": {"enum": ["ingest", "read"]},
+        "created_at": STRING,
+        "last_used_at": {"type": ["string", "null"]},
+    },
+}
+CREATED_KEY = API_KEY | {"properties": {**API_KEY["properties"], "key": STRING}}
 
 
+@document(
+    "List API keys (never the key itself)",
+    auth="session",
+    tag="api keys",
+    responses={200: {"type": "array", "items": API_KEY}},
+)
 async def list_keys(request: Request) -> JSONResponse:
     actor = await require_user(request)
     keys = service.list_keys(request.app.state.control.db, actor)
     return JSONResponse([key.public() for key in keys])
 
 
+@document(
+    "Create an API key; the response is the only time the full key is shown",
+    auth="session",
+    tag="api keys",
+    body={
+        "type": "object",
+        "properties": {"name": STRING, "scope": {"enum": ["ingest", "read"]}},
+        "required": ["name"],
+    },
+    responses={201: CREATED_KEY, 422: ERROR_SCHEMA},
+)
 async def create_key(request: Request) -> JSONResponse:
     actor = await require_user(request)
     body = await json_object(request)
@@ -26,6 +58,12 @@ async def create_key(request: Request) -> JSONResponse:
     return JSONResponse(created.public(), status_code=201)
 
 
+@document(
+    "Delete an API key; ingestion refuses it from the next request",
+    auth="session",
+    tag="api keys",
+    responses={204: None, 404: ERROR_SCHEMA},
+)
 async def delete_key(request: Request) -> Response:
     actor = await require_user(request)
     service.delete_key(request.app.state.control.db, actor, request.path_params["key_id"])

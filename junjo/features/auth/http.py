@@ -14,6 +14,15 @@ from junjo.features.auth.guards import require_user, session_principal
 from junjo.features.auth.sessions import COOKIE_NAME, SessionClaim
 from junjo.features.users import service as users
 from junjo.server.http_utils import client_address, json_object
+from junjo.server.openapi import ERROR_SCHEMA, document
+
+STRING = {"type": "string"}
+MESSAGE = {"type": "object", "properties": {"message": STRING}, "required": ["message"]}
+CREDENTIALS = {
+    "type": "object",
+    "properties": {"email": STRING, "password": {"type": "string", "minLength": 8}},
+    "required": ["email", "password"],
+}
 
 SETUP_TOKEN_HEADER = "x-junjo-setup-token"
 
@@ -36,10 +45,23 @@ def _signed_in(request: Request, user: users.User, message: str) -> JSONResponse
     return response
 
 
+@document(
+    "Whether any user exists (the UI shows first-user setup when not)",
+    auth="public",
+    tag="auth",
+    responses={200: {"type": "object", "properties": {"users_exist": {"type": "boolean"}}}},
+)
 async def db_has_users(request: Request) -> JSONResponse:
     return JSONResponse({"users_exist": users.has_users(request.app.state.control.db)})
 
 
+@document(
+    "Create the first user with the setup token; signs them in",
+    auth="setup_token",
+    tag="auth",
+    body=CREDENTIALS | {"properties": {**CREDENTIALS["properties"], "setup_token": STRING}},
+    responses={200: MESSAGE, 400: ERROR_SCHEMA, 403: ERROR_SCHEMA, 422: ERROR_SCHEMA},
+)
 async def create_first_user(request: Request) -> JSONResponse:
     state = request.app.state
     body = await json_object(request)
@@ -64,6 +86,13 @@ async def create_first_user(request: Request) -> JSONResponse:
     return _signed_in(request, user, "First user created successfully")
 
 
+@document(
+    "Sign in; sets the session cookie",
+    auth="public",
+    tag="auth",
+    body=CREDENTIALS,
+    responses={200: MESSAGE, 401: ERROR_SCHEMA, 422: ERROR_SCHEMA, 429: ERROR_SCHEMA},
+)
 async def sign_in(request: Request) -> JSONResponse:
     state = request.app.state
     body = await json_object(request)
@@ -80,6 +109,7 @@ async def sign_in(request: Request) -> JSONResponse:
     return _signed_in(request, user, "signed in")
 
 
+@document("Sign out everywhere", auth="public", tag="auth", responses={200: MESSAGE})
 async def sign_out(request: Request) -> JSONResponse:
     """Revokes every session of the signed-in user (a stolen copy of the cookie too)."""
     principal = session_principal(request)
@@ -90,6 +120,12 @@ async def sign_out(request: Request) -> JSONResponse:
     return response
 
 
+@document(
+    "The signed-in user",
+    auth="session",
+    tag="auth",
+    responses={200: {"type": "object", "properties": {"user_email": STRING}}},
+)
 async def auth_test(request: Request) -> JSONResponse:
     principal = await require_user(request)
     return JSONResponse({"user_email": principal.label})

@@ -255,13 +255,13 @@ class IngestService:
             raise self._refusal(Refusal.SHUTTING_DOWN, "server is shutting down")
         _, backlog_bytes = self.wal.backlog()
         if backlog_bytes > self.limits.max_backlog_bytes:
-            self._refuse(
+            raise self._refusal(
                 Refusal.BACKLOG,
                 f"indexing backlog is {backlog_bytes // MIB} MiB, above the"
                 f" {self.limits.max_backlog_bytes // MIB} MiB bound; retry later",
             )
         if self._free_disk.bytes() < self.limits.min_free_disk_bytes:
-            self._refuse(
+            raise self._refusal(
                 Refusal.LOW_DISK,
                 f"less than {self.limits.min_free_disk_bytes // MIB} MiB of free disk; retry later",
             )

@@ -7,14 +7,17 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from junjo import __version__
+from junjo.server.openapi import document
 
 APP_NAME = "Junjo"
 
 
+@document("Liveness", auth="public", tag="meta")
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "version": __version__, "app_name": APP_NAME})
 
 
+@document("Endpoints an SDK should use", auth="public", tag="meta")
 async def api_config(request: Request) -> JSONResponse:
     settings = request.app.state.settings
     base = settings.public_url.rstrip("/") or f"{request.url.scheme}://{request.url.netloc}"

@@ -8,16 +8,40 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from junjo.features.auth.guards import require_user
+from junjo.features.auth.http import CREDENTIALS, MESSAGE, STRING
 from junjo.features.users import service
 from junjo.server.http_utils import json_object
+from junjo.server.openapi import ERROR_SCHEMA, document
+
+USER_LIST = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "id": STRING,
+            "email": STRING,
+            "is_active": {"type": "boolean"},
+            "created_at": STRING,
+            "updated_at": STRING,
+        },
+    },
+}
 
 
+@document("List users", auth="session", tag="users", responses={200: USER_LIST})
 async def list_users(request: Request) -> JSONResponse:
     actor = await require_user(request)
     found = service.list_users(request.app.state.control.db, actor)
     return JSONResponse([user.public() for user in found])
 
 
+@document(
+    "Create a user",
+    auth="session",
+    tag="users",
+    body=CREDENTIALS,
+    responses={200: MESSAGE, 409: ERROR_SCHEMA, 422: ERROR_SCHEMA},
+)
 async def create_user(request: Request) -> JSONResponse:
     actor = await require_user(request)
     body = await json_object(request)
@@ -26,6 +50,12 @@ async def create_user(request: Request) -> JSONResponse:
     return JSONResponse({"message": "User created successfully"})
 
 
+@document(
+    "Delete a user (not the last one); their sessions end at once",
+    auth="session",
+    tag="users",
+    responses={200: MESSAGE, 404: ERROR_SCHEMA, 409: ERROR_SCHEMA},
+)
 async def delete_user(request: Request) -> JSONResponse:
     actor = await require_user(request)
     service.delete_user(request.app.state.control.db, actor, request.path_params["user_id"])
