@@ -119,10 +119,14 @@ class friendly_errors:
 
 def _register_subcommands() -> None:
     from junjo.features.api_keys.cli import app as keys_app
+    from junjo.features.traces.cli import app as traces_app
+    from junjo.features.traces.cli import services
     from junjo.features.users.cli import app as user_app
 
     app.add_typer(user_app, name="user", help="Manage users.")
     app.add_typer(keys_app, name="keys", help="Manage API keys.")
+    app.add_typer(traces_app, name="traces", help="Inspect traces: list, show, tail.")
+    app.command("services")(services)
 
 
 _register_subcommands()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +21,10 @@ from junjo.features.auth import http as auth_http
 from junjo.features.auth.sessions import SessionSigner
 from junjo.features.auth.throttle import SignInThrottle
 from junjo.features.meta import http as meta_http
+from junjo.features.traces import http as traces_http
 from junjo.features.users import http as users_http
 from junjo.server.middleware import CrossOriginGuardMiddleware, RequestLogMiddleware
 from junjo.server.openapi import build_openapi, document
-
-log = logging.getLogger("junjo.server")
 
 
 @dataclass
@@ -63,7 +61,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # Starlette re-raises after this handler and uvicorn logs the traceback once.
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
 
@@ -82,6 +80,7 @@ def feature_routes() -> list[BaseRoute]:
         *auth_http.routes,
         *users_http.routes,
         *api_keys_http.routes,
+        *traces_http.routes,
     ]
 
 

@@ -8,18 +8,27 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import duckdb
 import uvicorn
 
 from junjo import __version__
 from junjo.config import Settings, session_secret
 from junjo.db.control import ControlDB
+from junjo.errors import Conflict
 from junjo.features.api_keys.service import KeyVerifier
+from junjo.features.ingest.runtime import IngestRuntime
+from junjo.features.spans.store import SpanStore
 from junjo.features.users.service import has_users
 from junjo.server.app import create_app
 from junjo.server.logging import configure_logging
-from junjo.server.runtime_file import RuntimeInfo, remove_runtime_file, write_runtime_file
+from junjo.server.runtime_file import (
+    RuntimeInfo,
+    read_runtime_file,
+    remove_runtime_file,
+    write_runtime_file,
+)
 
 log = logging.getLogger("junjo.server")
 
@@ -27,11 +36,17 @@ log = logging.getLogger("junjo.server")
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_format)
     settings.ensure_data_dir()
+    running = read_runtime_file(settings.runtime_file_path)
+    if running is not None:
+        raise Conflict(
+            f"a junjo server (pid {running.pid}, {running.http_url}) already uses "
+            f"{settings.data_dir}; stop it first or pass another --data-dir"
+        )
     control = ControlDB(settings.control_db_path)
     setup_token = None if has_users(control.db) else secrets.token_urlsafe(24)
     local_token = secrets.token_urlsafe(32)
     key_verifier = KeyVerifier(settings.control_db_path)
-    ingest = _ingest_runtime(settings, key_verifier)
+    ingest = IngestRuntime(settings, key_verifier)
     app = create_app(
         settings,
         control=control,
@@ -39,8 +54,8 @@ def serve(settings: Settings) -> None:
         session_secret=session_secret(settings),
         setup_token=setup_token,
         local_token=local_token,
-        extra_routes=ingest.routes if ingest else [],
-        state={"ingest": ingest.service} if ingest else {},
+        extra_routes=ingest.routes,
+        state={"ingest": ingest.service, "span_reader": _span_reader(ingest.store)},
     )
     server = GracefulServer(
         uvicorn.Config(
@@ -57,15 +72,13 @@ def serve(settings: Settings) -> None:
     http_url = f"http://{_url_host(settings.host)}:{settings.port}"
     runtime = RuntimeInfo(os.getpid(), http_url, settings.grpc_port, local_token)
     try:
-        if ingest:
-            ingest.start()
+        ingest.start()
         write_runtime_file(settings.runtime_file_path, runtime)
         _print_banner(settings, http_url, setup_token)
         server.run()
     finally:
         remove_runtime_file(settings.runtime_file_path, runtime.pid)
-        if ingest:
-            ingest.stop()
+        ingest.stop()
         key_verifier.close()
         log.info("stopped")
 
@@ -95,13 +108,18 @@ class GracefulServer(uvicorn.Server):
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _ingest_runtime(settings: Settings, key_verifier: KeyVerifier):
-    """The OTLP doors and the indexer (absent only while that feature is being built)."""
-    try:
-        from junjo.features.ingest.runtime import IngestRuntime
-    except ImportError:
-        return None
-    return IngestRuntime(settings, key_verifier)
+def _span_reader(store: SpanStore) -> Callable[[], contextlib.AbstractContextManager]:
+    """Query handlers each get a DuckDB cursor of their own, closed when they are done."""
+
+    @contextlib.contextmanager
+    def reader() -> Iterator[duckdb.DuckDBPyConnection]:
+        conn = store.cursor()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    return reader
 
 
 def _url_host(host: str) -> str:

@@ -1,0 +1,204 @@
+"""``junjo traces ...`` and ``junjo services``: inspect traces from a terminal.
+
+Exit codes: 0 ok, 1 not found, 2 usage (bad arguments), 3 cannot reach the server or
+authentication failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from junjo.cli_support import ConfigFile, DataDir, emit_json, fail
+
+if TYPE_CHECKING:
+    from junjo.features.traces.client import TraceSource
+
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
+
+Server = Annotated[
+    str | None,
+    typer.Option("--server", envvar="JUNJO_SERVER", help="Remote server URL [env JUNJO_SERVER]."),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="JUNJO_API_KEY", help="Read-scope key [env JUNJO_API_KEY]."),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+Service = Annotated[str | None, typer.Option("--service", help="Only this service.")]
+Errors = Annotated[bool, typer.Option("--errors", help="Only traces with an error.")]
+
+EXIT_NOT_FOUND, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
+
+
+@contextlib.contextmanager
+def _source(
+    data_dir: Path | None, config: Path | None, server: str | None, api_key: str | None
+) -> Iterator:
+    """Open the right trace source and map its errors to exit codes."""
+    from junjo.cli import load
+    from junjo.errors import InvalidInput, NotFound
+    from junjo.features.traces.client import SourceUnavailable, open_source
+
+    settings = load(config, data_dir=data_dir)
+    source = None
+    try:
+        source = open_source(settings, server, api_key)
+        yield source
+    except NotFound as exc:
+        fail(str(exc), EXIT_NOT_FOUND)
+    except InvalidInput as exc:
+        fail(str(exc), EXIT_USAGE)
+    except SourceUnavailable as exc:
+        fail(str(exc), EXIT_UNREACHABLE)
+    finally:
+        if source is not None:
+            source.close()
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def _params(service: str | None, errors: bool, **extra: object) -> dict[str, str]:
+    params = {"service": service or "", "errors": "true" if errors else ""}
+    params.update({k: str(v) for k, v in extra.items() if v not in (None, False, "")})
+    return {k: v for k, v in params.items() if v}
+
+
+@app.command("list")
+def list_traces(
+    service: Service = None,
+    since: Annotated[str | None, typer.Option(help="e.g. 1h, 30m, 2d, or an ISO time.")] = None,
+    errors: Errors = False,
+    llm: Annotated[bool, typer.Option("--llm", help="Only traces with an LLM call.")] = False,
+    limit: Annotated[int, typer.Option(help="How many traces.")] = 20,
+    json_output: AsJson = False,
+    server: Server = None,
+    api_key: ApiKey = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """A table of the newest traces."""
+    from junjo.features.traces import render
+
+    params = _params(service, errors, since=since, llm="true" if llm else None, limit=limit)
+    with _source(data_dir, config, server, api_key) as source:
+        page = source.search(params)
+    if json_output:
+        emit_json(page)
+    elif not page["traces"]:
+        typer.echo("No traces yet.")
+    else:
+        _console().print(render.traces_table(page["traces"]))
+
+
+@app.command("show")
+def show(
+    trace_id: str,
+    state: Annotated[
+        bool, typer.Option("--state", help="Each store transition as a diff.")
+    ] = False,
+    json_output: AsJson = False,
+    server: Server = None,
+    api_key: ApiKey = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """The span tree of one trace, with a waterfall, LLM calls and errors."""
+    from junjo.features.traces import render
+
+    with _source(data_dir, config, server, api_key) as source:
+        trace_id = _resolve_prefix(source, trace_id.lower())
+        detail = source.trace(trace_id)
+        workflows = []
+        if state:
+            owners = [s for s in detail["spans"] if s.get("junjo_span_type") in _OWNER_TYPES]
+            owners.sort(key=lambda span: span["start_time_ns"])
+            workflows = [source.workflow(trace_id, s["span_id"]) for s in owners]
+    if json_output:
+        emit_json({**detail, "workflows": workflows} if state else detail)
+        return
+    console = _console()
+    console.print(render.span_tree(detail))
+    for execution in workflows:
+        console.print(render.transitions(execution))
+
+
+_OWNER_TYPES = ("workflow", "subflow")
+
+
+def _resolve_prefix(source: TraceSource, trace_id: str) -> str:
+    """Accept a unique prefix of a trace id, as the list shows them shortened."""
+    from junjo.errors import InvalidInput, NotFound
+
+    if len(trace_id) == 32:
+        return trace_id
+    if len(trace_id) < 4:
+        raise InvalidInput("give at least 4 characters of the trace id")
+    matches = source.search({"trace_id_prefix": trace_id, "limit": "2"})["traces"]
+    if not matches:
+        raise NotFound(f"no trace id starts with {trace_id}")
+    if len(matches) > 1:
+        raise InvalidInput(f"more than one trace id starts with {trace_id}; give more of it")
+    return matches[0]["trace_id"]
+
+
+@app.command("tail")
+def tail(
+    service: Service = None,
+    errors: Errors = False,
+    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 1.0,
+    json_output: AsJson = False,
+    server: Server = None,
+    api_key: ApiKey = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Follow new traces as they arrive, one line each, until Ctrl-C."""
+    import json
+
+    from junjo.features.traces import render
+
+    console = _console()
+    seen_after = time.time_ns()
+    with _source(data_dir, config, server, api_key) as source:
+        try:
+            while True:
+                page = source.search(_params(service, errors, indexed_after=seen_after, limit=200))
+                for summary in sorted(page["traces"], key=lambda s: s["indexed_at_ns"]):
+                    seen_after = max(seen_after, summary["indexed_at_ns"])
+                    if json_output:
+                        typer.echo(json.dumps(summary))
+                    else:
+                        console.print(render.trace_line(summary))
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            pass
+
+
+def services(
+    json_output: AsJson = False,
+    server: Server = None,
+    api_key: ApiKey = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """One line per service: traces, spans, error rate, last seen."""
+    from junjo.features.traces import render
+
+    with _source(data_dir, config, server, api_key) as source:
+        found = source.services()
+    if json_output:
+        emit_json(found)
+    elif not found:
+        typer.echo("No services yet.")
+    else:
+        _console().print(render.services_table(found))

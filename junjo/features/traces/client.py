@@ -1,0 +1,170 @@
+"""Where ``junjo traces`` gets its answers, chosen automatically:
+
+1. ``--server URL --api-key KEY``: a remote server's REST API (a read-scope key);
+2. a server running on this data dir (its ``server.json``): that server's REST API, with
+   the local token it wrote, since DuckDB lets only one process open the file for writing;
+3. otherwise: the data dir's DuckDB file, opened read-only.
+
+Each source returns the same JSON shapes (the REST API's), so output never depends on
+which one answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from junjo.config import Settings
+from junjo.errors import InvalidInput, JunjoError, NotFound
+
+
+class SourceUnavailable(JunjoError):
+    """Cannot reach the server, or it refused our credentials (exit code 3)."""
+
+
+class TraceSource(Protocol):
+    description: str
+
+    def search(self, params: Mapping[str, str]) -> dict[str, Any]: ...
+    def trace(self, trace_id: str) -> dict[str, Any]: ...
+    def services(self) -> list[dict[str, Any]]: ...
+    def workflow(self, trace_id: str, span_id: str) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+class LocalFiles:
+    """Reads the span store directly (no server owns the data dir)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from junjo.features.spans.store import SpanStore
+
+        self.description = f"data dir {settings.data_dir}"
+        self._store = None
+        if settings.spans_db_path.exists():
+            try:
+                self._store = SpanStore.open_readonly(settings.spans_db_path)
+            except Exception as exc:  # duckdb.IOException when another process writes it
+                raise SourceUnavailable(
+                    f"cannot open {settings.spans_db_path}: {exc}. Is a server running on "
+                    "this data dir without its server.json? Pass --server and --api-key."
+                ) from exc
+
+    def _run(self, query: Any, *args: Any) -> Any:
+        from junjo.features.auth.principal import Principal
+
+        if self._store is None:
+            raise _EmptyStore
+        conn = self._store.cursor()
+        try:
+            return query(conn, Principal.operator(), *args)
+        finally:
+            conn.close()
+
+    def search(self, params: Mapping[str, str]) -> dict[str, Any]:
+        from junjo.features.traces import queries
+        from junjo.features.traces.params import filters_from_params
+
+        try:
+            return self._run(queries.search_traces, filters_from_params(params))
+        except _EmptyStore:
+            filters_from_params(params)  # still report bad parameters
+            return {"traces": [], "next_cursor": None}
+
+    def trace(self, trace_id: str) -> dict[str, Any]:
+        from junjo.features.traces import queries
+
+        try:
+            detail = self._run(queries.trace_detail, trace_id)
+        except _EmptyStore:
+            queries.check_trace_id(trace_id)
+            raise NotFound("Trace not found") from None
+        return {**detail, "spans": [queries.studio_span(s) for s in detail["spans"]]}
+
+    def services(self) -> list[dict[str, Any]]:
+        from junjo.features.traces import queries
+
+        try:
+            return self._run(queries.service_summaries)
+        except _EmptyStore:
+            return []
+
+    def workflow(self, trace_id: str, span_id: str) -> dict[str, Any]:
+        from junjo.features.traces import queries
+
+        try:
+            return self._run(queries.workflow_execution, trace_id, span_id)
+        except _EmptyStore:
+            raise NotFound("Trace not found") from None
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+class _EmptyStore(Exception):
+    """No span store file yet: nothing has been ingested on this data dir."""
+
+
+class HttpServer:
+    """A junjo server's REST API (local with its token, or remote with a read key)."""
+
+    def __init__(self, url: str, token: str, description: str) -> None:
+        import httpx
+
+        self.description = description
+        self._client = httpx.Client(
+            base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+
+    def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        import httpx
+
+        try:
+            response = self._client.get(path, params=dict(params or {}))
+        except httpx.HTTPError as exc:
+            raise SourceUnavailable(f"cannot reach {self.description}: {exc}") from exc
+        if response.status_code == 200:
+            return response.json()
+        detail = _detail(response)
+        if response.status_code in (401, 403):
+            raise SourceUnavailable(f"{self.description} refused the credentials: {detail}")
+        if response.status_code == 404:
+            raise NotFound(detail)
+        if response.status_code == 422:
+            raise InvalidInput(detail)
+        raise SourceUnavailable(f"{self.description} answered {response.status_code}: {detail}")
+
+    def search(self, params: Mapping[str, str]) -> dict[str, Any]:
+        return self._get("/api/v1/traces", params)
+
+    def trace(self, trace_id: str) -> dict[str, Any]:
+        return self._get(f"/api/v1/traces/{trace_id}")
+
+    def services(self) -> list[dict[str, Any]]:
+        return self._get("/api/v1/services")
+
+    def workflow(self, trace_id: str, span_id: str) -> dict[str, Any]:
+        return self._get(f"/api/v1/traces/{trace_id}/workflows/{span_id}")
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _detail(response: Any) -> str:
+    try:
+        return str(response.json().get("detail", response.text))
+    except ValueError:
+        return response.text[:200]
+
+
+def open_source(settings: Settings, server: str | None, api_key: str | None) -> TraceSource:
+    if server:
+        if not api_key:
+            raise InvalidInput("--server needs --api-key (a read-scope key)")
+        return HttpServer(server, api_key, f"server {server}")
+    from junjo.server.runtime_file import read_runtime_file
+
+    running = read_runtime_file(settings.runtime_file_path)
+    if running is not None:
+        return HttpServer(running.http_url, running.token, f"local server {running.http_url}")
+    return LocalFiles(settings)

@@ -1,0 +1,373 @@
+"""Read-side queries over the DuckDB span store: the one truth that the REST API, the web
+UI and ``junjo traces`` all show.
+
+Every function takes a DuckDB connection (a server cursor, or a read-only connection the
+CLI opened) and the calling ``Principal``, checked here and not only at the HTTP door.
+Spans come back in two shapes: ``SpanRecord`` dicts for domain logic (parsed JSON, ns
+times), and the Junjo AI Studio span JSON for the compatible routes (``studio_span``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from junjo.errors import InvalidInput, NotFound
+from junjo.features.auth.principal import Principal
+
+KIND_NAMES = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+MAX_LIMIT = 10_000
+
+_SPAN_COLUMNS = (
+    "trace_id, span_id, parent_span_id, service_name, name, kind, start_time_ns, end_time_ns,"
+    " duration_ns, status_code, status_message, attributes_json, events_json, links_json,"
+    " flags, trace_state, dropped_attributes_count, dropped_events_count, dropped_links_count,"
+    " resource_attributes_json, resource_dropped_attributes_count, scope_name, scope_version,"
+    " is_llm, is_error, junjo_span_type, llm_model_name, llm_prompt_tokens,"
+    " llm_completion_tokens, llm_total_tokens, indexed_at_ns"
+)
+_SPAN_FIELDS = [name.strip() for name in _SPAN_COLUMNS.split(",")]
+_JSON_FIELDS = {
+    "attributes_json": "attributes",
+    "events_json": "events",
+    "links_json": "links",
+    "resource_attributes_json": "resource_attributes",
+}
+
+
+# -- shapes -------------------------------------------------------------------------------
+
+
+def _record(row: tuple) -> dict[str, Any]:
+    """A stored span as a plain dict: JSON columns parsed, ids as hex, times in ns."""
+    record: dict[str, Any] = {}
+    for field, value in zip(_SPAN_FIELDS, row, strict=True):
+        if field in _JSON_FIELDS:
+            record[_JSON_FIELDS[field]] = _loads(value)
+        else:
+            record[field] = value
+    record["is_llm"] = bool(record["is_llm"])
+    record["is_error"] = bool(record["is_error"])
+    return record
+
+
+def _loads(value: Any) -> Any:
+    if value is None or not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def iso_time(ns: int | None) -> str:
+    """Microsecond ISO-8601 with ``+00:00``, the format Junjo AI Studio serves."""
+    if not ns:
+        return ""
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def kind_name(kind: int) -> str:
+    return KIND_NAMES[kind] if 0 <= kind < len(KIND_NAMES) else "UNSPECIFIED"
+
+
+def studio_span(record: dict[str, Any]) -> dict[str, Any]:
+    """The Junjo AI Studio span JSON (kind as the OTLP enum name, status as a string),
+    plus a few fields of ours (ns times, flags) that its clients ignore."""
+    return {
+        "trace_id": record["trace_id"],
+        "span_id": record["span_id"],
+        "parent_span_id": record["parent_span_id"],
+        "service_name": record["service_name"],
+        "name": record["name"],
+        "kind": kind_name(record["kind"]),
+        "start_time": iso_time(record["start_time_ns"]),
+        "end_time": iso_time(record["end_time_ns"]),
+        "status_code": str(record["status_code"]),
+        "status_message": record["status_message"] or "",
+        "attributes_json": record["attributes"] or {},
+        "events_json": record["events"] or [],
+        "links_json": record["links"] or [],
+        "trace_flags": record["flags"] or 0,
+        "trace_state": record["trace_state"] or None,
+        "dropped_attributes_count": record["dropped_attributes_count"] or 0,
+        "dropped_events_count": record["dropped_events_count"] or 0,
+        "dropped_links_count": record["dropped_links_count"] or 0,
+        "resource_attributes_json": record["resource_attributes"] or {},
+        "resource_dropped_attributes_count": record["resource_dropped_attributes_count"] or 0,
+        "scope_name": record["scope_name"],
+        "scope_version": record["scope_version"],
+        "start_time_ns": record["start_time_ns"],
+        "end_time_ns": record["end_time_ns"],
+        "duration_ns": record["duration_ns"],
+        "junjo_span_type": record["junjo_span_type"],
+        "is_llm": record["is_llm"],
+        "is_error": record["is_error"],
+        "llm_model_name": record["llm_model_name"],
+        "llm_prompt_tokens": record["llm_prompt_tokens"],
+        "llm_completion_tokens": record["llm_completion_tokens"],
+        "llm_total_tokens": record["llm_total_tokens"],
+    }
+
+
+# -- validation ---------------------------------------------------------------------------
+
+
+def check_trace_id(trace_id: str) -> str:
+    if len(trace_id) != 32 or not _is_hex(trace_id):
+        raise InvalidInput("trace_id: must be 32 lowercase hex characters")
+    return trace_id
+
+
+def check_span_id(span_id: str) -> str:
+    if len(span_id) != 16 or not _is_hex(span_id):
+        raise InvalidInput("span_id: must be 16 lowercase hex characters")
+    return span_id
+
+
+def _is_hex(value: str) -> bool:
+    return all(c in "0123456789abcdef" for c in value)
+
+
+def check_limit(limit: int, maximum: int = MAX_LIMIT) -> int:
+    if not 1 <= limit <= maximum:
+        raise InvalidInput(f"limit: must be between 1 and {maximum}")
+    return limit
+
+
+# -- Junjo AI Studio compatible reads ---------------------------------------------------
+
+
+def service_names(conn: Any, actor: Principal) -> list[str]:
+    actor.require_read()
+    rows = conn.execute("SELECT DISTINCT service_name FROM spans ORDER BY 1").fetchall()
+    return [row[0] for row in rows]
+
+
+def _spans(conn: Any, where: str, params: list[Any], order: str, limit: int | None) -> list[dict]:
+    sql = f"SELECT {_SPAN_COLUMNS} FROM spans WHERE {where} ORDER BY {order}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [_record(row) for row in conn.execute(sql, params).fetchall()]
+
+
+def service_spans(conn: Any, actor: Principal, service: str, limit: int = 100) -> list[dict]:
+    actor.require_read()
+    return _spans(conn, "service_name = ?", [service], "start_time_ns DESC", check_limit(limit))
+
+
+def root_spans(
+    conn: Any, actor: Principal, service: str, *, has_llm: bool = False, limit: int = 100
+) -> list[dict]:
+    actor.require_read()
+    where = "service_name = ? AND parent_span_id IS NULL"
+    if has_llm:
+        where += " AND trace_id IN (SELECT trace_id FROM spans WHERE is_llm)"
+    return _spans(conn, where, [service], "start_time_ns DESC", check_limit(limit))
+
+
+def workflow_spans(conn: Any, actor: Principal, service: str, limit: int = 100) -> list[dict]:
+    actor.require_read()
+    where = "service_name = ? AND junjo_span_type = 'workflow'"
+    return _spans(conn, where, [service], "start_time_ns DESC", check_limit(limit))
+
+
+def trace_spans(conn: Any, actor: Principal, trace_id: str) -> list[dict]:
+    """Every span of a trace, newest first (Studio's order); [] when unknown."""
+    actor.require_read()
+    return _spans(conn, "trace_id = ?", [check_trace_id(trace_id)], "start_time_ns DESC", None)
+
+
+def one_span(conn: Any, actor: Principal, trace_id: str, span_id: str) -> dict | None:
+    actor.require_read()
+    found = _spans(
+        conn,
+        "trace_id = ? AND span_id = ?",
+        [check_trace_id(trace_id), check_span_id(span_id)],
+        "start_time_ns",
+        1,
+    )
+    return found[0] if found else None
+
+
+# -- trace search -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TraceFilters:
+    service: str | None = None
+    since_ns: int | None = None
+    until_ns: int | None = None
+    errors_only: bool = False
+    llm_only: bool = False
+    span_name: str | None = None
+    attribute: tuple[str, str] | None = None  # (key, value): any span of the trace has it
+    trace_id_prefix: str | None = None
+    indexed_after_ns: int | None = None  # for `junjo traces tail`
+    limit: int = 50
+    cursor: str | None = None
+
+
+def encode_cursor(start_ns: int, trace_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{start_ns}:{trace_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        start, trace_id = base64.urlsafe_b64decode(padded).decode().split(":")
+        return int(start), check_trace_id(trace_id)
+    except (ValueError, InvalidInput, UnicodeDecodeError) as exc:
+        raise InvalidInput("cursor: not a cursor this server issued") from exc
+
+
+def _search_clauses(filters: TraceFilters) -> tuple[list[str], list[Any]]:
+    where, params = ["parent_span_id IS NULL"], []
+    if filters.service:
+        where.append("service_name = ?")
+        params.append(filters.service)
+    if filters.since_ns is not None:
+        where.append("start_time_ns >= ?")
+        params.append(filters.since_ns)
+    if filters.until_ns is not None:
+        where.append("start_time_ns < ?")
+        params.append(filters.until_ns)
+    if filters.trace_id_prefix:
+        prefix = filters.trace_id_prefix.lower()
+        if len(prefix) > 32 or not _is_hex(prefix):
+            raise InvalidInput("trace_id_prefix: must be hex")
+        where.append("starts_with(trace_id, ?)")
+        params.append(prefix)
+    if filters.indexed_after_ns is not None:
+        where.append("indexed_at_ns > ?")
+        params.append(filters.indexed_after_ns)
+    if filters.errors_only:
+        where.append("trace_id IN (SELECT trace_id FROM spans WHERE is_error)")
+    if filters.llm_only:
+        where.append("trace_id IN (SELECT trace_id FROM spans WHERE is_llm)")
+    if filters.span_name:
+        where.append("trace_id IN (SELECT trace_id FROM spans WHERE name = ?)")
+        params.append(filters.span_name)
+    if filters.attribute:
+        key, value = filters.attribute
+        where.append(
+            "trace_id IN (SELECT trace_id FROM spans"
+            " WHERE json_extract_string(attributes_json, ?) = ?)"
+        )
+        params += ["$." + json.dumps(key), value]
+    if filters.cursor:
+        start, trace_id = decode_cursor(filters.cursor)
+        where.append("(start_time_ns < ? OR (start_time_ns = ? AND trace_id < ?))")
+        params += [start, start, trace_id]
+    return where, params
+
+
+def search_traces(conn: Any, actor: Principal, filters: TraceFilters) -> dict[str, Any]:
+    """A page of trace summaries, newest first, and the cursor of the next page."""
+    actor.require_read()
+    limit = check_limit(filters.limit, 1000)
+    where, params = _search_clauses(filters)
+    roots = _spans(
+        conn, " AND ".join(where), params, "start_time_ns DESC, trace_id DESC", limit + 1
+    )
+    page, more = roots[:limit], len(roots) > limit
+    totals = _trace_totals(conn, [root["trace_id"] for root in page])
+    traces = [trace_summary(root, totals.get(root["trace_id"])) for root in page]
+    next_cursor = None
+    if more and page:
+        next_cursor = encode_cursor(page[-1]["start_time_ns"], page[-1]["trace_id"])
+    return {"traces": traces, "next_cursor": next_cursor}
+
+
+_TOTALS_SQL = """
+SELECT trace_id, count(*), count(*) FILTER (WHERE is_error), count(*) FILTER (WHERE is_llm),
+       sum(llm_prompt_tokens), sum(llm_completion_tokens), sum(llm_total_tokens),
+       min(start_time_ns), max(end_time_ns)
+FROM spans WHERE trace_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY trace_id
+"""
+
+
+def _trace_totals(conn: Any, trace_ids: list[str]) -> dict[str, tuple]:
+    if not trace_ids:
+        return {}
+    return {row[0]: row[1:] for row in conn.execute(_TOTALS_SQL, [trace_ids]).fetchall()}
+
+
+def trace_summary(root: dict[str, Any], totals: tuple | None) -> dict[str, Any]:
+    spans, errors, llm, prompt, completion, total, start, end = totals or (
+        1, int(root["is_error"]), int(root["is_llm"]), None, None, None,
+        root["start_time_ns"], root["end_time_ns"],
+    )  # fmt: skip
+    return {
+        "trace_id": root["trace_id"],
+        "service_name": root["service_name"],
+        "root_span_id": root["span_id"],
+        "root_name": root["name"],
+        "junjo_span_type": root["junjo_span_type"],
+        "start_time": iso_time(start),
+        "start_time_ns": start,
+        "end_time_ns": end,
+        "duration_ns": max(0, end - start),
+        "status": "error" if errors else "ok",
+        "span_count": spans,
+        "error_count": errors,
+        "llm_call_count": llm,
+        "tokens": {"prompt": prompt, "completion": completion, "total": total},
+        "indexed_at_ns": root["indexed_at_ns"],
+    }
+
+
+def trace_detail(conn: Any, actor: Principal, trace_id: str) -> dict[str, Any]:
+    """A whole trace, oldest span first, with its summary; NotFound when unknown."""
+    actor.require_read()
+    spans = _spans(conn, "trace_id = ?", [check_trace_id(trace_id)], "start_time_ns", None)
+    if not spans:
+        raise NotFound("Trace not found")
+    totals = _trace_totals(conn, [trace_id]).get(trace_id)
+    return {"summary": trace_summary(_root_of(spans), totals), "spans": spans}
+
+
+def _root_of(spans: list[dict]) -> dict:
+    """The root span; while it has not arrived, the earliest span whose parent is missing."""
+    span_ids = {span["span_id"] for span in spans}
+    for span in spans:
+        if span["parent_span_id"] is None:
+            return span
+    orphans = [s for s in spans if s["parent_span_id"] not in span_ids]
+    return (orphans or spans)[0]
+
+
+def service_summaries(conn: Any, actor: Principal) -> list[dict[str, Any]]:
+    actor.require_read()
+    rows = conn.execute(
+        """SELECT service_name, count(*), count(DISTINCT trace_id),
+                  count(DISTINCT trace_id) FILTER (WHERE is_error), max(end_time_ns)
+           FROM spans GROUP BY service_name ORDER BY service_name"""
+    ).fetchall()
+    return [
+        {
+            "service_name": name,
+            "span_count": spans,
+            "trace_count": traces,
+            "error_trace_count": error_traces,
+            "error_rate": round(error_traces / traces, 4) if traces else 0.0,
+            "last_seen": iso_time(last_ns),
+            "last_seen_ns": last_ns,
+        }
+        for name, spans, traces, error_traces, last_ns in rows
+    ]
+
+
+def workflow_execution(conn: Any, actor: Principal, trace_id: str, span_id: str) -> dict:
+    """A workflow or subflow run: graph, node→span mapping, replayed store transitions."""
+    from junjo.features.workflows.execution import build_workflow_execution
+
+    actor.require_read()
+    check_span_id(span_id)
+    spans = _spans(conn, "trace_id = ?", [check_trace_id(trace_id)], "start_time_ns", None)
+    if not spans:
+        raise NotFound("Trace not found")
+    return build_workflow_execution(spans, span_id)
