@@ -35,7 +35,7 @@ def run_cli(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.
         capture_output=True,
         text=True,
         timeout=60,
-        env=clean_env(),
+        env=clean_env(COLUMNS="200"),  # a wide terminal, so table cells are not wrapped
     )
 
 

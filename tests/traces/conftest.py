@@ -1,0 +1,113 @@
+"""One real `junjo serve` per module, seeded through the real ingestion path: OTel SDK
+gRPC and HTTP exporters (spans exported one request each, children before parents) and
+the real junjo SDK workload."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+    OTLPSpanExporter as HttpSpanExporter,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from tests.support.server import ServerProcess, run_cli
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Seeded:
+    server: ServerProcess
+    data_dir: Path
+    ingest_key: str
+    read_key: str
+    traces: dict[str, str] = field(default_factory=dict)  # label -> trace id
+    manifest: dict | None = None
+
+    def get(self, path: str, **params: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.read_key}"}
+        return httpx.get(self.server.url + path, params=params, headers=headers, timeout=10)
+
+    def cli(self, *args: str) -> object:
+        return run_cli(self.data_dir, *args)
+
+
+def _provider(service: str, exporter) -> TracerProvider:
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))  # one export per span
+    return provider
+
+
+def _seed_otel(seeded: Seeded) -> None:
+    target, key = seeded.server.grpc_target, seeded.ingest_key
+    grpc = OTLPSpanExporter(endpoint=target, insecure=True, headers=(("x-junjo-api-key", key),))
+    provider = _provider("svc/a", grpc)
+    tracer = provider.get_tracer("tests")
+    with tracer.start_as_current_span("chat-request") as root:
+        root.set_attribute("customer.tier", "gold")
+        with tracer.start_as_current_span("chat gpt-test", kind=SpanKind.CLIENT) as llm:
+            llm.set_attribute("gen_ai.operation.name", "chat")
+            llm.set_attribute("gen_ai.provider.name", "openai")
+            llm.set_attribute("gen_ai.request.model", "gpt-test")
+            llm.set_attribute("gen_ai.usage.input_tokens", 11)
+            llm.set_attribute("gen_ai.usage.output_tokens", 7)
+    seeded.traces["llm"] = f"{root.get_span_context().trace_id:032x}"
+    provider.shutdown()
+
+    http = HttpSpanExporter(
+        endpoint=seeded.server.url + "/v1/traces", headers={"x-junjo-api-key": key}
+    )
+    provider = _provider("svc-b", http)
+    tracer = provider.get_tracer("tests")
+    with (
+        tracer.start_as_current_span("nightly-job") as root,
+        tracer.start_as_current_span("fetch") as child,
+    ):
+        try:
+            raise TimeoutError("upstream took too long")
+        except TimeoutError as exc:
+            child.record_exception(exc)
+            child.set_status(Status(StatusCode.ERROR, "upstream took too long"))
+    seeded.traces["error"] = f"{root.get_span_context().trace_id:032x}"
+    provider.shutdown()
+
+
+def _wait_indexed(seeded: Seeded, expected_traces: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = seeded.get("/api/v1/traces", limit="100").json()["traces"]
+        if len(found) >= expected_traces:
+            return
+        time.sleep(0.1)
+    raise AssertionError("traces were not indexed in time")
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    from scripts.sdk_e2e.run import run_workload
+
+    data_dir = tmp_path_factory.mktemp("traces") / "data"
+    run_cli(data_dir, "user", "add", "a@example.com", "--password-stdin", stdin=PASSWORD)
+    ingest = json.loads(run_cli(data_dir, "keys", "create", "app", "--json").stdout)["key"]
+    reader = run_cli(data_dir, "keys", "create", "ci", "--scope", "read", "--json").stdout
+    server = ServerProcess(data_dir).start()
+    seeded = Seeded(server, data_dir, ingest, json.loads(reader)["key"])
+    try:
+        _seed_otel(seeded)
+        seeded.manifest = run_workload(server.grpc_target, ingest, service_name="junjo-e2e")
+        _wait_indexed(seeded, 2 + len(seeded.manifest["summary"]["trace_ids"]))
+        yield seeded
+    finally:
+        server.stop()
+        server.kill()

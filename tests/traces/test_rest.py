@@ -1,0 +1,157 @@
+"""The trace query REST API over data that went through real ingestion."""
+
+import httpx
+import pytest
+
+from tests.traces.conftest import Seeded
+
+pytestmark = pytest.mark.slow
+
+OBS = "/api/v1/observability"
+
+
+def test_services_include_names_with_slashes(seeded: Seeded):
+    assert seeded.get(f"{OBS}/services").json() == ["junjo-e2e", "svc-b", "svc/a"]
+    spans = seeded.get(f"{OBS}/services/svc/a/spans").json()
+    assert {s["name"] for s in spans} == {"chat-request", "chat gpt-test"}
+    assert all(s["service_name"] == "svc/a" for s in spans)
+
+
+def test_span_shape_matches_studio(seeded: Seeded):
+    spans = seeded.get(f"{OBS}/traces/{seeded.traces['llm']}/spans").json()
+    assert [s["name"] for s in spans] == ["chat gpt-test", "chat-request"]  # newest first
+    llm, root = spans
+    assert root["kind"] == "INTERNAL" and llm["kind"] == "CLIENT"
+    assert root["parent_span_id"] is None and llm["parent_span_id"] == root["span_id"]
+    assert root["status_code"] == "0"
+    assert root["start_time"].endswith("+00:00") and "T" in root["start_time"]
+    assert root["attributes_json"]["customer.tier"] == "gold"
+    assert root["resource_attributes_json"]["service.name"] == "svc/a"
+    assert llm["llm_prompt_tokens"] == 11 and llm["llm_completion_tokens"] == 7
+    assert llm["is_llm"] is True
+
+
+def test_events_keep_time_as_a_decimal_string(seeded: Seeded):
+    spans = seeded.get(f"{OBS}/traces/{seeded.traces['error']}/spans").json()
+    fetch = next(s for s in spans if s["name"] == "fetch")
+    event = fetch["events_json"][0]
+    assert event["name"] == "exception"
+    assert isinstance(event["timeUnixNano"], str) and event["timeUnixNano"].isdigit()
+    assert event["attributes"]["exception.message"] == "upstream took too long"
+    assert fetch["status_code"] == "2" and fetch["status_message"] == "upstream took too long"
+
+
+def test_root_spans_and_llm_filter(seeded: Seeded):
+    roots = seeded.get(f"{OBS}/services/svc/a/spans/root").json()
+    assert [s["name"] for s in roots] == ["chat-request"]
+    with_llm = seeded.get(f"{OBS}/services/junjo-e2e/spans/root", has_llm="true").json()
+    assert {s["name"] for s in with_llm} == {"Support Ticket Triage"}
+    assert seeded.get(f"{OBS}/services/svc-b/spans/root", has_llm="true").json() == []
+
+
+def test_workflow_spans(seeded: Seeded):
+    found = seeded.get(f"{OBS}/services/junjo-e2e/workflows").json()
+    assert {s["name"] for s in found} == {"Support Ticket Triage", "Order Enrichment"}
+
+
+def test_single_span_and_unknowns(seeded: Seeded):
+    trace = seeded.traces["llm"]
+    root = seeded.get(f"{OBS}/traces/{trace}/spans").json()[-1]
+    assert seeded.get(f"{OBS}/traces/{trace}/spans/{root['span_id']}").json() == root
+    missing = seeded.get(f"{OBS}/traces/{trace}/spans/{'0' * 15}1")
+    assert missing.status_code == 200 and missing.json() is None
+    assert seeded.get(f"{OBS}/traces/not-hex/spans").status_code == 422
+    assert seeded.get(f"/api/v1/traces/{'ab' * 16}").status_code == 404
+    assert seeded.get("/api/v1/traces/xyz").status_code == 422
+
+
+def test_search_summaries(seeded: Seeded):
+    page = seeded.get("/api/v1/traces", service="svc/a").json()
+    (summary,) = page["traces"]
+    assert summary["trace_id"] == seeded.traces["llm"]
+    assert summary["root_name"] == "chat-request"
+    assert (summary["span_count"], summary["error_count"], summary["llm_call_count"]) == (2, 0, 1)
+    assert summary["tokens"]["prompt"] == 11 and summary["tokens"]["completion"] == 7
+    assert summary["duration_ns"] > 0 and page["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"errors": "true", "service": "svc-b"}, {"error"}),
+        ({"llm": "true", "service": "svc/a"}, {"llm"}),
+        ({"name": "fetch"}, {"error"}),
+        ({"attr": "customer.tier=gold"}, {"llm"}),
+        ({"attr": "customer.tier=silver"}, set()),
+    ],
+)
+def test_search_filters(seeded: Seeded, params, expected):
+    found = {t["trace_id"] for t in seeded.get("/api/v1/traces", **params).json()["traces"]}
+    assert found == {seeded.traces[label] for label in expected}
+
+
+def test_search_by_prefix_and_time(seeded: Seeded):
+    trace = seeded.traces["error"]
+    found = seeded.get("/api/v1/traces", trace_id_prefix=trace[:6]).json()["traces"]
+    assert [t["trace_id"] for t in found] == [trace]
+    assert seeded.get("/api/v1/traces", since="1h").json()["traces"]
+    assert seeded.get("/api/v1/traces", until="2000-01-01T00:00:00Z").json()["traces"] == []
+
+
+def test_cursor_pagination_walks_every_trace_once(seeded: Seeded):
+    everything = [t["trace_id"] for t in seeded.get("/api/v1/traces").json()["traces"]]
+    walked, cursor = [], None
+    while True:
+        params = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+        page = seeded.get("/api/v1/traces", **params).json()
+        walked += [t["trace_id"] for t in page["traces"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert walked == everything and len(set(walked)) == len(walked) >= 4
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"limit": "0"}, {"limit": "x"}, {"since": "yesterday"}, {"cursor": "bogus"}, {"attr": "k"}],
+)
+def test_search_rejects_bad_parameters(seeded: Seeded, params):
+    response = seeded.get("/api/v1/traces", **params)
+    assert response.status_code == 422 and response.json()["detail"]
+
+
+def test_trace_detail_is_whole_when_children_arrived_first(seeded: Seeded):
+    """Each span was its own export, the child before its parent."""
+    detail = seeded.get(f"/api/v1/traces/{seeded.traces['error']}").json()
+    assert [s["name"] for s in detail["spans"]] == ["nightly-job", "fetch"]
+    assert detail["summary"]["root_name"] == "nightly-job"
+    assert detail["summary"]["error_count"] == 1
+
+
+def test_service_summaries(seeded: Seeded):
+    summaries = {s["service_name"]: s for s in seeded.get("/api/v1/services").json()}
+    assert summaries["svc-b"]["trace_count"] == 1 and summaries["svc-b"]["error_rate"] == 1.0
+    assert summaries["svc/a"]["span_count"] == 2 and summaries["svc/a"]["error_rate"] == 0.0
+    assert summaries["svc/a"]["last_seen"]
+
+
+ROUTES = [
+    f"{OBS}/services",
+    f"{OBS}/services/svc-b/spans",
+    f"{OBS}/services/svc-b/spans/root",
+    f"{OBS}/services/svc-b/workflows",
+    f"{OBS}/traces/{'ab' * 16}/spans",
+    f"{OBS}/traces/{'ab' * 16}/spans/{'ab' * 8}",
+    "/api/v1/traces",
+    f"/api/v1/traces/{'ab' * 16}",
+    "/api/v1/services",
+]
+
+
+@pytest.mark.parametrize("path", ROUTES)
+def test_every_route_needs_credentials(seeded: Seeded, path):
+    url = seeded.server.url + path
+    assert httpx.get(url + "?limit=zero").status_code == 401  # 401 before 422
+    ingest_only = {"Authorization": f"Bearer {seeded.ingest_key}"}
+    assert httpx.get(url, headers=ingest_only).status_code == 403
+    assert seeded.get(path).status_code in (200, 404)
