@@ -10,8 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:  # imported lazily: `junjo traces` needs SchemaTooNew, not sqlite-utils
+    import sqlite_utils
 
 
 class SchemaTooNew(Exception):
