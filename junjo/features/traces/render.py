@@ -155,7 +155,8 @@ def transitions(execution: dict[str, Any]) -> Group:
     owner = execution.get("span", {})
     parts.append(Text(f"workflow {owner.get('name', '?')} ({owner.get('span_id', '?')})", "bold"))
     for transition in execution.get("transitions", []):
-        header = Text(f"  #{transition.get('sequence')} ", style="bold")
+        number = transition.get("sequence") or transition.get("position")  # legacy: no sequence
+        header = Text(f"  #{number} ", style="bold")
         header.append(f"{transition.get('node_name') or '?'}", style="cyan")
         if transition.get("action"):
             header.append(f"  {transition['action']}")
@@ -185,15 +186,13 @@ def _diff_line(op: dict[str, Any], before: Any) -> Text:
 
 
 def _pointer(doc: Any, path: str) -> Any:
-    for part in path.split("/")[1:]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(doc, dict):
-            doc = doc.get(part)
-        elif isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
-            doc = doc[int(part)]
-        else:
-            return None
-    return doc
+    """The value a replace overwrote, or None when the state before is not known."""
+    from junjo.features.workflows.jsonpatch import PatchError, parse_pointer, resolve
+
+    try:
+        return resolve(doc, parse_pointer(path))
+    except PatchError:
+        return None
 
 
 def _short(value: Any, limit: int = 80) -> str:
