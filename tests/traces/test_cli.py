@@ -118,6 +118,36 @@ def test_files_directly_when_no_server_runs(seeded: Seeded):
     assert listed(seeded.cli("traces", "list", "--json", "--limit", "50")) == before
     shown = seeded.cli("traces", "show", seeded.traces["error"], "--json")
     assert [s["name"] for s in json.loads(shown.stdout)["spans"]] == ["nightly-job", "fetch"]
+    _delete_one_state_change_and_see_the_gap(seeded)
+
+
+def _delete_one_state_change_and_see_the_gap(seeded: Seeded) -> None:
+    import duckdb
+
+    workflow = next(s for s in seeded.manifest["spans"] if s["name"] == "Support Ticket Triage")
+    store_id = workflow["attributes"]["junjo.workflow.store.id"]
+    conn = duckdb.connect(str(seeded.data_dir / "spans.duckdb"))
+    rows = conn.execute(
+        "SELECT span_id, events_json FROM spans WHERE trace_id = ?", [workflow["trace_id"]]
+    ).fetchall()
+    for span_id, events_json in rows:
+        events = json.loads(events_json)
+        kept = [
+            e for e in events
+            if not (e["attributes"].get("junjo.store.id") == store_id
+                    and e["attributes"].get("junjo.store.transition.sequence") == 2)
+        ]  # fmt: skip
+        if len(kept) != len(events):
+            conn.execute(
+                "UPDATE spans SET events_json = ? WHERE span_id = ?", [json.dumps(kept), span_id]
+            )
+    conn.close()
+    shown = seeded.cli("traces", "show", workflow["trace_id"], "--state", "--json")
+    executions = json.loads(shown.stdout)["workflows"]
+    integrity = next(e for e in executions if e["span"]["name"] == workflow["name"])["integrity"]
+    assert integrity["verdict"] == "partial"
+    gap = next(r for r in integrity["reasons"] if r["code"] == "sequence_gap")
+    assert gap["missing"] == [2]
 
 
 def test_empty_data_dir(tmp_path):
