@@ -36,8 +36,8 @@ SEARCH_PARAMS = {
 
 
 async def _read(request: Request, query: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Authenticate first (401 before 422), then run the query on a worker thread."""
-    actor = await require_principal(request)
+    """Run a query on a worker thread, as the principal the handler authenticated."""
+    actor = request.state.principal
 
     def run() -> Any:
         with request.app.state.span_reader() as conn:
@@ -55,11 +55,13 @@ def _studio(spans: list[dict]) -> list[dict]:
 
 @document("Service names", auth="session_or_read_key", tag="observability", responses={200: {}})
 async def services(request: Request) -> JSONResponse:
+    await require_principal(request)  # first: 401 before any 422
     return JSONResponse(await _read(request, queries.service_names))
 
 
 @document("Newest spans of a service", auth="session_or_read_key", tag="observability", query=LIMIT)
 async def service_spans(request: Request) -> JSONResponse:
+    await require_principal(request)  # first: 401 before any 422
     limit = parse_int(request.query_params.get("limit"), "limit", 100)
     service = request.path_params["service_name"]
     return JSONResponse(_studio(await _read(request, queries.service_spans, service, limit)))
@@ -72,6 +74,7 @@ async def service_spans(request: Request) -> JSONResponse:
     query={**LIMIT, "has_llm": {"type": "boolean"}},
 )
 async def root_spans(request: Request) -> JSONResponse:
+    await require_principal(request)  # first: 401 before any 422
     params = request.query_params
     found = await _read(
         request,
@@ -87,6 +90,7 @@ async def root_spans(request: Request) -> JSONResponse:
     "Workflow spans of a service", auth="session_or_read_key", tag="observability", query=LIMIT
 )
 async def workflow_spans(request: Request) -> JSONResponse:
+    await require_principal(request)  # first: 401 before any 422
     limit = parse_int(request.query_params.get("limit"), "limit", 100)
     service = request.path_params["service_name"]
     return JSONResponse(_studio(await _read(request, queries.workflow_spans, service, limit)))
@@ -99,6 +103,7 @@ async def workflow_spans(request: Request) -> JSONResponse:
     responses={200: SPANS, 422: ERROR_SCHEMA},
 )
 async def trace_spans(request: Request) -> JSONResponse:
+    await require_principal(request)  # first: 401 before any 422
     found = await _read(request, queries.trace_spans, request.path_params["trace_id"])
     return JSONResponse(_studio(found))
 
@@ -110,6 +115,7 @@ async def trace_spans(request: Request) -> JSONResponse:
     responses={200: {"oneOf": [SPAN, {"type": "null"}]}, 422: ERROR_SCHEMA},
 )
 async def one_span(request: Request) -> JSONResponse:
+    await require_principal(request)  # first: 401 before any 422
     path = request.path_params
     found = await _read(request, queries.one_span, path["trace_id"], path["span_id"])
     return JSONResponse(queries.studio_span(found) if found else None)
@@ -138,6 +144,7 @@ async def search(request: Request) -> JSONResponse:
     responses={200: {"type": "object"}, 404: ERROR_SCHEMA, 422: ERROR_SCHEMA},
 )
 async def trace_detail(request: Request) -> JSONResponse:
+    await require_principal(request)  # first: 401 before any 422
     detail = await _read(request, queries.trace_detail, request.path_params["trace_id"])
     return JSONResponse({**detail, "spans": _studio(detail["spans"])})
 
@@ -149,6 +156,7 @@ async def trace_detail(request: Request) -> JSONResponse:
     responses={200: {"type": "array"}},
 )
 async def service_summaries(request: Request) -> JSONResponse:
+    await require_principal(request)  # first: 401 before any 422
     return JSONResponse(await _read(request, queries.service_summaries))
 
 
@@ -159,6 +167,7 @@ async def service_summaries(request: Request) -> JSONResponse:
     responses={200: {"type": "object"}, 404: ERROR_SCHEMA, 422: ERROR_SCHEMA},
 )
 async def workflow_execution(request: Request) -> JSONResponse:
+    await require_principal(request)  # first: 401 before any 422
     path = request.path_params
     found = await _read(request, queries.workflow_execution, path["trace_id"], path["span_id"])
     return JSONResponse(found)
