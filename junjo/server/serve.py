@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -131,17 +132,21 @@ def _url_host(host: str) -> str:
 def _print_banner(settings: Settings, http_url: str, setup_token: str | None) -> None:
     lines = [
         f"Junjo {__version__}",
-        f"  Web UI and API   {http_url}",
+        f"  HTTP API         {http_url}",
         f"  OTLP/gRPC        {_url_host(settings.host)}:{settings.grpc_port}",
         f"  OTLP/HTTP        {http_url}/v1/traces",
         f"  Data dir         {settings.data_dir}",
     ]
     if setup_token:
+        body = {"email": "you@example.com", "password": "...", "setup_token": setup_token}
         lines += [
             "",
-            "No users yet. Create the first one in the browser:",
-            f"  {http_url}/setup?token={setup_token}",
-            "or in a terminal:  junjo user add you@example.com",
+            "No users yet. Create the first one on this machine:",
+            "  junjo user add you@example.com",
+            "or over HTTP: POST /users/create-first-user with the setup token:",
+            f"  curl -X POST {http_url}/users/create-first-user \\",
+            "    -H 'Content-Type: application/json' \\",
+            f"    -d '{json.dumps(body)}'",
             f"Setup token: {setup_token}",
         ]
     with contextlib.suppress(OSError):
