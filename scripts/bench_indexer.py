@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Indexer benchmark: how fast Junjo-shaped spans go from OTLP bytes into DuckDB.
+
+    .venv/bin/python scripts/bench_indexer.py                  # 5 runs of 20,000 spans
+    .venv/bin/python scripts/bench_indexer.py --runs 3 --spans 5000
+
+Spans are about 1 KB serialized: workflow traces (contract-v2 owner attributes, state and
+graph snapshots) whose nodes each carry a ``set_state`` event, plus an OpenInference LLM span
+per trace. Every run uses fresh ids, so nothing is skipped as a duplicate. Stages, each the
+median of ``--runs`` (CPU-bound stages in process CPU time, so a busy machine skews less):
+
+  parse      protobuf decode only (the floor)
+  convert    convert_request: decode + rows + JSON
+  insert     SpanStore.write_batches into a store that grows run after run (wall time,
+             including the duplicate lookup and the commit)
+  indexer    a fresh WAL holding the run's requests, drained by Indexer → flush (wall time;
+             its process CPU per 1,000 spans is printed too: contention-proof)
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: E402
+    ExportTraceServiceRequest,
+)
+
+from junjo.features.ingest.wal import WriteAheadLog  # noqa: E402
+from junjo.features.spans.convert import convert_request  # noqa: E402
+from junjo.features.spans.indexer import Indexer  # noqa: E402
+from junjo.features.spans.store import SpanStore  # noqa: E402
+from tests.otlp_builders import (  # noqa: E402
+    T0,
+    junjo_workflow_trace,
+    llm_span,
+    make_request,
+    make_resource_spans,
+    new_trace_id,
+)
+
+NODES_PER_TRACE = 3
+REQUEST_SPANS = 500  # spans per export request, like a BatchSpanProcessor's default
+
+
+def build_payloads(total_spans: int) -> list[bytes]:
+    """Export requests of ~REQUEST_SPANS spans each, ~1 KB per span, all ids fresh."""
+    payloads: list[bytes] = []
+    pending: list = []
+    produced = 0
+    trace = 0
+    while produced < total_spans:
+        spans = junjo_workflow_trace(
+            nodes=NODES_PER_TRACE,
+            patch_padding=200,
+            start_ns=T0 + trace * 1_000_000_000,
+            store_id=f"store-{trace}",
+        )
+        spans.append(llm_span(trace_id=spans[0].trace_id, parent_span_id=spans[-1].span_id))
+        pending.extend(spans)
+        produced += len(spans)
+        trace += 1
+        if len(pending) >= REQUEST_SPANS or produced >= total_spans:
+            payloads.append(_request(pending))
+            pending = []
+    return payloads
+
+
+def _request(spans: list) -> bytes:
+    resource = make_resource_spans(spans, service_name="bench-" + new_trace_id().hex()[:4])
+    return make_request([resource]).SerializeToString()
+
+
+def count_spans(payload: bytes) -> int:
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(payload)
+    return sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+
+
+def timed(fn: Callable[[], object], clock: Callable[[], float]) -> float:
+    started = clock()
+    fn()
+    return clock() - started
+
+
+def bench_parse(payloads: list[bytes]) -> float:
+    def parse() -> None:
+        for payload in payloads:
+            ExportTraceServiceRequest().ParseFromString(payload)
+
+    return timed(parse, time.process_time)
+
+
+def bench_convert(payloads: list[bytes]) -> float:
+    return timed(lambda: [convert_request(p) for p in payloads], time.process_time)
+
+
+def bench_insert(store: SpanStore, payloads: list[bytes], seq: int) -> float:
+    batches = [convert_request(p, seq=seq) for p in payloads]
+    return timed(lambda: store.write_batches(batches, seq), time.perf_counter)
+
+
+def bench_indexer(payloads: list[bytes], spans: int, workdir: Path) -> tuple[float, float]:
+    """A WAL holding the run's requests, drained by a started Indexer: (wall s, CPU s)."""
+    wal = WriteAheadLog(workdir / "wal.db")
+    store = SpanStore.open(workdir / "spans.duckdb")
+    indexer = Indexer(wal, store)
+    try:
+        for payload in payloads:
+            wal.append(payload, count_spans(payload))
+        cpu, started = time.process_time(), time.perf_counter()
+        indexer.start()
+        if not indexer.flush(timeout=600):
+            raise SystemExit("the indexer did not catch up within 10 minutes")
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        assert indexer.status().indexed_spans == spans
+        return elapsed, cpu
+    finally:
+        indexer.stop(timeout=30)
+        wal.close()
+        store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--spans", type=int, default=20_000, help="spans per run")
+    args = parser.parse_args()
+
+    runs = [build_payloads(args.spans) for _ in range(args.runs)]
+    spans = sum(count_spans(p) for p in runs[0])
+    size = sum(len(p) for p in runs[0]) / spans
+    print(f"{spans} spans per run, {size:.0f} bytes per serialized span, {args.runs} runs")
+
+    results: dict[str, list[float]] = {"parse": [], "convert": [], "insert": [], "indexer": []}
+    cpu_per_span: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SpanStore.open(Path(tmp) / "insert.duckdb")
+        for number, payloads in enumerate(runs, start=1):
+            results["parse"].append(spans / bench_parse(payloads))
+            results["convert"].append(spans / bench_convert(payloads))
+            results["insert"].append(spans / bench_insert(store, payloads, number))
+        store.close()
+        for number, payloads in enumerate(runs):
+            workdir = Path(tmp) / f"e2e-{number}"
+            workdir.mkdir()
+            elapsed, cpu = bench_indexer(payloads, spans, workdir)
+            results["indexer"].append(spans / elapsed)
+            cpu_per_span.append(cpu / spans)
+
+    print(f"\n{'stage':<12} {'median spans/s':>15} {'min':>10} {'max':>10}")
+    for stage, rates in results.items():
+        median, low, high = statistics.median(rates), min(rates), max(rates)
+        print(f"{stage:<12} {median:>15,.0f} {low:>10,.0f} {high:>10,.0f}")
+    print(f"indexer CPU per 1,000 spans: {statistics.median(cpu_per_span) * 1e6:.0f} ms")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak RSS of this process: {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

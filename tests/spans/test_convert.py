@@ -1,0 +1,360 @@
+"""OTLP request → span and state-change rows, without a database."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from google.protobuf.message import DecodeError
+
+from junjo.features.spans.convert import (
+    SPAN_COLUMNS,
+    STATE_CHANGE_COLUMNS,
+    ConversionError,
+    convert_request,
+)
+from tests.otlp_builders import (
+    CLIENT,
+    MS,
+    SERVER,
+    T0,
+    junjo_node_span,
+    junjo_workflow_span,
+    junjo_workflow_trace,
+    llm_span,
+    make_event,
+    make_link,
+    make_request,
+    make_resource_spans,
+    make_span,
+    new_span_id,
+    new_trace_id,
+    request_payload,
+    set_state_event,
+)
+
+
+def rows(payload: bytes, **kwargs: Any) -> list[dict[str, Any]]:
+    batch = convert_request(payload, **kwargs)
+    return [dict(zip(SPAN_COLUMNS, row, strict=True)) for row in batch.spans]
+
+
+def state_rows(payload: bytes) -> list[dict[str, Any]]:
+    batch = convert_request(payload)
+    return [dict(zip(STATE_CHANGE_COLUMNS, row, strict=True)) for row in batch.state_changes]
+
+
+def one(span: Any, **resource_kwargs: Any) -> dict[str, Any]:
+    (row,) = rows(request_payload([span], **resource_kwargs))
+    return row
+
+
+def test_ids_are_lowercase_hex_and_a_root_has_no_parent():
+    trace_id, root_id, child_id = bytes(range(16)), b"\xab" * 8, b"\x0c" * 8
+    root = make_span(trace_id=trace_id, span_id=root_id)
+    child = make_span(trace_id=trace_id, span_id=child_id, parent_span_id=root_id)
+    first, second = rows(request_payload([root, child]))
+    assert first["trace_id"] == "000102030405060708090a0b0c0d0e0f"
+    assert first["span_id"] == "abababababababab"
+    assert first["parent_span_id"] is None
+    assert second["parent_span_id"] == "abababababababab"
+
+
+def test_service_name_comes_from_each_spans_own_resource():
+    request = make_request(
+        [
+            make_resource_spans([make_span(name="a")], service_name="checkout"),
+            make_resource_spans([make_span(name="b")], service_name="billing"),
+            make_resource_spans([make_span(name="c")], service_name=None),
+        ]
+    )
+    services = {r["name"]: r["service_name"] for r in rows(request.SerializeToString())}
+    assert services == {"a": "checkout", "b": "billing", "c": ""}
+
+
+def test_plain_fields_kind_times_status_and_counters():
+    span = make_span(
+        name="GET /x",
+        kind=SERVER,
+        start_ns=T0,
+        end_ns=T0 + 5 * MS,
+        status_code=2,
+        status_message="boom",
+        flags=0x301,
+        trace_state="vendor=1",
+        dropped_attributes_count=3,
+        dropped_events_count=130,
+        dropped_links_count=1,
+    )
+    row = one(span)
+    assert row["kind"] == 2
+    assert (row["start_time_ns"], row["end_time_ns"], row["duration_ns"]) == (
+        T0,
+        T0 + 5 * MS,
+        5 * MS,
+    )
+    assert (row["status_code"], row["status_message"]) == (2, "boom")
+    assert (row["flags"], row["trace_state"]) == (0x301, "vendor=1")
+    counts = (
+        row["dropped_attributes_count"],
+        row["dropped_events_count"],
+        row["dropped_links_count"],
+    )
+    assert counts == (3, 130, 1)
+
+
+def test_attribute_values_map_to_json_recursively():
+    attributes = {
+        "s": "text",
+        "b": True,
+        "i": 2**62,
+        "d": 1.5,
+        "bytes": b"\x00\xff",
+        "arr": ["x", 1, [False]],
+        "kv": {"inner": {"deep": "v"}, "n": -1},
+        "empty_kv": {},
+    }
+    span = make_span(attributes=attributes)
+    span.attributes.add().key = "unset"  # a key with no value at all
+    decoded = json.loads(one(span)["attributes_json"])
+    assert decoded == {
+        "s": "text",
+        "b": True,
+        "i": 2**62,
+        "d": 1.5,
+        "bytes": "00ff",
+        "arr": ["x", 1, [False]],
+        "kv": {"inner": {"deep": "v"}, "n": -1},
+        "empty_kv": {},
+        "unset": None,
+    }
+
+
+def test_json_is_compact_so_substring_filters_work():
+    row = one(make_span(attributes={"junjo.span_type": "workflow"}))
+    assert '"junjo.span_type":"workflow"' in row["attributes_json"]
+
+
+def test_non_finite_doubles_become_strings_not_invalid_json():
+    row = one(make_span(attributes={"nan": math.nan, "inf": math.inf, "list": [-math.inf]}))
+    assert json.loads(row["attributes_json"]) == {
+        "nan": "NaN",
+        "inf": "Infinity",
+        "list": ["-Infinity"],
+    }
+
+
+def test_events_keep_time_as_decimal_string():
+    big = 2**63 - 1  # beyond 2**53: a JSON number would lose digits in a browser
+    event = make_event("checkpoint", big, {"k": "v"}, dropped_attributes_count=2)
+    (decoded,) = json.loads(one(make_span(events=[event]))["events_json"])
+    assert decoded == {
+        "name": "checkpoint",
+        "timeUnixNano": str(big),
+        "attributes": {"k": "v"},
+        "droppedAttributesCount": 2,
+    }
+
+
+def test_links_are_stored_with_hex_ids():
+    link = make_link(b"\x01" * 16, b"\x02" * 8, {"why": "retry"}, trace_state="a=b", flags=1)
+    row = one(make_span(links=[link]))
+    assert json.loads(row["links_json"]) == [
+        {
+            "traceId": "01" * 16,
+            "spanId": "02" * 8,
+            "traceState": "a=b",
+            "attributes": {"why": "retry"},
+            "droppedAttributesCount": 0,
+            "flags": 1,
+        }
+    ]
+    assert one(make_span())["links_json"] == "[]"
+
+
+def test_resource_scope_and_provenance_columns():
+    payload = request_payload(
+        [make_span()],
+        service_name="svc",
+        resource_attributes={"host.name": "box"},
+        scope_name="my.lib",
+        scope_version="1.2",
+        scope_attributes={"lib.flag": True},
+        schema_url="https://opentelemetry.io/schemas/1.21.0",
+    )
+    (row,) = rows(payload, seq=7, api_key_id="key-1", received_at_ns=11, indexed_at_ns=12)
+    assert json.loads(row["resource_attributes_json"]) == {
+        "service.name": "svc",
+        "host.name": "box",
+    }
+    assert row["resource_schema_url"] == "https://opentelemetry.io/schemas/1.21.0"
+    assert (row["scope_name"], row["scope_version"]) == ("my.lib", "1.2")
+    assert json.loads(row["scope_attributes_json"]) == {"lib.flag": True}
+    provenance = (row["api_key_id"], row["received_at_ns"], row["indexed_at_ns"], row["wal_seq"])
+    assert provenance == ("key-1", 11, 12, 7)
+
+
+def test_junjo_v2_columns_are_lifted():
+    trace_id = new_trace_id()
+    workflow = junjo_workflow_span(
+        trace_id=trace_id,
+        run_id="run-9",
+        definition_id="def-9",
+        store_id="store-9",
+        extra_attributes={"junjo.correlation.type": "ticket", "junjo.correlation.id": "T-1"},
+    )
+    node = junjo_node_span(
+        trace_id=trace_id, parent_span_id=workflow.span_id, node_id="n-1", parent_run_id="run-9"
+    )
+    wf, nd = rows(request_payload([workflow, node]))
+    assert wf["junjo_span_type"] == "workflow"
+    assert wf["junjo_contract_version"] == 2
+    assert (wf["junjo_executable_runtime_id"], wf["junjo_executable_definition_id"]) == (
+        "run-9",
+        "def-9",
+    )
+    assert wf["junjo_executable_structural_id"].startswith("graph_")
+    assert wf["junjo_store_id"] == "store-9"
+    assert (wf["junjo_correlation_type"], wf["junjo_correlation_id"]) == ("ticket", "T-1")
+    assert nd["junjo_span_type"] == "node"
+    assert nd["junjo_parent_executable_runtime_id"] == "run-9"
+    assert nd["junjo_executable_runtime_id"] == "n-1"
+    assert nd["junjo_store_id"] is None
+
+
+def test_legacy_junjo_ids_and_subflow_parent_store():
+    span = make_span(
+        attributes={
+            "junjo.span_type": "subflow",
+            "junjo.id": "legacy-id",
+            "junjo.parent_id": "legacy-parent",
+            "junjo.workflow.store.id": "child-store",
+            "junjo.workflow.parent_store.id": "parent-store",
+        }
+    )
+    row = one(span)
+    assert (row["junjo_id"], row["junjo_parent_id"]) == ("legacy-id", "legacy-parent")
+    assert row["junjo_contract_version"] is None
+    assert (row["junjo_store_id"], row["junjo_parent_store_id"]) == ("child-store", "parent-store")
+
+
+def test_generic_span_has_no_junjo_columns():
+    row = one(make_span(attributes={"http.method": "GET"}))
+    junjo = {k: v for k, v in row.items() if k.startswith("junjo_")}
+    assert set(junjo.values()) == {None}
+    assert row["is_llm"] is False and row["is_error"] is False
+
+
+@pytest.mark.parametrize(
+    ("attributes", "is_llm"),
+    [
+        ({"openinference.span.kind": "LLM"}, True),
+        ({"openinference.span.kind": "CHAIN"}, False),
+        ({"gen_ai.provider.name": "openai"}, True),
+        ({"gen_ai.operation.name": "chat"}, True),
+        ({"gen_ai.provider.name": ""}, False),
+        ({"llm.model_name": "m"}, False),
+    ],
+)
+def test_llm_flag_follows_openinference_and_gen_ai(attributes, is_llm):
+    assert one(make_span(attributes=attributes))["is_llm"] is is_llm
+
+
+def test_openinference_model_and_tokens():
+    row = one(
+        llm_span(trace_id=new_trace_id(), model="gpt-x", prompt_tokens=7, completion_tokens=9)
+    )
+    assert row["is_llm"] is True
+    assert (row["llm_model_name"], row["llm_provider"]) == ("gpt-x", "openai")
+    tokens = (row["llm_prompt_tokens"], row["llm_completion_tokens"], row["llm_total_tokens"])
+    assert tokens == (7, 9, 16)
+    assert row["kind"] == CLIENT
+
+
+def test_gen_ai_model_and_tokens_with_total_derived():
+    span = make_span(
+        attributes={
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "anthropic",
+            "gen_ai.request.model": "requested",
+            "gen_ai.response.model": "answered",
+            "gen_ai.usage.input_tokens": 100,
+            "gen_ai.usage.output_tokens": "25",  # tolerated: some SDKs send strings
+        }
+    )
+    row = one(span)
+    assert (row["llm_provider"], row["llm_model_name"]) == ("anthropic", "answered")
+    tokens = (row["llm_prompt_tokens"], row["llm_completion_tokens"], row["llm_total_tokens"])
+    assert tokens == (100, 25, 125)
+
+
+def test_error_flag_from_status_or_exception_event():
+    failed = make_span(status_code=2, attributes={"error.type": "ValueError"})
+    raised = make_span(events=[make_event("exception", T0, {"exception.type": "KeyError"})])
+    ok = make_span(status_code=1, events=[make_event("note")])
+    rows_ = rows(request_payload([failed, raised, ok]))
+    assert [r["is_error"] for r in rows_] == [True, True, False]
+    assert rows_[0]["error_type"] == "ValueError"
+
+
+def test_set_state_events_become_state_rows():
+    trace_id = new_trace_id()
+    node_span_id = new_span_id()
+    events = [
+        make_event("other", T0),
+        set_state_event(
+            store_id="s-1",
+            sequence=4,
+            action="set_summary",
+            patch=[{"op": "add", "path": "/a", "value": 1}],
+            store_name="TicketStore",
+            revision_before=3,
+            time_ns=T0 + 5,
+            event_id="e-4",
+        ),
+    ]
+    span = make_span(trace_id=trace_id, span_id=node_span_id, events=events)
+    (row,) = state_rows(request_payload([span]))
+    assert row["trace_id"] == trace_id.hex() and row["span_id"] == node_span_id.hex()
+    assert row["event_index"] == 1
+    assert (row["store_id"], row["store_name"], row["action"]) == (
+        "s-1",
+        "TicketStore",
+        "set_summary",
+    )
+    assert (row["transition_sequence"], row["revision_before"], row["revision_after"]) == (4, 3, 4)
+    assert row["event_time_ns"] == T0 + 5
+    assert row["event_id"] == "e-4"
+    assert json.loads(row["patch"]) == [{"op": "add", "path": "/a", "value": 1}]
+    assert json.loads(row["attributes_json"]) == {
+        "junjo.state_json_patch.mode": "full",
+        "junjo.state_json_patch.policy": "junjo.full.v1",
+    }
+
+
+def test_legacy_set_state_has_no_sequence_and_keeps_its_patch_text():
+    event = set_state_event(store_id="s", sequence=None, patch="{}")
+    (row,) = state_rows(request_payload([make_span(events=[event])]))
+    assert row["transition_sequence"] is None and row["revision_before"] is None
+    assert row["patch"] == "{}"
+
+
+def test_state_rows_point_at_the_span_they_came_from():
+    spans = junjo_workflow_trace(nodes=3)
+    batch = convert_request(request_payload(spans))
+    assert len(batch.state_changes) == 3
+    for state, owner in zip(batch.state_changes, batch.state_owners, strict=True):
+        assert batch.spans[owner][1] == state[1]  # same span_id
+
+
+def test_garbage_payload_raises():
+    with pytest.raises(DecodeError):
+        convert_request(b"\xff\xff\xff not protobuf")
+
+
+def test_time_beyond_bigint_is_refused_not_wrapped():
+    span = make_span(start_ns=2**63, end_ns=2**63 + 1)
+    with pytest.raises(ConversionError):
+        convert_request(request_payload([span]))

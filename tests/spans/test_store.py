@@ -1,0 +1,216 @@
+"""SpanStore: schema migrations, bulk writes, idempotency, atomicity of the position."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from junjo.features.spans import schema
+from junjo.features.spans import store as store_module
+from junjo.features.spans.convert import SPAN_COLUMNS, STATE_CHANGE_COLUMNS, convert_request
+from junjo.features.spans.store import (
+    QuarantinedBatch,
+    SchemaOutdated,
+    SpanStore,
+    StaleWrite,
+)
+from tests.otlp_builders import (
+    T0,
+    junjo_workflow_trace,
+    make_span,
+    new_span_id,
+    new_trace_id,
+    request_payload,
+)
+from tests.spans.db import query
+
+HOUR = 3600 * 1_000_000_000
+
+
+def table_columns(store: SpanStore, table: str) -> list[str]:
+    rows = query(
+        store,
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ?"
+        " ORDER BY ordinal_position",
+        [table],
+    )
+    return [r[0] for r in rows]
+
+
+def count(store: SpanStore, table: str) -> int:
+    return query(store, f"SELECT count(*) FROM {table}")[0][0]
+
+
+# -- schema --------------------------------------------------------------------------------
+
+
+def test_fresh_store_is_at_the_latest_version(store: SpanStore):
+    cursor = store.cursor()
+    assert schema.current_version(cursor) == schema.latest_version() == 1
+    assert schema.migrate(cursor) == []  # nothing left to apply
+
+
+def test_converter_columns_exist_in_the_tables(store: SpanStore):
+    assert set(SPAN_COLUMNS) == set(table_columns(store, "spans"))
+    assert set(STATE_CHANGE_COLUMNS) == set(table_columns(store, "state_changes"))
+
+
+def test_reopening_keeps_data_and_version(store_path: Path):
+    with SpanStore.open(store_path) as first:
+        first.write_batches([convert_request(request_payload([make_span()]), seq=1)], 1)
+    with SpanStore.open(store_path) as again:
+        assert count(again, "spans") == 1
+        assert again.indexer_state().indexed_seq == 1
+        assert query(again, "SELECT count(*) FROM schema_version")[0][0] == 1
+
+
+def test_newer_schema_is_refused(store_path: Path):
+    with SpanStore.open(store_path) as span_store:
+        cursor = span_store.cursor()
+        cursor.execute("INSERT INTO schema_version VALUES (99, 'from the future', 0)")
+        cursor.close()
+    with pytest.raises(schema.SchemaTooNew, match="version 99"):
+        SpanStore.open(store_path)
+    with pytest.raises(schema.SchemaTooNew):
+        SpanStore.open_readonly(store_path)
+
+
+def test_migrations_apply_in_order_and_a_failed_one_rolls_back(tmp_path: Path):
+    conn = duckdb.connect(str(tmp_path / "m.duckdb"))
+    steps = [
+        schema.Migration(1, "one", "CREATE TABLE a (x INTEGER)"),
+        schema.Migration(2, "two", lambda c: c.execute("INSERT INTO a VALUES (2)")),
+        schema.Migration(3, "broken", "INSERT INTO a VALUES (3); SELECT * FROM missing_table"),
+    ]
+    with pytest.raises(duckdb.CatalogException):
+        schema.migrate(conn, steps)
+    assert schema.current_version(conn) == 2
+    assert conn.execute("SELECT x FROM a").fetchall() == [(2,)]  # the 3 was rolled back
+    conn.close()
+
+
+def test_readonly_open(store_path: Path, tmp_path: Path):
+    with pytest.raises(FileNotFoundError):
+        SpanStore.open_readonly(tmp_path / "absent.duckdb")
+    SpanStore.open(store_path).close()
+    with SpanStore.open_readonly(store_path) as readonly:
+        assert readonly.indexer_state().indexed_seq == 0
+        with pytest.raises(duckdb.Error):
+            readonly.write_batches([convert_request(request_payload([make_span()]), seq=1)], 1)
+
+
+def test_readonly_open_of_an_unmigrated_file_asks_for_migrate(tmp_path: Path):
+    path = tmp_path / "old.duckdb"
+    duckdb.connect(str(path)).close()
+    with pytest.raises(SchemaOutdated, match="junjo migrate"):
+        SpanStore.open_readonly(path)
+
+
+# -- writes ----------------------------------------------------------------------------------
+
+
+def test_same_batch_twice_stores_each_span_and_state_change_once(store: SpanStore):
+    payload = request_payload(junjo_workflow_trace(nodes=2))
+    first = store.write_batches([convert_request(payload, seq=1)], 1)
+    second = store.write_batches([convert_request(payload, seq=2)], 2)
+    assert (first.inserted_spans, first.duplicate_spans, first.inserted_state_changes) == (3, 0, 2)
+    assert (second.inserted_spans, second.duplicate_spans, second.inserted_state_changes) == (
+        0,
+        3,
+        0,
+    )
+    assert count(store, "spans") == 3
+    assert count(store, "state_changes") == 2
+    assert second.state.indexed_spans == 3 and second.state.duplicate_spans == 3
+
+
+def test_duplicates_inside_one_write_keep_the_first_copy(store: SpanStore):
+    trace_id, span_id = new_trace_id(), new_span_id()
+    first = make_span(trace_id=trace_id, span_id=span_id, name="first")
+    again = make_span(trace_id=trace_id, span_id=span_id, name="second copy")
+    batches = [
+        convert_request(request_payload([first, again]), seq=1),
+        convert_request(request_payload([again]), seq=2),
+    ]
+    result = store.write_batches(batches, 2)
+    assert (result.inserted_spans, result.duplicate_spans) == (1, 2)
+    assert query(store, "SELECT name FROM spans") == [("first",)]
+
+
+def test_resent_span_is_found_even_when_the_batch_spans_days(store: SpanStore):
+    # The lookup prunes by the batch's start-time ranges; a batch mixing a days-old span
+    # with fresh ones must still find both among stored spans.
+    old = make_span(start_ns=T0)
+    fresh = make_span(start_ns=T0 + 72 * HOUR)
+    skewed = make_span(start_ns=1)  # a broken clock near the epoch
+    payload = request_payload([old, fresh, skewed])
+    store.write_batches([convert_request(payload, seq=1)], 1)
+    store.write_batches(
+        [convert_request(request_payload([make_span(start_ns=T0 + HOUR)]), seq=2)], 2
+    )
+    result = store.write_batches([convert_request(payload, seq=3)], 3)
+    assert (result.inserted_spans, result.duplicate_spans) == (0, 3)
+    assert count(store, "spans") == 4
+
+
+def test_same_span_id_in_another_trace_is_not_a_duplicate(store: SpanStore):
+    span_id = new_span_id()
+    store.write_batches([convert_request(request_payload([make_span(span_id=span_id)]), seq=1)], 1)
+    other = make_span(span_id=span_id)  # new random trace id
+    result = store.write_batches([convert_request(request_payload([other]), seq=2)], 2)
+    assert result.inserted_spans == 1
+
+
+def test_time_ranges_split_at_wide_gaps_and_stay_bounded():
+    gap = store_module._RANGE_GAP_NS
+    assert store_module._time_ranges([5, 1, 3]) == [(1, 5)]
+    assert store_module._time_ranges([0, 10, gap * 3, gap * 3 + 1]) == [
+        (0, 10),
+        (gap * 3, gap * 3 + 1),
+    ]
+    many = [i * gap * 2 for i in range(100)]
+    ranges = store_module._time_ranges(many)
+    assert len(ranges) == store_module._MAX_RANGES
+    assert ranges[0][0] == 0 and ranges[-1][1] == many[-1]
+    assert all(any(lo <= t <= hi for lo, hi in ranges) for t in many)
+
+
+def test_position_only_moves_forward(store: SpanStore):
+    store.write_batches([], 5)
+    with pytest.raises(StaleWrite):
+        store.write_batches([convert_request(request_payload([make_span()]), seq=5)], 5)
+    assert count(store, "spans") == 0  # the refused write left nothing behind
+    assert store.indexer_state().indexed_seq == 5
+
+
+def test_a_failed_write_leaves_no_rows_and_no_position(store: SpanStore, monkeypatch):
+    payload = request_payload(junjo_workflow_trace(nodes=2))
+    real_append = store_module._append
+
+    def append_then_fail(conn, table, columns, rows):
+        real_append(conn, table, columns, rows)
+        if table == "state_changes":
+            raise duckdb.IOException("disk full")
+
+    monkeypatch.setattr(store_module, "_append", append_then_fail)
+    with pytest.raises(duckdb.IOException):
+        store.write_batches([convert_request(payload, seq=1)], 1)
+    monkeypatch.setattr(store_module, "_append", real_append)
+    assert count(store, "spans") == 0
+    assert store.indexer_state().indexed_seq == 0
+    result = store.write_batches([convert_request(payload, seq=1)], 1)  # the retry
+    assert (result.inserted_spans, result.inserted_state_changes) == (3, 2)
+
+
+def test_quarantine_rows_and_counters(store: SpanStore):
+    bad = QuarantinedBatch(
+        seq=3, received_at_ns=42, api_key_id="k", span_count=7, error="boom", payload=b"\x00raw"
+    )
+    state = store.write_batches([], 3, [bad]).state
+    assert (state.quarantined_batches, state.quarantined_spans, state.indexed_seq) == (1, 7, 3)
+    rows = query(
+        store, "SELECT seq, received_at_ns, api_key_id, span_count, error, payload FROM quarantine"
+    )
+    assert rows == [(3, 42, "k", 7, "boom", b"\x00raw")]
