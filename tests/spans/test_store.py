@@ -48,7 +48,7 @@ def count(store: SpanStore, table: str) -> int:
 
 def test_fresh_store_is_at_the_latest_version(store: SpanStore):
     cursor = store.cursor()
-    assert schema.current_version(cursor) == schema.latest_version() == 1
+    assert schema.current_version(cursor) == schema.latest_version() == 2
     assert schema.migrate(cursor) == []  # nothing left to apply
 
 
@@ -63,7 +63,7 @@ def test_reopening_keeps_data_and_version(store_path: Path):
     with SpanStore.open(store_path) as again:
         assert count(again, "spans") == 1
         assert again.indexer_state().indexed_seq == 1
-        assert query(again, "SELECT count(*) FROM schema_version")[0][0] == 1
+        assert query(again, "SELECT count(*) FROM schema_version")[0][0] == len(schema.MIGRATIONS)
 
 
 def test_newer_schema_is_refused(store_path: Path):

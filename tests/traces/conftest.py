@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
     OTLPSpanExporter as HttpSpanExporter,
@@ -19,7 +20,14 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 
 from tests.support.server import ServerProcess, run_cli
 
@@ -80,6 +88,15 @@ def _seed_otel(seeded: Seeded) -> None:
             child.record_exception(exc)
             child.set_status(Status(StatusCode.ERROR, "upstream took too long"))
     seeded.traces["error"] = f"{root.get_span_context().trace_id:032x}"
+    # A span whose parent lives in another system and is never sent here.
+    remote = trace.set_span_in_context(
+        NonRecordingSpan(
+            SpanContext(0xFEED << 100, 0xBEEF, is_remote=True, trace_flags=TraceFlags(1))
+        )
+    )
+    with tracer.start_as_current_span("handle-webhook", context=remote):
+        pass
+    seeded.traces["rootless"] = f"{0xFEED << 100:032x}"
     provider.shutdown()
 
 
@@ -106,7 +123,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     try:
         _seed_otel(seeded)
         seeded.manifest = run_workload(server.grpc_target, ingest, service_name="junjo-e2e")
-        _wait_indexed(seeded, 2 + len(seeded.manifest["summary"]["trace_ids"]))
+        _wait_indexed(seeded, 3 + len(seeded.manifest["summary"]["trace_ids"]))
         yield seeded
     finally:
         server.stop()

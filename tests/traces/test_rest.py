@@ -79,6 +79,7 @@ def test_search_summaries(seeded: Seeded):
     ("params", "expected"),
     [
         ({"errors": "true", "service": "svc-b"}, {"error"}),
+        ({"service": "svc-b"}, {"error", "rootless"}),
         ({"llm": "true", "service": "svc/a"}, {"llm"}),
         ({"name": "fetch"}, {"error"}),
         ({"attr": "customer.tier=gold"}, {"llm"}),
@@ -120,6 +121,14 @@ def test_search_rejects_bad_parameters(seeded: Seeded, params):
     assert response.status_code == 422 and response.json()["detail"]
 
 
+def test_a_trace_whose_root_is_elsewhere_is_listed(seeded: Seeded):
+    trace = seeded.traces["rootless"]
+    (summary,) = seeded.get("/api/v1/traces", trace_id_prefix=trace[:8]).json()["traces"]
+    assert summary["root_name"] == "handle-webhook" and summary["root_is_complete"] is False
+    detail = seeded.get(f"/api/v1/traces/{trace}").json()
+    assert [s["name"] for s in detail["spans"]] == ["handle-webhook"]
+
+
 def test_trace_detail_is_whole_when_children_arrived_first(seeded: Seeded):
     """Each span was its own export, the child before its parent."""
     detail = seeded.get(f"/api/v1/traces/{seeded.traces['error']}").json()
@@ -130,7 +139,8 @@ def test_trace_detail_is_whole_when_children_arrived_first(seeded: Seeded):
 
 def test_service_summaries(seeded: Seeded):
     summaries = {s["service_name"]: s for s in seeded.get("/api/v1/services").json()}
-    assert summaries["svc-b"]["trace_count"] == 1 and summaries["svc-b"]["error_rate"] == 1.0
+    assert summaries["svc-b"]["trace_count"] == 2  # the failed job and the webhook
+    assert summaries["svc-b"]["error_rate"] == 0.5
     assert summaries["svc/a"]["span_count"] == 2 and summaries["svc/a"]["error_rate"] == 0.0
     assert summaries["svc/a"]["last_seen"]
 

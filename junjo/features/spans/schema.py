@@ -144,8 +144,17 @@ CREATE TABLE quarantine (
 );
 """
 
+
+def _v2_trace_summary(conn: duckdb.DuckDBPyConnection) -> None:
+    from junjo.features.spans import trace_summary
+
+    conn.execute(trace_summary.SCHEMA)
+    conn.execute(trace_summary.BACKFILL)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "spans, state_changes, indexer_state and quarantine", _V1_SPANS + _V1_OTHERS),
+    Migration(2, "traces: one summary row per trace", _v2_trace_summary),
 )
 
 

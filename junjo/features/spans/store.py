@@ -29,7 +29,7 @@ from typing import Any
 
 import duckdb
 
-from junjo.features.spans import schema
+from junjo.features.spans import schema, trace_summary
 from junjo.features.spans.convert import (
     SPAN_COLUMNS,
     SPAN_ID,
@@ -227,6 +227,7 @@ class SpanStore:
             if stored:
                 spans, states = _without(stored, spans, states)
             _append(conn, "spans", SPAN_COLUMNS, spans)
+            trace_summary.upsert(conn, trace_summary.summarize(spans, now))
             _append(conn, "state_changes", STATE_CHANGE_COLUMNS, states)
             _insert_quarantine(conn, quarantined, now)
             duplicates = candidates - len(spans)

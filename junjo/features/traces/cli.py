@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from junjo.cli_support import ConfigFile, DataDir, emit_json, fail
+from junjo.cli_support import ConfigFile, DataDir, emit_json, friendly_errors, load
 
 if TYPE_CHECKING:
     from junjo.features.traces.client import TraceSource
@@ -33,31 +33,20 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 Service = Annotated[str | None, typer.Option("--service", help="Only this service.")]
 Errors = Annotated[bool, typer.Option("--errors", help="Only traces with an error.")]
 
-EXIT_NOT_FOUND, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
-
 
 @contextlib.contextmanager
 def _source(
     data_dir: Path | None, config: Path | None, server: str | None, api_key: str | None
-) -> Iterator:
-    """Open the right trace source and map its errors to exit codes."""
-    from junjo.cli import load
-    from junjo.errors import InvalidInput, NotFound
-    from junjo.features.traces.client import SourceUnavailable, open_source
+) -> Iterator[TraceSource]:
+    """Open the right trace source; errors become one line and an exit code."""
+    from junjo.features.traces.client import open_source
 
     settings = load(config, data_dir=data_dir)
-    source = None
-    try:
+    with friendly_errors():
         source = open_source(settings, server, api_key)
-        yield source
-    except NotFound as exc:
-        fail(str(exc), EXIT_NOT_FOUND)
-    except InvalidInput as exc:
-        fail(str(exc), EXIT_USAGE)
-    except SourceUnavailable as exc:
-        fail(str(exc), EXIT_UNREACHABLE)
-    finally:
-        if source is not None:
+        try:
+            yield source
+        finally:
             source.close()
 
 
@@ -68,9 +57,10 @@ def _console():
 
 
 def _params(service: str | None, errors: bool, **extra: object) -> dict[str, str]:
-    params = {"service": service or "", "errors": "true" if errors else ""}
-    params.update({k: str(v) for k, v in extra.items() if v not in (None, False, "")})
-    return {k: v for k, v in params.items() if v}
+    """The REST query string for these options (unset ones left out)."""
+    params: dict[str, object] = {"service": service, "errors": "true" if errors else None}
+    params.update(extra)
+    return {k: str(v) for k, v in params.items() if v is not None and v != ""}
 
 
 @app.command("list")
@@ -79,7 +69,7 @@ def list_traces(
     since: Annotated[str | None, typer.Option(help="e.g. 1h, 30m, 2d, or an ISO time.")] = None,
     errors: Errors = False,
     llm: Annotated[bool, typer.Option("--llm", help="Only traces with an LLM call.")] = False,
-    limit: Annotated[int, typer.Option(help="How many traces.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many traces.")] = 20,
     json_output: AsJson = False,
     server: Server = None,
     api_key: ApiKey = None,
@@ -155,7 +145,7 @@ def _resolve_prefix(source: TraceSource, trace_id: str) -> str:
 def tail(
     service: Service = None,
     errors: Errors = False,
-    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 1.0,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between polls.")] = 1.0,
     json_output: AsJson = False,
     server: Server = None,
     api_key: ApiKey = None,
@@ -169,19 +159,21 @@ def tail(
 
     console = _console()
     seen_after = time.time_ns()
-    with _source(data_dir, config, server, api_key) as source:
-        try:
-            while True:
+    try:
+        while True:
+            # Resolved on every poll, so tail carries on across server restarts and never
+            # holds the DuckDB file between polls.
+            with _source(data_dir, config, server, api_key) as source:
                 page = source.search(_params(service, errors, indexed_after=seen_after, limit=200))
-                for summary in sorted(page["traces"], key=lambda s: s["indexed_at_ns"]):
-                    seen_after = max(seen_after, summary["indexed_at_ns"])
-                    if json_output:
-                        typer.echo(json.dumps(summary))
-                    else:
-                        console.print(render.trace_line(summary))
-                time.sleep(interval)
-        except KeyboardInterrupt:
-            pass
+            for summary in sorted(page["traces"], key=lambda s: s["indexed_at_ns"]):
+                seen_after = max(seen_after, summary["indexed_at_ns"])
+                if json_output:
+                    typer.echo(json.dumps(summary))
+                else:
+                    console.print(render.trace_line(summary))
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
 
 
 def services(

@@ -36,29 +36,32 @@ class LocalFiles:
     """Reads the span store directly (no server owns the data dir)."""
 
     def __init__(self, settings: Settings) -> None:
-        from junjo.features.spans.store import SpanStore
-
         self.description = f"data dir {settings.data_dir}"
-        self._store = None
-        if settings.spans_db_path.exists():
-            try:
-                self._store = SpanStore.open_readonly(settings.spans_db_path)
-            except Exception as exc:  # duckdb.IOException when another process writes it
-                raise SourceUnavailable(
-                    f"cannot open {settings.spans_db_path}: {exc}. Is a server running on "
-                    "this data dir without its server.json? Pass --server and --api-key."
-                ) from exc
+        self._path = settings.spans_db_path
 
     def _run(self, query: Any, *args: Any) -> Any:
+        """Open the file for this one query: DuckDB's lock then lasts milliseconds, so a
+        `junjo serve` starting meanwhile is not locked out."""
         from junjo.features.auth.principal import Principal
+        from junjo.features.spans.store import SpanStore
 
-        if self._store is None:
+        if not self._path.exists():
             raise _EmptyStore
-        conn = self._store.cursor()
         try:
-            return query(conn, Principal.operator(), *args)
+            store = SpanStore.open_readonly(self._path)
+        except Exception as exc:  # duckdb.IOException while a server writes it
+            raise SourceUnavailable(
+                f"cannot open {self._path}: {exc}. If a server is starting on this data "
+                "dir, retry in a moment."
+            ) from exc
+        try:
+            conn = store.cursor()
+            try:
+                return query(conn, Principal.operator(), *args)
+            finally:
+                conn.close()
         finally:
-            conn.close()
+            store.close()
 
     def search(self, params: Mapping[str, str]) -> dict[str, Any]:
         from junjo.features.traces import queries
@@ -97,8 +100,7 @@ class LocalFiles:
             raise NotFound("Trace not found") from None
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
+        pass
 
 
 class _EmptyStore(Exception):
@@ -112,15 +114,20 @@ class HttpServer:
         import httpx
 
         self.description = description
-        self._client = httpx.Client(
-            base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=30
-        )
+        try:
+            self._client = httpx.Client(
+                base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=30
+            )
+        except httpx.InvalidURL as exc:
+            raise InvalidInput(f"--server: {url!r} is not a URL ({exc})") from exc
 
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         import httpx
 
         try:
             response = self._client.get(path, params=dict(params or {}))
+        except httpx.InvalidURL as exc:
+            raise InvalidInput(f"--server: not a usable URL ({exc})") from exc
         except httpx.HTTPError as exc:
             raise SourceUnavailable(f"cannot reach {self.description}: {exc}") from exc
         if response.status_code == 200:

@@ -24,7 +24,7 @@ def parse_time(value: str, name: str, now_ns: int | None = None) -> int:
     now_ns = time.time_ns() if now_ns is None else now_ns
     if match := _DURATION.match(value):
         return now_ns - int(match.group(1)) * _UNIT_SECONDS[match.group(2)] * 1_000_000_000
-    if value.isdigit():
+    if re.fullmatch(r"[0-9]+", value):
         return int(value)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -17,6 +17,7 @@ from typing import Any
 
 from junjo.errors import InvalidInput, NotFound
 from junjo.features.auth.principal import Principal
+from junjo.features.spans import trace_summary as trace_summary_table
 
 KIND_NAMES = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 MAX_LIMIT = 10_000
@@ -165,7 +166,7 @@ def root_spans(
     actor.require_read()
     where = "service_name = ? AND parent_span_id IS NULL"
     if has_llm:
-        where += " AND trace_id IN (SELECT trace_id FROM spans WHERE is_llm)"
+        where += " AND trace_id IN (SELECT trace_id FROM traces WHERE llm_count > 0)"
     return _spans(conn, where, [service], "start_time_ns DESC", check_limit(limit))
 
 
@@ -178,7 +179,11 @@ def workflow_spans(conn: Any, actor: Principal, service: str, limit: int = 100) 
 def trace_spans(conn: Any, actor: Principal, trace_id: str) -> list[dict]:
     """Every span of a trace, newest first (Studio's order); [] when unknown."""
     actor.require_read()
-    return _spans(conn, "trace_id = ?", [check_trace_id(trace_id)], "start_time_ns DESC", None)
+    try:
+        summary = _summary_or_404(conn, trace_id)
+    except NotFound:
+        return []
+    return _spans_of(conn, summary)[::-1]
 
 
 def one_span(conn: Any, actor: Principal, trace_id: str, span_id: str) -> dict | None:
@@ -225,7 +230,8 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
 
 
 def _search_clauses(filters: TraceFilters) -> tuple[list[str], list[Any]]:
-    where, params = ["parent_span_id IS NULL"], []
+    """WHERE clauses over the ``traces`` summary table (one row per trace)."""
+    where, params = ["TRUE"], []
     if filters.service:
         where.append("service_name = ?")
         params.append(filters.service)
@@ -241,23 +247,17 @@ def _search_clauses(filters: TraceFilters) -> tuple[list[str], list[Any]]:
             raise InvalidInput("trace_id_prefix: must be hex")
         where.append("starts_with(trace_id, ?)")
         params.append(prefix)
-    if filters.indexed_after_ns is not None:
-        where.append("indexed_at_ns > ?")
+    if filters.indexed_after_ns is not None:  # `tail`: traces whose root arrived since
+        where.append("root_indexed_at_ns > ?")
         params.append(filters.indexed_after_ns)
     if filters.errors_only:
-        where.append("trace_id IN (SELECT trace_id FROM spans WHERE is_error)")
+        where.append("error_count > 0")
     if filters.llm_only:
-        where.append("trace_id IN (SELECT trace_id FROM spans WHERE is_llm)")
-    if filters.span_name:
-        where.append("trace_id IN (SELECT trace_id FROM spans WHERE name = ?)")
-        params.append(filters.span_name)
-    if filters.attribute:
-        key, value = filters.attribute
-        where.append(
-            "trace_id IN (SELECT trace_id FROM spans"
-            " WHERE json_extract_string(attributes_json, ?) = ?)"
-        )
-        params += ["$." + json.dumps(key), value]
+        where.append("llm_count > 0")
+    span_where, span_params = _span_filters(filters)
+    if span_where:
+        where.append(f"trace_id IN (SELECT trace_id FROM spans WHERE {span_where})")
+        params += span_params
     if filters.cursor:
         start, trace_id = decode_cursor(filters.cursor)
         where.append("(start_time_ns < ? OR (start_time_ns = ? AND trace_id < ?))")
@@ -265,92 +265,110 @@ def _search_clauses(filters: TraceFilters) -> tuple[list[str], list[Any]]:
     return where, params
 
 
+def _span_filters(filters: TraceFilters) -> tuple[str, list[Any]]:
+    """Filters on any span of the trace (name, attribute): a scan of spans, bounded by the
+    time window when one is given."""
+    where, params = [], []
+    if filters.span_name:
+        where.append("name = ?")
+        params.append(filters.span_name)
+    if filters.attribute:
+        key, value = filters.attribute
+        where.append("json_extract_string(attributes_json, ?) = ?")
+        params += ["$." + json.dumps(key), value]
+    if where and filters.since_ns is not None:
+        where.append("start_time_ns >= ?")
+        params.append(filters.since_ns)
+    return " AND ".join(where), params
+
+
+_SUMMARY_SQL = f"SELECT {trace_summary_table.COLUMNS} FROM traces"
+_SUMMARY_FIELDS = [name.strip() for name in trace_summary_table.COLUMNS.split(",")]
+
+
 def search_traces(conn: Any, actor: Principal, filters: TraceFilters) -> dict[str, Any]:
     """A page of trace summaries, newest first, and the cursor of the next page."""
     actor.require_read()
     limit = check_limit(filters.limit, 1000)
     where, params = _search_clauses(filters)
-    roots = _spans(
-        conn, " AND ".join(where), params, "start_time_ns DESC, trace_id DESC", limit + 1
+    sql = (
+        f"{_SUMMARY_SQL} WHERE {' AND '.join(where)}"
+        f" ORDER BY start_time_ns DESC, trace_id DESC LIMIT {limit + 1}"
     )
-    page, more = roots[:limit], len(roots) > limit
-    totals = _trace_totals(conn, [root["trace_id"] for root in page])
-    traces = [trace_summary(root, totals.get(root["trace_id"])) for root in page]
+    rows = conn.execute(sql, params).fetchall()
+    page, more = rows[:limit], len(rows) > limit
+    traces = [trace_summary(row) for row in page]
     next_cursor = None
-    if more and page:
-        next_cursor = encode_cursor(page[-1]["start_time_ns"], page[-1]["trace_id"])
+    if more and traces:
+        next_cursor = encode_cursor(traces[-1]["start_time_ns"], traces[-1]["trace_id"])
     return {"traces": traces, "next_cursor": next_cursor}
 
 
-_TOTALS_SQL = """
-SELECT trace_id, count(*), count(*) FILTER (WHERE is_error), count(*) FILTER (WHERE is_llm),
-       sum(llm_prompt_tokens), sum(llm_completion_tokens), sum(llm_total_tokens),
-       min(start_time_ns), max(end_time_ns)
-FROM spans WHERE trace_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY trace_id
-"""
-
-
-def _trace_totals(conn: Any, trace_ids: list[str]) -> dict[str, tuple]:
-    if not trace_ids:
-        return {}
-    return {row[0]: row[1:] for row in conn.execute(_TOTALS_SQL, [trace_ids]).fetchall()}
-
-
-def trace_summary(root: dict[str, Any], totals: tuple | None) -> dict[str, Any]:
-    spans, errors, llm, prompt, completion, total, start, end = totals or (
-        1, int(root["is_error"]), int(root["is_llm"]), None, None, None,
-        root["start_time_ns"], root["end_time_ns"],
-    )  # fmt: skip
+def trace_summary(row: tuple) -> dict[str, Any]:
+    """A ``traces`` row as the API's trace summary."""
+    t = dict(zip(_SUMMARY_FIELDS, row, strict=True))
     return {
-        "trace_id": root["trace_id"],
-        "service_name": root["service_name"],
-        "root_span_id": root["span_id"],
-        "root_name": root["name"],
-        "junjo_span_type": root["junjo_span_type"],
-        "start_time": iso_time(start),
-        "start_time_ns": start,
-        "end_time_ns": end,
-        "duration_ns": max(0, end - start),
-        "status": "error" if errors else "ok",
-        "span_count": spans,
-        "error_count": errors,
-        "llm_call_count": llm,
-        "tokens": {"prompt": prompt, "completion": completion, "total": total},
-        "indexed_at_ns": root["indexed_at_ns"],
+        "trace_id": t["trace_id"],
+        "service_name": t["service_name"],
+        "root_span_id": t["root_span_id"],
+        "root_name": t["root_name"],
+        "root_is_complete": t["root_parent_span_id"] is None,  # False: root not stored yet
+        "junjo_span_type": t["junjo_span_type"],
+        "start_time": iso_time(t["start_time_ns"]),
+        "start_time_ns": t["start_time_ns"],
+        "end_time_ns": t["end_time_ns"],
+        "duration_ns": max(0, t["end_time_ns"] - t["start_time_ns"]),
+        "status": "error" if t["error_count"] else "ok",
+        "span_count": t["span_count"],
+        "error_count": t["error_count"],
+        "llm_call_count": t["llm_count"],
+        "tokens": {
+            "prompt": t["prompt_tokens"],
+            "completion": t["completion_tokens"],
+            "total": t["total_tokens"],
+        },
+        "indexed_at_ns": t["root_indexed_at_ns"] or t["last_indexed_at_ns"],
     }
 
 
 def trace_detail(conn: Any, actor: Principal, trace_id: str) -> dict[str, Any]:
     """A whole trace, oldest span first, with its summary; NotFound when unknown."""
     actor.require_read()
-    spans = _spans(conn, "trace_id = ?", [check_trace_id(trace_id)], "start_time_ns", None)
-    if not spans:
+    summary = _summary_or_404(conn, trace_id)
+    return {"summary": summary, "spans": _spans_of(conn, summary)}
+
+
+def _summary_or_404(conn: Any, trace_id: str) -> dict[str, Any]:
+    row = conn.execute(f"{_SUMMARY_SQL} WHERE trace_id = ?", [check_trace_id(trace_id)]).fetchone()
+    if row is None:
         raise NotFound("Trace not found")
-    totals = _trace_totals(conn, [trace_id]).get(trace_id)
-    return {"summary": trace_summary(_root_of(spans), totals), "spans": spans}
+    return trace_summary(row)
 
 
-def _root_of(spans: list[dict]) -> dict:
-    """The root span; while it has not arrived, the earliest span whose parent is missing."""
-    span_ids = {span["span_id"] for span in spans}
-    for span in spans:
-        if span["parent_span_id"] is None:
-            return span
-    orphans = [s for s in spans if s["parent_span_id"] not in span_ids]
-    return (orphans or spans)[0]
+def _spans_of(conn: Any, summary: dict[str, Any]) -> list[dict]:
+    """Every span of a summarized trace, oldest first. Each starts between the trace's
+    earliest start and latest end: a bound that lets DuckDB skip other times' row groups
+    (spans has no index on trace_id)."""
+    return _spans(
+        conn,
+        "trace_id = ? AND start_time_ns BETWEEN ? AND ?",
+        [summary["trace_id"], summary["start_time_ns"], summary["end_time_ns"]],
+        "start_time_ns",
+        None,
+    )
 
 
 def service_summaries(conn: Any, actor: Principal) -> list[dict[str, Any]]:
     actor.require_read()
     rows = conn.execute(
-        """SELECT service_name, count(*), count(DISTINCT trace_id),
-                  count(DISTINCT trace_id) FILTER (WHERE is_error), max(end_time_ns)
-           FROM spans GROUP BY service_name ORDER BY service_name"""
+        """SELECT service_name, sum(span_count), count(*), count(*) FILTER (WHERE error_count > 0),
+                  max(end_time_ns)
+           FROM traces GROUP BY service_name ORDER BY service_name"""
     ).fetchall()
     return [
         {
             "service_name": name,
-            "span_count": spans,
+            "span_count": int(spans),
             "trace_count": traces,
             "error_trace_count": error_traces,
             "error_rate": round(error_traces / traces, 4) if traces else 0.0,
@@ -367,7 +385,4 @@ def workflow_execution(conn: Any, actor: Principal, trace_id: str, span_id: str)
 
     actor.require_read()
     check_span_id(span_id)
-    spans = _spans(conn, "trace_id = ?", [check_trace_id(trace_id)], "start_time_ns", None)
-    if not spans:
-        raise NotFound("Trace not found")
-    return build_workflow_execution(spans, span_id)
+    return build_workflow_execution(_spans_of(conn, _summary_or_404(conn, trace_id)), span_id)

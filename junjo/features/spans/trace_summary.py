@@ -1,0 +1,175 @@
+"""One row per trace, kept current by the writer: what trace lists, filters and service
+summaries read instead of scanning every span.
+
+The writer upserts a batch's contribution in the same transaction as its spans, so the
+summary can never disagree with the spans after a crash. A trace's representative ("root")
+is its true root span (no parent) once stored; until then, its earliest span, so a trace
+whose root is late, lost or remote is still listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+
+from junjo.features.spans.convert import SPAN_COLUMNS
+
+_AT = {name: index for index, name in enumerate(SPAN_COLUMNS)}
+
+SCHEMA = """
+CREATE TABLE traces (
+    trace_id VARCHAR PRIMARY KEY,
+    service_name VARCHAR NOT NULL,       -- the representative span's service
+    root_span_id VARCHAR NOT NULL,       -- the true root, else the earliest span so far
+    root_name VARCHAR NOT NULL,
+    root_parent_span_id VARCHAR,         -- NULL: the representative is the true root
+    root_start_time_ns BIGINT NOT NULL,
+    junjo_span_type VARCHAR,
+    start_time_ns BIGINT NOT NULL,       -- earliest span start
+    end_time_ns BIGINT NOT NULL,         -- latest span end
+    span_count BIGINT NOT NULL,
+    error_count BIGINT NOT NULL,
+    llm_count BIGINT NOT NULL,
+    prompt_tokens BIGINT,
+    completion_tokens BIGINT,
+    total_tokens BIGINT,
+    first_indexed_at_ns BIGINT NOT NULL,
+    last_indexed_at_ns BIGINT NOT NULL,
+    root_indexed_at_ns BIGINT            -- when the true root arrived: the trace is finished
+);
+-- Staging for one write's per-trace contributions (emptied before each use), so the
+-- merge into ``traces`` is one set-based upsert instead of a statement per trace.
+CREATE TABLE trace_updates AS SELECT * FROM traces LIMIT 0;
+"""
+
+COLUMNS = (
+    "trace_id, service_name, root_span_id, root_name, root_parent_span_id, root_start_time_ns,"
+    " junjo_span_type, start_time_ns, end_time_ns, span_count, error_count, llm_count,"
+    " prompt_tokens, completion_tokens, total_tokens, first_indexed_at_ns,"
+    " last_indexed_at_ns, root_indexed_at_ns"
+)
+
+# Rebuilds the summary from stored spans (migration 2, for stores written before it).
+BACKFILL = """
+INSERT INTO traces
+SELECT trace_id,
+       arg_min(service_name, rank), arg_min(span_id, rank), arg_min(name, rank),
+       arg_min_null(parent_span_id, rank), min(start_time_ns) FILTER (WHERE rank = best),
+       arg_min_null(junjo_span_type, rank), min(start_time_ns), max(end_time_ns), count(*),
+       count(*) FILTER (WHERE is_error), count(*) FILTER (WHERE is_llm),
+       sum(llm_prompt_tokens), sum(llm_completion_tokens), sum(llm_total_tokens),
+       coalesce(min(indexed_at_ns), 0), coalesce(max(indexed_at_ns), 0),
+       min(indexed_at_ns) FILTER (WHERE parent_span_id IS NULL)
+FROM (
+    SELECT *, [CASE WHEN parent_span_id IS NULL THEN 0 ELSE 1 END, start_time_ns] AS rank,
+           min([CASE WHEN parent_span_id IS NULL THEN 0 ELSE 1 END, start_time_ns])
+               OVER (PARTITION BY trace_id) AS best
+    FROM spans
+)
+GROUP BY trace_id
+"""
+
+# A new representative wins when it is a true root and the stored one is not, or when
+# neither is and it started earlier.
+_NEW_ROOT_WINS = (
+    "(excluded.root_parent_span_id IS NULL AND traces.root_parent_span_id IS NOT NULL)"
+    " OR ((excluded.root_parent_span_id IS NULL) = (traces.root_parent_span_id IS NULL)"
+    " AND excluded.root_start_time_ns < traces.root_start_time_ns)"
+)
+_ROOT_FIELDS = (
+    "service_name",
+    "root_span_id",
+    "root_name",
+    "root_parent_span_id",
+    "root_start_time_ns",
+    "junjo_span_type",
+)
+
+
+def _sum(column: str) -> str:
+    return (
+        f"{column} = CASE WHEN traces.{column} IS NULL AND excluded.{column} IS NULL THEN NULL"
+        f" ELSE coalesce(traces.{column}, 0) + coalesce(excluded.{column}, 0) END"
+    )
+
+
+_UPSERT = f"""
+INSERT INTO traces SELECT * FROM trace_updates
+ON CONFLICT (trace_id) DO UPDATE SET
+    {
+    ", ".join(
+        f"{f} = CASE WHEN {_NEW_ROOT_WINS} THEN excluded.{f} ELSE traces.{f} END"
+        for f in _ROOT_FIELDS
+    )
+},
+    start_time_ns = least(traces.start_time_ns, excluded.start_time_ns),
+    end_time_ns = greatest(traces.end_time_ns, excluded.end_time_ns),
+    span_count = traces.span_count + excluded.span_count,
+    error_count = traces.error_count + excluded.error_count,
+    llm_count = traces.llm_count + excluded.llm_count,
+    {_sum("prompt_tokens")}, {_sum("completion_tokens")}, {_sum("total_tokens")},
+    last_indexed_at_ns = excluded.last_indexed_at_ns,
+    root_indexed_at_ns = coalesce(traces.root_indexed_at_ns, excluded.root_indexed_at_ns)
+"""
+
+
+def summarize(spans: Sequence[tuple[Any, ...]], indexed_at_ns: int) -> list[tuple[Any, ...]]:
+    """Per-trace contributions of newly stored span rows (already deduplicated)."""
+    by_trace: dict[str, list] = {}
+    trace_i, start_i, end_i = _AT["trace_id"], _AT["start_time_ns"], _AT["end_time_ns"]
+    parent_i, error_i, llm_i = _AT["parent_span_id"], _AT["is_error"], _AT["is_llm"]
+    tokens = (_AT["llm_prompt_tokens"], _AT["llm_completion_tokens"], _AT["llm_total_tokens"])
+    for row in spans:
+        acc = by_trace.get(row[trace_i])
+        if acc is None:
+            acc = [row, row[start_i], row[end_i], 0, 0, 0, None, None, None]
+            by_trace[row[trace_i]] = acc
+        elif _rank(row) < _rank(acc[0]):
+            acc[0] = row
+        acc[1] = min(acc[1], row[start_i])
+        acc[2] = max(acc[2], row[end_i])
+        acc[3] += 1
+        acc[4] += bool(row[error_i])
+        acc[5] += bool(row[llm_i])
+        for slot, index in enumerate(tokens, start=6):
+            if row[index] is not None:
+                acc[slot] = (acc[slot] or 0) + row[index]
+    out = []
+    for trace_id, (
+        root,
+        start,
+        end,
+        count,
+        errors,
+        llm,
+        prompt,
+        completion,
+        total,
+    ) in by_trace.items():
+        is_root = root[parent_i] is None
+        out.append(
+            (
+                trace_id, root[_AT["service_name"]], root[_AT["span_id"]], root[_AT["name"]],
+                root[parent_i], root[start_i], root[_AT["junjo_span_type"]], start, end,
+                count, errors, llm, prompt, completion, total, indexed_at_ns, indexed_at_ns,
+                indexed_at_ns if is_root else None,
+            )
+        )  # fmt: skip
+    return out
+
+
+def _rank(row: tuple[Any, ...]) -> tuple[int, int]:
+    return (0 if row[_AT["parent_span_id"]] is None else 1, row[_AT["start_time_ns"]])
+
+
+def upsert(conn: duckdb.DuckDBPyConnection, summaries: list[tuple[Any, ...]]) -> None:
+    """Merge contributions into ``traces`` (inside the caller's transaction)."""
+    if not summaries:
+        return
+    conn.execute("DELETE FROM trace_updates")
+    appender = conn.appender("trace_updates")
+    appender.append_rows(summaries)
+    appender.flush()
+    conn.execute(_UPSERT)
