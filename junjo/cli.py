@@ -3,12 +3,12 @@ stays fast and never loads the web stack, DuckDB or LiteLLM."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from junjo import __version__
+from junjo.cli_support import ConfigFile, DataDir, friendly_errors, load
 
 app = typer.Typer(
     name="junjo",
@@ -17,15 +17,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Data directory [env JUNJO_DATA_DIR].", show_default=False),
-]
-ConfigFile = Annotated[
-    Path | None,
-    typer.Option("--config", help="junjo.toml to read [env JUNJO_CONFIG].", show_default=False),
-]
 
 
 def _version(value: bool) -> None:
@@ -82,39 +73,6 @@ def migrate(
     settings = load(config, data_dir=data_dir)
     with friendly_errors():
         run_migrate(settings, status_only=status)
-
-
-def load(config: Path | None, **flags: object):
-    from junjo.config import ConfigError, load_settings
-
-    try:
-        return load_settings(flags=flags, config_file=config)
-    except ConfigError as exc:
-        fail(str(exc), code=2)
-
-
-def fail(message: str, code: int = 1) -> None:
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-class friendly_errors:
-    """Turn domain errors into one line on stderr and an exit code (no traceback)."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, exc, tb) -> bool:
-        if exc is None:
-            return False
-        from junjo.db.migrations import SchemaTooNew
-        from junjo.errors import JunjoError, NotFound
-
-        if isinstance(exc, NotFound):
-            fail(str(exc), code=1)
-        if isinstance(exc, JunjoError | SchemaTooNew):
-            fail(str(exc), code=1)
-        return False
 
 
 def _register_subcommands() -> None:

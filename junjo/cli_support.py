@@ -1,28 +1,77 @@
-"""What the feature CLIs share: settings from flags, the control database, output."""
+"""What every CLI command shares: the --data-dir/--config options, settings, the control
+database, output, and the one mapping of errors to exit codes:
+0 ok, 1 not found or refused, 2 bad arguments, 3 cannot reach the server or auth failed."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from junjo.cli import ConfigFile, DataDir, fail, friendly_errors, load
+if TYPE_CHECKING:
+    import sqlite_utils
 
-__all__ = [
-    "ConfigFile",
-    "DataDir",
-    "control_db",
-    "emit_json",
-    "fail",
-    "friendly_errors",
-    "read_password",
+    from junjo.config import Settings
+
+EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory [env JUNJO_DATA_DIR].", show_default=False),
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="junjo.toml to read [env JUNJO_CONFIG].", show_default=False),
 ]
 
 
-def control_db(data_dir: Path | None, config: Path | None):
+def load(config: Path | None, **flags: object) -> Settings:
+    from junjo.config import ConfigError, load_settings
+
+    try:
+        return load_settings(flags=flags, config_file=config)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def exit_code(exc: BaseException) -> int | None:
+    """The exit code for an error the user should see as one line, else None."""
+    from junjo.config import ConfigError
+    from junjo.db.migrations import SchemaTooNew
+    from junjo.errors import InvalidInput, JunjoError
+    from junjo.features.traces.client import SourceUnavailable
+
+    if isinstance(exc, SourceUnavailable):
+        return EXIT_UNREACHABLE
+    if isinstance(exc, InvalidInput | ConfigError):
+        return EXIT_USAGE
+    if isinstance(exc, JunjoError | SchemaTooNew | OSError):
+        return EXIT_ERROR
+    return None
+
+
+class friendly_errors:
+    """Turn domain errors into one line on stderr and an exit code (no traceback)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
+        code = None if exc is None else exit_code(exc)
+        if code is not None:
+            fail(str(exc), code)
+        return False
+
+
+def control_db(data_dir: Path | None, config: Path | None) -> sqlite_utils.Database:
     from junjo.db.control import open_control_db
 
     settings = load(config, data_dir=data_dir)
@@ -39,5 +88,5 @@ def read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     if not sys.stdin.isatty():
-        fail("no terminal to prompt for a password: use --password-stdin", code=2)
+        fail("no terminal to prompt for a password: use --password-stdin", EXIT_USAGE)
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True)

@@ -90,7 +90,27 @@ def load_settings(
     values.update(_from_env(env))
     values.update({k: v for k, v in (flags or {}).items() if v is not None})
     kwargs = {name: _coerce(name, value) for name, value in values.items()}
-    return Settings(**kwargs)
+    return _validated(Settings(**kwargs))
+
+
+_CHOICES = {
+    "log_level": ("debug", "info", "warning", "error", "critical"),
+    "log_format": ("text", "json"),
+}
+_PORTS = ("port", "grpc_port")
+
+
+def _validated(settings: Settings) -> Settings:
+    for name, choices in _CHOICES.items():
+        if getattr(settings, name).lower() not in choices:
+            raise ConfigError(f"setting {name!r}: use one of {', '.join(choices)}")
+    for name in _PORTS:
+        if not 1 <= getattr(settings, name) <= 65535:
+            raise ConfigError(f"setting {name!r}: a port is between 1 and 65535")
+    for name, spec in _FIELDS.items():
+        if spec.type == "int" and name not in _PORTS and getattr(settings, name) < 1:
+            raise ConfigError(f"setting {name!r}: must be at least 1")
+    return settings
 
 
 def _path_or_none(value: str | None) -> Path | None:
@@ -152,21 +172,43 @@ def _to_optional_bool(value: Any) -> bool | None:
     raise ValueError(value)
 
 
+MIN_SECRET_LENGTH = 32
+
+
 def session_secret(settings: Settings) -> str:
-    """The configured secret, else the one kept in the data dir (created 0600 on first use)."""
+    """The configured secret, else the one kept in the data dir (created 0600 on first use).
+
+    The file is written to a temporary name, fsynced, then linked into place, so a crash
+    never leaves an empty secret behind, and two first starts agree on one secret.
+    """
     if settings.session_secret:
-        return settings.session_secret
+        return _checked_secret(settings.session_secret, "setting 'session_secret'")
     settings.ensure_data_dir()
     path = settings.data_dir / SECRET_FILE
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    secret = secrets.token_urlsafe(48)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race; use its secret
-        return path.read_text().strip()
+    if not path.exists():
+        _create_secret(path)
+    return _checked_secret(path.read_text().strip(), str(path))
+
+
+def _create_secret(path: Path) -> None:
+    tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(secret + "\n")
+        handle.write(secrets.token_urlsafe(48) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(tmp, path)  # fails if another process created it first: keep theirs
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+
+
+def _checked_secret(secret: str, source: str) -> str:
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"{source}: the session secret must be at least {MIN_SECRET_LENGTH} characters"
+            " (delete the secret_key file to have a new one generated)"
+        )
     return secret

@@ -104,7 +104,7 @@ def create_app(
         ],
         middleware=[
             Middleware(RequestLogMiddleware),
-            Middleware(CrossOriginGuardMiddleware),
+            Middleware(CrossOriginGuardMiddleware, public_url=settings.public_url),
         ],
         exception_handlers={
             errors.JunjoError: _domain_error,

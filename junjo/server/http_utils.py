@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+
+Result = TypeVar("Result")
 
 MAX_JSON_BODY = 1 << 20
 
@@ -29,3 +33,13 @@ async def json_object(request: Request) -> dict[str, Any]:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+async def control_call(request: Request, service: Callable[..., Result], *args: Any) -> Result:
+    """Run ``service(db, *args)`` on a worker thread with that thread's own connection.
+
+    The only way handlers touch the control database: a SQLite connection must never
+    carry two requests' transactions, and its calls must not block the event loop.
+    """
+    control = request.app.state.control
+    return await run_in_threadpool(lambda: service(control.db, *args))

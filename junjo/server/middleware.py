@@ -59,18 +59,20 @@ class CrossOriginGuardMiddleware:
 
     Browsers attach ``Origin`` (and ``Sec-Fetch-Site``) to cross-origin POST/DELETE; a
     mismatch with our own host means a forged request riding on the session cookie.
-    Clients that are not browsers (curl, the CLI, SDKs) send neither and pass.
+    Clients that are not browsers (curl, the CLI, SDKs) send neither and pass. Behind a
+    proxy that rewrites ``Host``, the configured ``public_url`` is our origin too.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, public_url: str = "") -> None:
         self.app = app
+        self.trusted_hosts = {urlsplit(public_url).netloc.lower()} - {""}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
             and scope["method"] not in _SAFE_METHODS
             and scope["path"] not in _CSRF_EXEMPT_PATHS
-            and _is_cross_site(scope)
+            and _is_cross_site(scope, self.trusted_hosts)
         ):
             body = json.dumps({"detail": "Cross-origin request refused"}).encode()
             await send(
@@ -85,10 +87,10 @@ class CrossOriginGuardMiddleware:
         await self.app(scope, receive, send)
 
 
-def _is_cross_site(scope: Scope) -> bool:
+def _is_cross_site(scope: Scope, trusted_hosts: set[str]) -> bool:
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     origin = headers.get("origin")
     if origin is not None:
-        host = headers.get("host", "")
-        return origin == "null" or urlsplit(origin).netloc.lower() != host.lower()
+        ours = trusted_hosts | {headers.get("host", "").lower()}
+        return origin == "null" or urlsplit(origin).netloc.lower() not in ours
     return headers.get("sec-fetch-site", "") == "cross-site"

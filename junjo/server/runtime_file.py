@@ -1,16 +1,21 @@
-"""The running server's runtime file (``server.json``, 0600) in the data dir.
+"""Who owns the data dir: a lock held by the running server, and its runtime file.
 
-Like Jupyter's runtime files: it tells CLI commands on the same machine that a server
-owns the data dir (DuckDB allows one writer) and how to reach it, with a local token
-that stands for the operator. Only someone who can read the data dir can use it.
+``server.lock`` is ``flock``-ed by ``junjo serve`` for as long as it runs; the kernel
+drops the lock when the process dies, however it dies, so a crash or a reused pid can
+never make a dead server look alive. ``server.json`` (0600), like Jupyter's runtime files,
+tells CLI commands on this machine how to reach the live server, with a local token that
+stands for the operator; it is only believed while the lock is held.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+LOCK_FILE = "server.lock"
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,36 @@ class RuntimeInfo:
     http_url: str
     grpc_port: int
     token: str
+
+
+class DataDirInUse(Exception):
+    """Another junjo server holds this data dir."""
+
+
+class ServerLock:
+    """Held for the server's lifetime; released explicitly or by the process's death."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise DataDirInUse(f"another junjo server is using {data_dir}") from None
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+
+
+def server_is_running(data_dir: Path) -> bool:
+    try:
+        ServerLock(data_dir).release()
+    except DataDirInUse:
+        return True
+    except FileNotFoundError:  # no data dir yet
+        return False
+    return False
 
 
 def write_runtime_file(path: Path, info: RuntimeInfo) -> None:
@@ -30,21 +65,14 @@ def write_runtime_file(path: Path, info: RuntimeInfo) -> None:
 
 
 def read_runtime_file(path: Path) -> RuntimeInfo | None:
-    """The live server's info, or None when there is no file or its process is gone."""
+    """The live server's info, or None when no server holds the data dir."""
+    if not server_is_running(path.parent):
+        return None
     try:
-        info = RuntimeInfo(**json.loads(path.read_text()))
+        return RuntimeInfo(**json.loads(path.read_text()))
     except (FileNotFoundError, ValueError, TypeError):
-        return None
-    try:
-        os.kill(info.pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass  # alive, owned by another user
-    return info
+        return None  # the server is starting and has not written it yet
 
 
-def remove_runtime_file(path: Path, pid: int) -> None:
-    current = read_runtime_file(path)
-    if current is None or current.pid == pid:
-        path.unlink(missing_ok=True)
+def remove_runtime_file(path: Path) -> None:
+    path.unlink(missing_ok=True)

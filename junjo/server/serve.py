@@ -25,8 +25,9 @@ from junjo.features.users.service import has_users
 from junjo.server.app import create_app
 from junjo.server.logging import configure_logging
 from junjo.server.runtime_file import (
+    DataDirInUse,
     RuntimeInfo,
-    read_runtime_file,
+    ServerLock,
     remove_runtime_file,
     write_runtime_file,
 )
@@ -37,17 +38,25 @@ log = logging.getLogger("junjo.server")
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_format)
     settings.ensure_data_dir()
-    running = read_runtime_file(settings.runtime_file_path)
-    if running is not None:
-        raise Conflict(
-            f"a junjo server (pid {running.pid}, {running.http_url}) already uses "
-            f"{settings.data_dir}; stop it first or pass another --data-dir"
-        )
+    try:
+        lock = ServerLock(settings.data_dir)
+    except DataDirInUse as exc:
+        raise Conflict(f"{exc}; stop it first or pass another --data-dir") from None
+    try:
+        _serve_locked(settings)
+    finally:
+        lock.release()
+
+
+def _serve_locked(settings: Settings) -> None:
     control = ControlDB(settings.control_db_path)
     setup_token = None if has_users(control.db) else secrets.token_urlsafe(24)
     local_token = secrets.token_urlsafe(32)
     key_verifier = KeyVerifier(settings.control_db_path)
-    ingest = IngestRuntime(settings, key_verifier)
+    try:
+        ingest = IngestRuntime(settings, key_verifier)
+    except duckdb.IOException as exc:  # e.g. a `junjo traces` command is reading the file
+        raise Conflict(f"cannot open the span store: {exc}; retry in a moment") from None
     app = create_app(
         settings,
         control=control,
@@ -78,7 +87,7 @@ def serve(settings: Settings) -> None:
         _print_banner(settings, http_url, setup_token)
         server.run()
     finally:
-        remove_runtime_file(settings.runtime_file_path, runtime.pid)
+        remove_runtime_file(settings.runtime_file_path)
         ingest.stop()
         key_verifier.close()
         log.info("stopped")

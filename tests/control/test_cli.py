@@ -45,7 +45,7 @@ def test_user_and_key_administration(tmp_path):
     missing = run_cli(data, "keys", "delete", reader["id"])
     assert missing.returncode == 1 and "not found" in missing.stderr
     bad_scope = run_cli(data, "keys", "create", "x", "--scope", "root")
-    assert bad_scope.returncode == 1 and "scope" in bad_scope.stderr
+    assert bad_scope.returncode == 2 and "scope" in bad_scope.stderr
 
 
 def test_password_change_and_last_user_guard(tmp_path):
@@ -57,7 +57,7 @@ def test_password_change_and_last_user_guard(tmp_path):
     )
     assert changed.returncode == 0, changed.stderr
     short = run_cli(data, "user", "passwd", "a@example.com", "--password-stdin", stdin="x\n")
-    assert short.returncode == 1 and "at least 8" in short.stderr
+    assert short.returncode == 2 and "at least 8" in short.stderr
     assert run_cli(data, "user", "delete", "b@example.com", "--yes").returncode == 0
     last = run_cli(data, "user", "delete", "a@example.com", "--yes")
     assert last.returncode == 1 and "last user" in last.stderr

@@ -59,6 +59,30 @@ def test_session_secret_is_generated_once_and_private(tmp_path: Path):
 
 
 def test_configured_secret_wins(tmp_path: Path):
-    settings = Settings(data_dir=tmp_path / "d", session_secret="configured")
-    assert session_secret(settings) == "configured"
+    configured = "c" * 40
+    settings = Settings(data_dir=tmp_path / "d", session_secret=configured)
+    assert session_secret(settings) == configured
     assert not (tmp_path / "d" / "secret_key").exists()
+
+
+def test_short_or_empty_secrets_are_refused(tmp_path: Path):
+    with pytest.raises(ConfigError, match="at least 32"):
+        session_secret(Settings(data_dir=tmp_path / "d", session_secret="short"))
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "secret_key").write_text("")
+    with pytest.raises(ConfigError, match="delete the secret_key"):
+        session_secret(Settings(data_dir=tmp_path / "e"))
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"JUNJO_LOG_LEVEL": "loud"}, "log_level"),
+        ({"JUNJO_LOG_FORMAT": "xml"}, "log_format"),
+        ({"JUNJO_PORT": "70000"}, "port"),
+        ({"JUNJO_GRPC_MAX_RECEIVE_MB": "0"}, "grpc_max_receive_mb"),
+    ],
+)
+def test_out_of_range_values_are_refused(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env=env)

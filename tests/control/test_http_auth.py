@@ -216,3 +216,26 @@ def test_health_and_config_are_public(client: TestClient):
     assert config["otlp_endpoint"] == "grpc://testserver:26155"
     assert config["otlp_http_endpoint"] == "http://testserver/v1/traces"
     assert client.get("/nope").status_code == 404
+
+
+def test_public_url_is_our_origin_behind_a_proxy(settings, control):
+    """A proxy that rewrites Host must not turn the UI's own requests into 'cross-origin'."""
+    from dataclasses import replace
+
+    from junjo.features.api_keys.service import KeyVerifier
+    from junjo.server.app import create_app
+
+    proxied = replace(settings, public_url="https://junjo.example.com")
+    app = create_app(
+        proxied,
+        control=control,
+        key_verifier=KeyVerifier(settings.control_db_path),
+        session_secret="s" * 40,
+        setup_token=SETUP_TOKEN,
+    )
+    with TestClient(app, base_url="http://127.0.0.1:26154") as client:
+        body = {"email": "a@example.com", "password": PASSWORD, "setup_token": SETUP_TOKEN}
+        ours = {"Origin": "https://junjo.example.com"}
+        assert client.post("/users/create-first-user", json=body, headers=ours).status_code == 200
+        evil = {"Origin": "https://evil.example"}
+        assert client.post("/api_keys", json={"name": "x"}, headers=evil).status_code == 403

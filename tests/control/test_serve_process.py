@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.support.server import ServerProcess, junjo_command, run_cli
+from tests.support.server import ServerProcess, free_port, junjo_command, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -74,10 +74,89 @@ def test_serve_refuses_a_newer_data_dir(tmp_path):
     conn.execute("INSERT INTO schema_version VALUES (99, 'future', '2030-01-01T00:00:00Z')")
     conn.commit()
     result = subprocess.run(
-        junjo_command("serve", "--data-dir", str(data), "--port", "0"),
+        junjo_command("serve", "--data-dir", str(data), "--port", str(free_port())),
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 1
     assert "newer junjo" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_concurrent_requests_over_real_http(tmp_path):
+    """The races the anchors lost: first-user setup, user writes, and sign-in bursts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ServerProcess(tmp_path / "data") as server:
+        url, token = server.url, server.setup_token
+
+        def first_user(i: int) -> int:
+            body = {"email": f"u{i}@example.com", "password": PASSWORD, "setup_token": token}
+            return httpx.post(f"{url}/users/create-first-user", json=body, timeout=30).status_code
+
+        with ThreadPoolExecutor(20) as pool:
+            codes = list(pool.map(first_user, range(20)))
+        assert codes.count(200) == 1 and set(codes) <= {200, 400}
+
+        winner = next(f"u{i}@example.com" for i, code in enumerate(codes) if code == 200)
+        client = httpx.Client(base_url=url, timeout=30)
+        client.post("/sign-in", json={"email": winner, "password": PASSWORD})
+
+        def write(i: int) -> int:
+            if i % 3:
+                return client.delete(f"/users/missing{i}").status_code
+            body = {"email": f"new{i}@example.com", "password": PASSWORD}
+            return client.post("/users", json=body).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            codes = list(pool.map(write, range(90)))
+        assert codes.count(200) == 30 and codes.count(404) == 60
+        assert len(client.get("/users").json()) == 31  # every acknowledged create is there
+
+        def guess(_: int) -> int:
+            body = {"email": winner, "password": "wrong-password"}
+            return httpx.post(f"{url}/sign-in", json=body, timeout=30).status_code
+
+        with ThreadPoolExecutor(20) as pool:
+            codes = list(pool.map(guess, range(20)))
+        assert codes.count(401) <= 5 and codes.count(429) >= 15
+
+
+def test_restart_after_kill_9_and_a_stale_runtime_file(tmp_path):
+    data = tmp_path / "data"
+    server = ServerProcess(data).start()
+    server.kill()  # SIGKILL: no cleanup, server.json stays behind
+    assert (data / "server.json").exists()
+    listing = run_cli(data, "traces", "list", "--json")  # not fooled: reads the files
+    assert listing.returncode == 0, listing.stderr
+    (data / "server.json").write_text(
+        json.dumps({"pid": 1, "http_url": "http://127.0.0.1:9", "grpc_port": 9, "token": "x"})
+    )
+    with ServerProcess(data) as again:  # a reused pid must not block the restart
+        assert httpx.get(again.url + "/health").status_code == 200
+        second = subprocess.run(
+            junjo_command("serve", "--data-dir", str(data), "--port", str(free_port())),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1 and "another junjo server" in second.stderr
+
+
+def test_keys_and_passwords_never_reach_the_log(tmp_path):
+    data = tmp_path / "data"
+    ingest = json.loads(run_cli(data, "keys", "create", "app", "--json").stdout)["key"]
+    reader = json.loads(run_cli(data, "keys", "create", "ci", "--scope", "read", "--json").stdout)
+    with ServerProcess(data, "--log-level", "debug") as server:
+        httpx.post(
+            server.url + "/v1/traces",
+            content=b"",
+            headers={"x-junjo-api-key": ingest, "Content-Type": "application/x-protobuf"},
+        )
+        httpx.get(
+            server.url + "/api/v1/traces", headers={"Authorization": f"Bearer {reader['key']}"}
+        )
+        httpx.post(server.url + "/sign-in", json={"email": "x@example.com", "password": PASSWORD})
+    assert "GET /api/v1/traces 200" in server.log
+    for secret in (ingest, reader["key"], PASSWORD):
+        assert secret not in server.log

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from junjo.features.api_keys import service
 from junjo.features.auth.guards import require_user
-from junjo.server.http_utils import json_object
+from junjo.server.http_utils import control_call, json_object
 from junjo.server.openapi import ERROR_SCHEMA, document
 
 STRING = {"type": "string"}
@@ -34,7 +34,7 @@ CREATED_KEY = API_KEY | {"properties": {**API_KEY["properties"], "key": STRING}}
 )
 async def list_keys(request: Request) -> JSONResponse:
     actor = await require_user(request)
-    keys = service.list_keys(request.app.state.control.db, actor)
+    keys = await control_call(request, service.list_keys, actor)
     return JSONResponse([key.public() for key in keys])
 
 
@@ -52,8 +52,8 @@ async def list_keys(request: Request) -> JSONResponse:
 async def create_key(request: Request) -> JSONResponse:
     actor = await require_user(request)
     body = await json_object(request)
-    created = service.create_key(
-        request.app.state.control.db, actor, body.get("name"), body.get("scope", "ingest")
+    created = await control_call(
+        request, service.create_key, actor, body.get("name"), body.get("scope", "ingest")
     )
     return JSONResponse(created.public(), status_code=201)
 
@@ -66,7 +66,7 @@ async def create_key(request: Request) -> JSONResponse:
 )
 async def delete_key(request: Request) -> Response:
     actor = await require_user(request)
-    service.delete_key(request.app.state.control.db, actor, request.path_params["key_id"])
+    await control_call(request, service.delete_key, actor, request.path_params["key_id"])
     return Response(status_code=204)
 
 

@@ -134,7 +134,11 @@ class KeyVerifier:
     LAST_USED_INTERVAL_S = 60.0
 
     def __init__(self, control_db_path: Path) -> None:
+        self._path = control_db_path
         self._db = connect(control_db_path)
+        # Never wait on a writer: WAL reads do not block, and the last-used write is
+        # skipped rather than stalling an export behind someone's long transaction.
+        self._db.execute("PRAGMA busy_timeout = 0")
         self._lock = threading.Lock()
         self._cache: dict[str, VerifiedKey | None] = {}
         self._data_version = -1
@@ -154,8 +158,9 @@ class KeyVerifier:
                 ).fetchone()
                 self._cache[digest] = VerifiedKey(*row) if row else None
             key = self._cache[digest]
-            if key is not None:
-                self._touch(key.id)
+            due = key is not None and self._touch_due(key.id)
+        if due:
+            self._touch(key.id)
         return key
 
     def _drop_cache_if_changed(self) -> None:
@@ -164,16 +169,23 @@ class KeyVerifier:
             self._cache.clear()
             self._data_version = version
 
-    def _touch(self, key_id: str) -> None:
+    def _touch_due(self, key_id: str) -> bool:
         now = time.monotonic()
         if now - self._last_used_written.get(key_id, -1e9) < self.LAST_USED_INTERVAL_S:
-            return
+            return False
         self._last_used_written[key_id] = now
-        # A busy database must not fail an export: the timestamp is advisory.
+        return True
+
+    def _touch(self, key_id: str) -> None:
+        """Record use on a connection of the moment, outside the lookup lock."""
+        # A busy database must not fail or slow an export: the timestamp is advisory.
         with contextlib.suppress(sqlite3.OperationalError):
-            self._db.execute(
-                "UPDATE api_keys SET last_used_at = ? WHERE id = ?", (utc_now(), key_id)
-            )
+            db = connect(self._path)
+            try:
+                db.execute("PRAGMA busy_timeout = 0")
+                db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (utc_now(), key_id))
+            finally:
+                db.conn.close()
 
     def close(self) -> None:
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
@@ -41,12 +42,15 @@ def bearer_principal(request: Request) -> Principal | None:
     return Principal("api_key", key.id, key.name, scope=key.scope)
 
 
+def identify(request: Request) -> Principal | None:
+    """Session first, then a bearer credential. Touches SQLite: call it off the loop."""
+    return session_principal(request) or bearer_principal(request)
+
+
 async def require_principal(request: Request, *, allow_read_key: bool = True) -> Principal:
-    principal = session_principal(request)
-    if principal is None:
-        principal = bearer_principal(request)
-        if principal is not None and principal.kind == "api_key" and not allow_read_key:
-            principal = None
+    principal = await run_in_threadpool(identify, request)
+    if principal is not None and principal.kind == "api_key" and not allow_read_key:
+        principal = None
     if principal is None:
         raise HTTPException(401, "Unauthorized: no valid session")
     if principal.kind == "api_key" and not principal.can_read:

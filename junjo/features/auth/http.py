@@ -13,7 +13,7 @@ from starlette.routing import Route
 from junjo.features.auth.guards import require_user, session_principal
 from junjo.features.auth.sessions import COOKIE_NAME, SessionClaim
 from junjo.features.users import service as users
-from junjo.server.http_utils import client_address, json_object
+from junjo.server.http_utils import client_address, control_call, json_object
 from junjo.server.openapi import ERROR_SCHEMA, document
 
 STRING = {"type": "string"}
@@ -52,7 +52,7 @@ def _signed_in(request: Request, user: users.User, message: str) -> JSONResponse
     responses={200: {"type": "object", "properties": {"users_exist": {"type": "boolean"}}}},
 )
 async def db_has_users(request: Request) -> JSONResponse:
-    return JSONResponse({"users_exist": users.has_users(request.app.state.control.db)})
+    return JSONResponse({"users_exist": await control_call(request, users.has_users)})
 
 
 @document(
@@ -65,7 +65,7 @@ async def db_has_users(request: Request) -> JSONResponse:
 async def create_first_user(request: Request) -> JSONResponse:
     state = request.app.state
     body = await json_object(request)
-    if users.has_users(state.control.db):
+    if await control_call(request, users.has_users):
         raise HTTPException(400, "Users already exist, cannot create first user")
     offered = body.get("setup_token") or request.headers.get(SETUP_TOKEN_HEADER) or ""
     expected = state.setup.token
@@ -79,8 +79,8 @@ async def create_first_user(request: Request) -> JSONResponse:
             "A valid setup token is required: `junjo serve` printed it at startup "
             "(or create the user with `junjo user add`)",
         )
-    user = await run_in_threadpool(
-        users.create_first_user, state.control.db, body.get("email"), body.get("password")
+    user = await control_call(
+        request, users.create_first_user, body.get("email"), body.get("password")
     )
     state.setup.token = None
     return _signed_in(request, user, "First user created successfully")
@@ -100,24 +100,27 @@ async def sign_in(request: Request) -> JSONResponse:
     if not isinstance(email, str) or not isinstance(password, str):
         raise HTTPException(422, "email and password are required strings")
     account, client = email.strip().lower(), client_address(request)
-    state.throttle.check(account, client)
-    user = await run_in_threadpool(users.check_credentials, state.control.db, email, password)
+    state.throttle.begin(account, client)
+    user = await control_call(request, users.check_credentials, email, password)
     if user is None:
-        state.throttle.record_failure(account, client)
         raise HTTPException(401, "Invalid credentials")
-    state.throttle.record_success(account)
+    state.throttle.succeeded(account, client)
     return _signed_in(request, user, "signed in")
 
 
 @document("Sign out everywhere", auth="public", tag="auth", responses={200: MESSAGE})
 async def sign_out(request: Request) -> JSONResponse:
     """Revokes every session of the signed-in user (a stolen copy of the cookie too)."""
-    principal = session_principal(request)
-    if principal is not None:
-        users.revoke_sessions(request.app.state.control.db, principal.id)
+    await run_in_threadpool(_revoke_own_sessions, request)
     response = JSONResponse({"message": "signed out"})
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
     return response
+
+
+def _revoke_own_sessions(request: Request) -> None:
+    principal = session_principal(request)
+    if principal is not None:
+        users.revoke_sessions(request.app.state.control.db, principal.id)
 
 
 @document(

@@ -23,32 +23,35 @@ class SignInThrottle:
         self._failures: dict[tuple[str, str], deque[float]] = {}
         self._lock = threading.Lock()
 
-    def check(self, account: str, client: str) -> None:
-        """Raise TooManyAttempts when either counter is at its limit."""
+    def begin(self, account: str, client: str) -> None:
+        """Count an attempt as a failure before the (slow) password check, or raise
+        TooManyAttempts. Counting first means a burst of concurrent guesses cannot all
+        slip past the limit while the first ones are still being verified."""
         now = time.monotonic()
+        keys = (("account", account), ("client", client))
         with self._lock:
-            for kind, value in (("account", account), ("client", client)):
-                times = self._recent((kind, value), now)
-                if len(times) >= self._limits[kind]:
+            for key in keys:
+                times = self._recent(key, now)
+                if len(times) >= self._limits[key[0]]:
                     retry_after = max(1, math.ceil(times[0] + self._window - now))
                     raise TooManyAttempts(
                         "Too many failed sign-in attempts; try again later", retry_after
                     )
-
-    def record_failure(self, account: str, client: str) -> None:
-        now = time.monotonic()
-        with self._lock:
             if len(self._failures) >= _MAX_TRACKED:
                 self._failures.clear()
-            for key in (("account", account), ("client", client)):
+            for key in keys:
                 self._failures.setdefault(key, deque()).append(now)
 
-    def record_success(self, account: str) -> None:
+    def succeeded(self, account: str, client: str) -> None:
+        """The attempt was right: forget the account's failures and this one attempt."""
         with self._lock:
             self._failures.pop(("account", account), None)
+            attempts = self._failures.get(("client", client))
+            if attempts:
+                attempts.pop()
 
     def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.get(key, deque())
+        times = self._failures.get(key) or deque()
         while times and times[0] <= now - self._window:
             times.popleft()
         return times

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -10,7 +9,7 @@ from starlette.routing import Route
 from junjo.features.auth.guards import require_user
 from junjo.features.auth.http import CREDENTIALS, MESSAGE, STRING
 from junjo.features.users import service
-from junjo.server.http_utils import json_object
+from junjo.server.http_utils import control_call, json_object
 from junjo.server.openapi import ERROR_SCHEMA, document
 
 USER_LIST = {
@@ -31,7 +30,7 @@ USER_LIST = {
 @document("List users", auth="session", tag="users", responses={200: USER_LIST})
 async def list_users(request: Request) -> JSONResponse:
     actor = await require_user(request)
-    found = service.list_users(request.app.state.control.db, actor)
+    found = await control_call(request, service.list_users, actor)
     return JSONResponse([user.public() for user in found])
 
 
@@ -45,8 +44,7 @@ async def list_users(request: Request) -> JSONResponse:
 async def create_user(request: Request) -> JSONResponse:
     actor = await require_user(request)
     body = await json_object(request)
-    db = request.app.state.control.db
-    await run_in_threadpool(service.create_user, db, actor, body.get("email"), body.get("password"))
+    await control_call(request, service.create_user, actor, body.get("email"), body.get("password"))
     return JSONResponse({"message": "User created successfully"})
 
 
@@ -58,7 +56,7 @@ async def create_user(request: Request) -> JSONResponse:
 )
 async def delete_user(request: Request) -> JSONResponse:
     actor = await require_user(request)
-    service.delete_user(request.app.state.control.db, actor, request.path_params["user_id"])
+    await control_call(request, service.delete_user, actor, request.path_params["user_id"])
     return JSONResponse({"message": "User deleted successfully"})
 
 
