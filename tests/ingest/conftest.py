@@ -135,4 +135,3 @@ def _serve_in_thread(app: Any) -> tuple[str, Callable[[], None]]:
         thread.join(10)
 
     return f"http://127.0.0.1:{port}", stop
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from grpc import Compression as GrpcCompression
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
     OTLPSpanExporter as GrpcSpanExporter,
 )
@@ -15,8 +16,6 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-from grpc import Compression as GrpcCompression
 
 
 def sdk_spans(count: int, service: str = "sdk-test") -> list[ReadableSpan]:
@@ -35,9 +34,7 @@ def sdk_spans(count: int, service: str = "sdk-test") -> list[ReadableSpan]:
 
 
 def span_keys(spans: Sequence[ReadableSpan]) -> list[tuple[str, str]]:
-    return [
-        (f"{span.context.trace_id:032x}", f"{span.context.span_id:016x}") for span in spans
-    ]
+    return [(f"{span.context.trace_id:032x}", f"{span.context.span_id:016x}") for span in spans]
 
 
 def grpc_exporter(target: str, api_key: str | None, *, gzip: bool = False) -> GrpcSpanExporter:

@@ -148,7 +148,7 @@ def test_metrics_and_logs_exports_answer_success_with_a_key(server: Harness):
 
 def test_health_check(server: Harness):
     assert server.call(HEALTH_CHECK, b"", key=None) == (grpc.StatusCode.OK, b"\x08\x01", "")
-    named = b"\x0a\x34opentelemetry.proto.collector.trace.v1.TraceService"
+    named = b"\x0a\x33opentelemetry.proto.collector.trace.v1.TraceService"
     assert server.call(HEALTH_CHECK, named, key=None)[1] == b"\x08\x01"
     assert server.call(HEALTH_CHECK, b"\x0a\x03foo", key=None)[0] == grpc.StatusCode.NOT_FOUND
     assert server.call(HEALTH_CHECK, b"\x0a\x09ab", key=None)[0] == (
@@ -159,3 +159,11 @@ def test_health_check(server: Harness):
 def test_unknown_method_is_unimplemented(server: Harness):
     code, _, _ = server.call("/opentelemetry.proto.collector.trace.v1.TraceService/Nope", b"")
     assert code == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_gzip_that_inflates_past_the_limit_is_refused(start_server):
+    server = start_server(grpc_max_receive_mb=8)
+    payload = request_bytes(new_ids(40), padding=1 << 20)  # 40 MiB that gzips to little
+    code, _, details = server.call(TRACE_EXPORT, payload, compression=grpc.Compression.Gzip)
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "Decompressed" in details

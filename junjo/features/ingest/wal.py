@@ -6,10 +6,23 @@ group-committed by one writer thread: each caller blocks until the transaction h
 batch has been fsynced, and one fsync serves every batch that arrived meanwhile.
 
 The indexer reads batches in ``seq`` order and prunes them once DuckDB has committed them.
+Prunes go through the same writer thread and ride along in the next group commit: a second
+writing connection would contend for SQLite's write lock, and a waiting writer sleeps in
+SQLite's busy handler, which shows up directly in export latency.
+
+Checkpoints (copying SQLite's own WAL into the database file) run on a background thread,
+not inside the commit that happens to cross SQLite's auto-checkpoint threshold: with
+half-megabyte batches that threshold is crossed every few commits, and each checkpoint
+writes and fsyncs megabytes in the middle of an export's ack.
+
+Counters (accepted totals, backlog) are mirrored in memory, so ingestion can check the
+backlog on every request and the status route can read them without touching the file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -17,6 +30,8 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger("junjo.wal")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -35,7 +50,11 @@ CREATE TABLE IF NOT EXISTS totals (
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0);
 """
 
-_MAX_GROUP = 256  # batches per group commit
+_MAX_GROUP = 256  # requests per group commit
+_CHECKPOINT_INTERVAL_S = 0.5
+_CHECKPOINT_BYTES = 8 << 20  # appended since the last checkpoint: wake the checkpointer early
+# 64 KiB pages: a half-megabyte batch is 8 pages instead of 128 (for new files only).
+_PAGE_SIZE = 65536
 
 
 @dataclass(frozen=True)
@@ -59,8 +78,23 @@ class WalClosed(Exception):
     """The log is shutting down; the caller should answer 'retry later'."""
 
 
+@dataclass(slots=True)
+class _Append:
+    payload: bytes
+    span_count: int
+    api_key_id: str | None
+    done: Future[int]
+
+
+@dataclass(slots=True)
+class _Prune:
+    through_seq: int
+    done: Future[int]
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute(f"PRAGMA page_size={_PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     return conn
@@ -71,40 +105,55 @@ class WriteAheadLog:
         self.path = path
         self._writer = _connect(path)
         self._writer.executescript(_SCHEMA)
+        self._writer.execute("PRAGMA wal_autocheckpoint=0")
         self._reader = _connect(path)
+        self._checkpointer = _connect(path)
+        self._checkpoint_due = threading.Event()
+        self._unchecked_bytes = 0
         self._reader_lock = threading.Lock()
-        self._queue: queue.Queue[tuple[bytes, int, str | None, Future[int]] | None] = queue.Queue()
+        self._queue: queue.Queue[_Append | _Prune | None] = queue.Queue()
         self._closed = False
-        # Guards the closed flag together with queue.put, so no append can slip in behind
-        # the shutdown marker and wait forever for a writer that has gone.
+        # Guards the closed flag together with queue.put (so no request can slip in behind
+        # the shutdown marker and wait forever for a writer that has gone) and the counters.
         self._state_lock = threading.Lock()
-        # The backlog, kept in memory so ingestion can check it on every request for free.
-        (batches,) = self._reader.execute("SELECT count(*) FROM batches").fetchone()
-        (pending_bytes,) = self._reader.execute("SELECT pending_bytes FROM totals").fetchone()
-        self._backlog = [batches, pending_bytes]
+        self._totals = self._read_totals()
+        self._last_seq = self._read_last_seq()
         self._thread = threading.Thread(target=self._write_loop, name="junjo-wal", daemon=True)
         self._thread.start()
+        self._checkpoint_thread = threading.Thread(
+            target=self._checkpoint_loop, name="junjo-wal-checkpoint", daemon=True
+        )
+        self._checkpoint_thread.start()
+
+    def _read_totals(self) -> WalTotals:
+        batches, spans, pending_bytes = self._writer.execute(
+            "SELECT accepted_batches, accepted_spans, pending_bytes FROM totals"
+        ).fetchone()
+        (pending,) = self._writer.execute("SELECT count(*) FROM batches").fetchone()
+        return WalTotals(batches, spans, pending, pending_bytes)
+
+    def _read_last_seq(self) -> int:
+        row = self._writer.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'batches'"
+        ).fetchone()
+        return row[0] if row else 0
 
     # -- writing ---------------------------------------------------------------------------
 
     def append(self, payload: bytes, span_count: int, api_key_id: str | None = None) -> int:
         """Durably store one batch and return its sequence number."""
-        done: Future[int] = Future()
+        return self._submit(_Append(payload, span_count, api_key_id, Future()))
+
+    def prune_through(self, seq: int) -> int:
+        """Delete batches up to and including ``seq``; returns how many were removed."""
+        return self._submit(_Prune(seq, Future()))
+
+    def _submit(self, request: _Append | _Prune) -> int:
         with self._state_lock:
             if self._closed:
                 raise WalClosed("write-ahead log is closed")
-            self._queue.put((payload, span_count, api_key_id, done))
-        return done.result()
-
-    def backlog(self) -> tuple[int, int]:
-        """(batches, payload bytes) appended but not yet pruned; no I/O."""
-        with self._state_lock:
-            return self._backlog[0], self._backlog[1]
-
-    def _add_backlog(self, batches: int, size: int) -> None:
-        with self._state_lock:
-            self._backlog[0] = max(0, self._backlog[0] + batches)
-            self._backlog[1] = max(0, self._backlog[1] + size)
+            self._queue.put(request)
+        return request.done.result()
 
     def _write_loop(self) -> None:
         while True:
@@ -123,39 +172,75 @@ class WriteAheadLog:
                 group.append(nxt)
             self._commit(group)
 
-    def _commit(self, group: list[tuple[bytes, int, str | None, Future[int]]]) -> None:
+    def _commit(self, group: list[_Append | _Prune]) -> None:
         now = time.time_ns()
+        conn = self._writer
+        results: list[int] = []
+        added_spans = added_bytes = pruned_batches = pruned_bytes = 0
         try:
-            self._writer.execute("BEGIN IMMEDIATE")
-            seqs = []
-            for payload, span_count, key_id, _ in group:
-                cur = self._writer.execute(
-                    "INSERT INTO batches (received_at_ns, api_key_id, span_count, payload)"
-                    " VALUES (?, ?, ?, ?)",
-                    (now, key_id, span_count, payload),
-                )
-                seqs.append(cur.lastrowid)
-            self._writer.execute(
+            conn.execute("BEGIN IMMEDIATE")
+            for request in group:
+                if isinstance(request, _Append):
+                    cur = conn.execute(
+                        "INSERT INTO batches (received_at_ns, api_key_id, span_count, payload)"
+                        " VALUES (?, ?, ?, ?)",
+                        (now, request.api_key_id, request.span_count, request.payload),
+                    )
+                    results.append(cur.lastrowid or 0)
+                    added_spans += request.span_count
+                    added_bytes += len(request.payload)
+                else:
+                    count, size = _delete_through(conn, request.through_seq)
+                    results.append(count)
+                    pruned_batches += count
+                    pruned_bytes += size
+            appended = sum(isinstance(r, _Append) for r in group)
+            conn.execute(
                 "UPDATE totals SET accepted_batches = accepted_batches + ?,"
-                " accepted_spans = accepted_spans + ?, pending_bytes = pending_bytes + ?",
-                (
-                    len(group),
-                    sum(g[1] for g in group),
-                    sum(len(g[0]) for g in group),
-                ),
+                " accepted_spans = accepted_spans + ?,"
+                " pending_bytes = max(0, pending_bytes + ?)",
+                (appended, added_spans, added_bytes - pruned_bytes),
             )
-            self._writer.execute("COMMIT")
-            self._add_backlog(len(group), sum(len(g[0]) for g in group))
+            conn.execute("COMMIT")
         except Exception as exc:  # disk full, I/O error: every waiter learns it
-            if self._writer.in_transaction:
-                self._writer.execute("ROLLBACK")
-            for *_, done in group:
-                done.set_exception(exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for request in group:
+                request.done.set_exception(exc)
             return
-        for seq, (*_, done) in zip(seqs, group, strict=True):
-            done.set_result(seq)
+        with self._state_lock:
+            old = self._totals
+            self._totals = WalTotals(
+                old.accepted_batches + appended,
+                old.accepted_spans + added_spans,
+                max(0, old.pending_batches + appended - pruned_batches),
+                max(0, old.pending_bytes + added_bytes - pruned_bytes),
+            )
+            self._unchecked_bytes += added_bytes
+            if self._unchecked_bytes >= _CHECKPOINT_BYTES:
+                self._checkpoint_due.set()
+            if appended:
+                self._last_seq = max(
+                    r for q, r in zip(group, results, strict=True) if isinstance(q, _Append)
+                )
+        for request, result in zip(group, results, strict=True):
+            request.done.set_result(result)
 
-    # -- reading and pruning (the indexer's side) ------------------------------------------
+    def _checkpoint_loop(self) -> None:
+        while True:
+            self._checkpoint_due.wait(_CHECKPOINT_INTERVAL_S)
+            self._checkpoint_due.clear()
+            with self._state_lock:
+                if self._closed:
+                    return
+                self._unchecked_bytes = 0
+            try:
+                # PASSIVE never blocks the writer or readers; what it cannot copy now waits.
+                self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:  # retried on the next round; the data is safe
+                log.warning("WAL checkpoint failed: %s", exc)
+
+    # -- reading (the indexer's side) ------------------------------------------------------
 
     def read_after(
         self, seq: int, max_batches: int = 512, max_bytes: int = 32 << 20
@@ -176,38 +261,20 @@ class WriteAheadLog:
                     break
         return out
 
-    def prune_through(self, seq: int) -> int:
-        """Delete batches up to and including ``seq``; returns how many were removed."""
-        with self._reader_lock:
-            conn = self._reader
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                count, size = conn.execute(
-                    "SELECT count(*), coalesce(sum(length(payload)), 0) FROM batches"
-                    " WHERE seq <= ?",
-                    (seq,),
-                ).fetchone()
-                conn.execute("DELETE FROM batches WHERE seq <= ?", (seq,))
-                conn.execute("UPDATE totals SET pending_bytes = max(0, pending_bytes - ?)", (size,))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        self._add_backlog(-count, -size)
-        return count
-
     def totals(self) -> WalTotals:
-        with self._reader_lock:
-            batches, spans, pending_bytes = self._reader.execute(
-                "SELECT accepted_batches, accepted_spans, pending_bytes FROM totals"
-            ).fetchone()
-            (pending,) = self._reader.execute("SELECT count(*) FROM batches").fetchone()
-        return WalTotals(batches, spans, pending, pending_bytes)
+        """Accepted totals since the file was created, and the backlog; no I/O."""
+        with self._state_lock:
+            return self._totals
+
+    def backlog(self) -> tuple[int, int]:
+        """(batches, payload bytes) appended but not yet pruned; no I/O."""
+        totals = self.totals()
+        return totals.pending_batches, totals.pending_bytes
 
     def last_seq(self) -> int:
-        with self._reader_lock:
-            (seq,) = self._reader.execute("SELECT coalesce(max(seq), 0) FROM batches").fetchone()
-        return seq
+        """The highest sequence number ever committed (pruned or not)."""
+        with self._state_lock:
+            return self._last_seq
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -219,6 +286,21 @@ class WriteAheadLog:
             self._closed = True
             self._queue.put(None)
         self._thread.join()
+        self._checkpoint_due.set()
+        self._checkpoint_thread.join()
+        with contextlib.suppress(sqlite3.Error):  # leave a small file behind
+            self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._writer.close()
+        self._checkpointer.close()
         with self._reader_lock:
             self._reader.close()
+
+
+def _delete_through(conn: sqlite3.Connection, seq: int) -> tuple[int, int]:
+    count, size = conn.execute(
+        "SELECT count(*), coalesce(sum(length(payload)), 0) FROM batches WHERE seq <= ?",
+        (seq,),
+    ).fetchone()
+    if count:
+        conn.execute("DELETE FROM batches WHERE seq <= ?", (seq,))
+    return count, size

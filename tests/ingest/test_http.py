@@ -1,0 +1,173 @@
+"""OTLP/HTTP ingestion and the status route, against the real runtime over real sockets."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+from tests.ingest.conftest import Harness
+from tests.ingest.otlp_data import SpanIds, gzip_bomb, gzipped, json_body, new_ids, request_bytes
+from tests.ingest.sdk_clients import http_exporter, sdk_spans, span_keys
+
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
+JSON = {"Content-Type": "application/json"}
+
+
+def post(server: Harness, body: bytes, headers: dict[str, str], key: str | None = "ingest"):
+    raw_key = {"ingest": server.keys.ingest, "read": server.keys.read}.get(key or "", key)
+    if raw_key:
+        headers = {**headers, "x-junjo-api-key": raw_key}
+    return httpx.post(f"{server.http_url}/v1/traces", content=body, headers=headers, timeout=30)
+
+
+def test_sdk_http_exporter_protobuf(server: Harness):
+    spans = sdk_spans(6)
+    assert http_exporter(server.http_url, server.keys.ingest).export(spans) == (
+        SpanExportResult.SUCCESS
+    )
+    assert sorted(server.stored()) == sorted(span_keys(spans))
+
+
+def test_sdk_http_exporter_gzip_and_bearer(server: Harness):
+    spans = sdk_spans(6)
+    exporter = http_exporter(server.http_url, server.keys.ingest, gzip=True, bearer=True)
+    assert exporter.export(spans) == SpanExportResult.SUCCESS
+    assert sorted(server.stored()) == sorted(span_keys(spans))
+
+
+def test_protobuf_response_is_an_export_response(server: Harness):
+    response = post(server, request_bytes(new_ids(2)), PROTOBUF)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-protobuf"
+    assert ExportTraceServiceResponse.FromString(response.content) == ExportTraceServiceResponse()
+
+
+def test_json_with_hex_ids_is_stored(server: Harness):
+    ids = new_ids(3)
+    response = post(server, json_body(ids), JSON)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {}
+    assert sorted(server.stored()) == sorted(i.key for i in ids)
+
+
+def test_json_gzip(server: Harness):
+    ids = new_ids(3)
+    response = post(server, gzipped(json_body(ids)), {**JSON, "Content-Encoding": "gzip"})
+    assert response.status_code == 200, response.text
+    assert sorted(server.stored()) == sorted(i.key for i in ids)
+
+
+def test_partial_success_in_json_and_protobuf(server: Harness):
+    good = new_ids(2)
+    bad = SpanIds(bytes(16), b"\x01" * 8)
+    response = post(server, json_body([good[0], bad]), JSON)
+    assert response.status_code == 200
+    assert response.json()["partialSuccess"]["rejectedSpans"] == "1"
+    response = post(server, request_bytes([bad, good[1]]), PROTOBUF)
+    partial = ExportTraceServiceResponse.FromString(response.content).partial_success
+    assert partial.rejected_spans == 1
+    assert sorted(server.stored()) == sorted(i.key for i in good)
+
+
+def test_auth_errors(server: Harness):
+    body = request_bytes(new_ids(1))
+    missing = post(server, body, PROTOBUF, key=None)
+    assert missing.status_code == 401
+    assert status_pb2.Status.FromString(missing.content).code == 16
+    assert post(server, body, PROTOBUF, key="nope").status_code == 401
+    forbidden = post(server, body, JSON, key="read")
+    assert forbidden.status_code == 403
+    assert forbidden.json()["code"] == 7
+    # 401 comes before any content check
+    assert post(server, b"x", {"Content-Type": "text/plain"}, key=None).status_code == 401
+
+
+def test_unsupported_media_type_and_encoding(server: Harness):
+    body = request_bytes(new_ids(1))
+    assert post(server, body, {"Content-Type": "text/plain"}).status_code == 415
+    assert post(server, body, {**PROTOBUF, "Content-Encoding": "br"}).status_code == 415
+
+
+def test_malformed_bodies_are_400_and_server_keeps_serving(server: Harness):
+    bad_proto = post(server, b"\xff\xff\xff", PROTOBUF)
+    assert bad_proto.status_code == 400
+    assert "malformed" in status_pb2.Status.FromString(bad_proto.content).message
+    bad_json = post(server, b"{oops", JSON)
+    assert bad_json.status_code == 400
+    assert bad_json.json()["code"] == 3
+    bad_gzip = post(server, b"not gzip", {**JSON, "Content-Encoding": "gzip"})
+    assert bad_gzip.status_code == 400
+    ids = new_ids(1)
+    assert post(server, request_bytes(ids), PROTOBUF).status_code == 200
+    assert server.stored() == [ids[0].key]
+
+
+def test_too_large_bodies_are_413(start_server):
+    server = start_server(http_max_body_mb=1)
+    big = request_bytes(new_ids(2), padding=600_000)
+    assert post(server, big, PROTOBUF).status_code == 413
+    bomb = post(server, gzip_bomb(5 << 20), {**PROTOBUF, "Content-Encoding": "gzip"})
+    assert bomb.status_code == 413
+
+    def chunks():  # no Content-Length: the streaming limit applies
+        for _ in range(3):
+            yield b"\x00" * 500_000
+
+    streamed = httpx.post(
+        f"{server.http_url}/v1/traces",
+        content=chunks(),
+        headers={**PROTOBUF, "x-junjo-api-key": server.keys.ingest},
+    )
+    assert streamed.status_code == 413
+    assert post(server, request_bytes(new_ids(1)), PROTOBUF).status_code == 200
+
+
+def test_backlog_over_bound_is_429_with_retry_after(start_server):
+    server = start_server(ingest_max_backlog_mb=0)
+    server.runtime.indexer.stop(timeout=5)
+    assert post(server, request_bytes(new_ids(1)), PROTOBUF).status_code == 200
+    response = post(server, request_bytes(new_ids(1)), PROTOBUF)
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert status_pb2.Status.FromString(response.content).code == 8
+
+
+def test_low_disk_and_shutdown_are_503_with_retry_after(start_server):
+    server = start_server(ingest_min_free_disk_mb=1 << 40)
+    response = post(server, request_bytes(new_ids(1)), JSON)
+    assert response.status_code == 503
+    assert "Retry-After" in response.headers
+    assert response.json()["code"] == 14
+
+
+def test_metrics_and_logs_are_authenticated_no_ops(server: Harness):
+    for path in ("/v1/metrics", "/v1/logs"):
+        url = f"{server.http_url}{path}"
+        ok = httpx.post(
+            url, content=b"", headers={**PROTOBUF, "x-junjo-api-key": server.keys.ingest}
+        )
+        assert (ok.status_code, ok.content) == (200, b"")
+        assert httpx.post(url, content=b"{}", headers=JSON).status_code == 401
+
+
+def test_status_needs_a_session_or_read_key(server: Harness):
+    url = f"{server.http_url}/api/v1/ingest/status"
+    assert httpx.get(url).status_code == 401
+    ingest_key = httpx.get(url, headers={"Authorization": f"Bearer {server.keys.ingest}"})
+    assert ingest_key.status_code == 403
+    assert post(server, request_bytes(new_ids(4)), PROTOBUF).status_code == 200
+    server.stored()
+    response = httpx.get(url, headers={"Authorization": f"Bearer {server.keys.read}"})
+    assert response.status_code == 200
+    status = response.json()
+    assert status["accepted"] == {"batches": 1, "spans": 4}
+    assert status["indexed"]["spans"] == 4
+    assert status["backlog"]["bytes"] >= 0
+    assert status["indexer_lag_seconds"] >= 0
+    assert set(status["quarantined"]) == {"batches", "spans"}
+    json.dumps(status)

@@ -1,0 +1,150 @@
+"""A real ``junjo serve`` subprocess under export load: ``kill -9`` and SIGTERM.
+
+Every span the server acknowledged must end up in DuckDB exactly once after a restart.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+from junjo.db.control import ControlDB
+from junjo.features.api_keys.service import create_key
+from junjo.features.auth.principal import Principal
+from tests.ingest.sdk_clients import grpc_exporter, sdk_spans, span_keys
+from tests.ingest.spans_query import span_key_counts
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+SENDERS = 4
+BATCHES_PER_SENDER = 400
+SPANS_PER_BATCH = 50
+
+
+def make_keys(data_dir: Path) -> tuple[str, str]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    control = ControlDB(data_dir / "junjo.db")
+    ingest = create_key(control.db, Principal.operator(), "load", "ingest").key
+    read = create_key(control.db, Principal.operator(), "check", "read").key
+    return ingest, read
+
+
+class Load:
+    """Exporter threads that each send pre-built batches and record what was acknowledged."""
+
+    def __init__(self, target: str, api_key: str) -> None:
+        self.acked: list[tuple[str, str]] = []
+        self.failed = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        batches = [
+            [sdk_spans(SPANS_PER_BATCH) for _ in range(BATCHES_PER_SENDER)] for _ in range(SENDERS)
+        ]
+        self._threads = [
+            threading.Thread(target=self._send, args=(target, api_key, mine), daemon=True)
+            for mine in batches
+        ]
+
+    def _send(self, target: str, api_key: str, batches: list) -> None:
+        exporter = grpc_exporter(target, api_key)
+        exporter._timeout = 2  # a dead server should fail a batch quickly, not after 10 s
+        for spans in batches:
+            if self._stop.is_set():
+                return
+            result = exporter.export(spans)
+            with self._lock:
+                if result == SpanExportResult.SUCCESS:
+                    self.acked.extend(span_keys(spans))
+                else:
+                    self.failed += 1
+
+    def start(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def wait_for_acks(self, count: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.acked) < count:
+            assert time.monotonic() < deadline, f"only {len(self.acked)} spans acked"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(60)
+
+
+def wait_until_indexed(server: ServerProcess, read_key: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = httpx.get(
+            f"{server.url}/api/v1/ingest/status",
+            headers={"Authorization": f"Bearer {read_key}"},
+            timeout=5,
+        ).json()
+        if status["backlog"]["batches"] == 0:
+            return status
+        assert time.monotonic() < deadline, f"indexer did not catch up: {status}"
+        time.sleep(0.1)
+
+
+def assert_acked_spans_stored_once(data_dir: Path, acked: list[tuple[str, str]]) -> None:
+    counts = span_key_counts(data_dir / "spans.duckdb")
+    assert len(set(acked)) == len(acked)
+    missing = [key for key in acked if counts.get(key, 0) == 0]
+    duplicated = {key: n for key, n in counts.items() if n > 1}
+    assert not missing, f"{len(missing)} acknowledged spans lost, e.g. {missing[:3]}"
+    assert not duplicated, f"duplicated spans: {list(duplicated.items())[:3]}"
+
+
+def run_load_then(
+    data_dir: Path, min_acks: int, interrupt: Callable[[ServerProcess], None]
+) -> tuple[ServerProcess, list[tuple[str, str]], str]:
+    """Start a server, export under load, call ``interrupt`` mid-load; what was acked."""
+    ingest_key, read_key = make_keys(data_dir)
+    server = ServerProcess(data_dir).start()
+    load = Load(server.grpc_target, ingest_key).start()
+    try:
+        load.wait_for_acks(min_acks)
+        interrupt(server)
+    finally:
+        load.stop()
+        server.kill()
+    print(f"acked {len(load.acked)} spans, {load.failed} batches failed")
+    return server, list(load.acked), read_key
+
+
+def restart_and_check(data_dir: Path, read_key: str, acked: list[tuple[str, str]]) -> None:
+    with ServerProcess(data_dir) as restarted:
+        status = wait_until_indexed(restarted, read_key)
+        assert status["accepted"]["spans"] >= len(acked)
+    assert_acked_spans_stored_once(data_dir, acked)
+
+
+def test_kill_9_under_load_loses_no_acknowledged_span(tmp_path: Path):
+    def kill_9(server: ServerProcess) -> None:
+        server.proc.send_signal(signal.SIGKILL)  # exports are in flight
+        server.proc.wait(10)
+
+    _, acked, read_key = run_load_then(tmp_path / "data", 3_000, kill_9)
+    restart_and_check(tmp_path / "data", read_key, acked)
+
+
+def test_sigterm_under_load_is_graceful(tmp_path: Path):
+    def sigterm(server: ServerProcess) -> None:
+        started = time.monotonic()
+        assert server.stop(signal.SIGTERM, timeout=30) == 0
+        assert time.monotonic() - started < 15
+
+    server, acked, read_key = run_load_then(tmp_path / "data", 2_000, sigterm)
+    assert "Traceback" not in server.log, server.log
+    restart_and_check(tmp_path / "data", read_key, acked)

@@ -1,0 +1,174 @@
+"""IngestService rules that need precise control: admission, storage and key-store faults."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+
+from junjo.features.ingest.service import (
+    MIB,
+    IngestLimits,
+    IngestRefused,
+    IngestService,
+    Refusal,
+)
+from junjo.features.ingest.wal import WriteAheadLog
+from tests.ingest.conftest import TRACE_EXPORT, Harness
+from tests.ingest.otlp_data import new_ids, request_bytes
+
+
+class _Indexer:
+    def __init__(self) -> None:
+        self.woken = 0
+
+    def wake(self) -> None:
+        self.woken += 1
+
+
+@pytest.fixture
+def service(tmp_path: Path):
+    wal = WriteAheadLog(tmp_path / "wal.db")
+    limits = IngestLimits(
+        max_backlog_bytes=64 * MIB,
+        min_free_disk_bytes=0,
+        max_body_bytes=MIB,
+        max_inflight_requests=2,
+        max_inflight_bytes=1000,
+        admission_wait_s=0.05,
+    )
+    yield IngestService(wal, _Indexer(), limits)
+    wal.close()
+
+
+def test_accept_stores_and_wakes_the_indexer(service: IngestService):
+    result = service.accept(request_bytes(new_ids(3)), "protobuf", api_key_id="k")
+    assert (result.accepted_spans, result.rejected_spans) == (3, 0)
+    assert result.seq is not None
+    assert service.indexer.woken == 1
+    assert service.wal.read_after(0)[0].api_key_id == "k"
+
+
+def test_nothing_valid_means_nothing_stored(service: IngestService):
+    assert service.accept(b"", "protobuf").seq is None
+    assert service.wal.backlog() == (0, 0)
+
+
+def test_admission_limits_requests_and_bytes(service: IngestService):
+    with service.admit(10), service.admit(10):
+        started = time.monotonic()
+        with pytest.raises(IngestRefused) as refused, service.admit(10):
+            pass
+        assert refused.value.reason is Refusal.OVERLOADED
+        assert time.monotonic() - started < 1  # refused quickly, not queued
+    with service.admit(900), pytest.raises(IngestRefused), service.admit(200):
+        pass
+    with service.admit(5000):  # larger than the budget, but alone: admitted
+        pass
+    assert service.refusals()["overloaded"] == 2
+
+
+def test_a_slot_freed_during_the_wait_is_taken(service: IngestService):
+    release = threading.Event()
+
+    def hold() -> None:
+        with service.admit(10):
+            release.wait(5)
+
+    holders = [threading.Thread(target=hold) for _ in range(2)]
+    for holder in holders:
+        holder.start()
+    time.sleep(0.05)
+    threading.Timer(0.01, release.set).start()
+    with service.admit(10, wait_s=2):
+        pass
+    for holder in holders:
+        holder.join()
+
+
+def test_close_waits_for_in_flight_then_refuses(service: IngestService):
+    entered = threading.Event()
+
+    def slow() -> None:
+        with service.admit(1):
+            entered.set()
+            time.sleep(0.3)
+
+    worker = threading.Thread(target=slow)
+    worker.start()
+    entered.wait(5)
+    started = time.monotonic()
+    assert service.close(timeout=5)
+    assert time.monotonic() - started >= 0.2
+    with pytest.raises(IngestRefused) as refused, service.admit(1):
+        pass
+    assert refused.value.reason is Refusal.SHUTTING_DOWN
+    worker.join()
+
+
+def test_wal_failure_is_retried_then_refused_as_storage_error(service, monkeypatch):
+    calls = []
+
+    def failing_append(*args, **kwargs):
+        calls.append(1)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(service.wal, "append", failing_append)
+    with pytest.raises(IngestRefused) as refused:
+        service.accept(request_bytes(new_ids(1)), "protobuf")
+    assert refused.value.reason is Refusal.STORAGE_ERROR
+    assert len(calls) == IngestService.WAL_ATTEMPTS
+
+
+def test_grpc_wal_failure_is_unavailable_not_internal(server: Harness, monkeypatch):
+    def failing_append(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(server.runtime.wal, "append", failing_append)
+    code, _, _ = server.call(TRACE_EXPORT, request_bytes(new_ids(1)))
+    assert code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_unexpected_error_is_unavailable_not_internal(server: Harness, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(server.runtime.service, "accept", broken)
+    code, _, _ = server.call(TRACE_EXPORT, request_bytes(new_ids(1)))
+    assert code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_key_store_failure_is_unavailable(server: Harness, monkeypatch):
+    verifier = server.runtime._grpc._verifier
+
+    def locked(raw_key):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(verifier, "verify", locked)
+    code, _, _ = server.call(TRACE_EXPORT, request_bytes(new_ids(1)))
+    assert code == grpc.StatusCode.UNAVAILABLE
+    response = httpx.post(
+        f"{server.http_url}/v1/traces",
+        content=request_bytes(new_ids(1)),
+        headers={"Content-Type": "application/x-protobuf", "x-junjo-api-key": "k"},
+    )
+    assert response.status_code == 503
+    assert "Retry-After" in response.headers
+
+
+def test_pacing_grows_from_the_soft_bound_to_the_hard_bound(service: IngestService):
+    assert service.pacing_delay() == 0
+    soft = int(service.limits.max_backlog_bytes * IngestService.PACING_START)
+    service.wal.append(b"x" * soft, 1)
+    assert service.pacing_delay() == 0
+    service.wal.append(b"x" * (8 * MIB), 1)
+    assert 0 < service.pacing_delay() < IngestService.MAX_PACING_S
+    service.wal.append(b"x" * (service.limits.max_backlog_bytes - soft - 8 * MIB), 1)
+    assert service.pacing_delay() == pytest.approx(IngestService.MAX_PACING_S)
+    service.wal.append(b"x", 1)  # over the bound: refused at once, not paced first
+    assert service.pacing_delay() == 0
