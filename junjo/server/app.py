@@ -20,6 +20,7 @@ from junjo.features.api_keys.service import KeyVerifier
 from junjo.features.auth import http as auth_http
 from junjo.features.auth.sessions import SessionSigner
 from junjo.features.auth.throttle import SignInThrottle
+from junjo.features.ingest import http as ingest_http
 from junjo.features.meta import http as meta_http
 from junjo.features.traces import http as traces_http
 from junjo.features.users import http as users_http
@@ -81,6 +82,7 @@ def feature_routes() -> list[BaseRoute]:
         *users_http.routes,
         *api_keys_http.routes,
         *traces_http.routes,
+        *ingest_http.routes,
     ]
 
 
@@ -92,13 +94,11 @@ def create_app(
     session_secret: str,
     setup_token: str | None = None,
     local_token: str | None = None,
-    extra_routes: list[BaseRoute] | None = None,
     state: dict[str, Any] | None = None,
 ) -> Starlette:
     app = Starlette(
         routes=[
             *feature_routes(),
-            *(extra_routes or []),
             Route("/openapi.json", _openapi),
             Route("/", _root),
         ],

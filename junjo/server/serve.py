@@ -64,7 +64,6 @@ def _serve_locked(settings: Settings) -> None:
         session_secret=session_secret(settings),
         setup_token=setup_token,
         local_token=local_token,
-        extra_routes=ingest.routes,
         state={"ingest": ingest.service, "span_reader": _span_reader(ingest.store)},
     )
     server = GracefulServer(

@@ -102,7 +102,6 @@ def start_server(tmp_path: Path, keys: Keys) -> Iterator[Callable[..., Harness]]
             control=keys.control,
             key_verifier=verifier,
             session_secret="test-secret",
-            extra_routes=runtime.routes,
             state={"ingest": runtime.service},
         )
         url, stop_http = _serve_in_thread(app)

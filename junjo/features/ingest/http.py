@@ -35,6 +35,7 @@ from junjo.features.ingest.otlp import (
     encode_status,
 )
 from junjo.features.ingest.service import AuthFailure, IngestRefused, IngestService, Refusal
+from junjo.server.openapi import document
 
 _MEDIA_TYPES: dict[str, WireFormat] = {
     "application/x-protobuf": "protobuf",
@@ -60,6 +61,12 @@ class _Reply(Exception):
         self.status, self.code, self.retry_after = status, code, retry_after
 
 
+@document(
+    "OTLP/HTTP trace export (application/x-protobuf or application/json, optional gzip)",
+    auth="api_key",
+    tag="ingest",
+    responses={200: None, 400: None, 403: None, 413: None, 415: None, 429: None, 503: None},
+)
 async def export_traces(request: Request) -> Response:
     wire = _MEDIA_TYPES.get(_media_type(request), "json")  # errors before 415 answer JSON
     try:
@@ -160,6 +167,11 @@ def _content_length(request: Request) -> int | None:
     return value if value >= 0 else None
 
 
+@document(
+    "OTLP/HTTP metrics and logs: accepted and discarded (older SDKs send them)",
+    auth="api_key",
+    tag="ingest",
+)
 async def export_ignored(request: Request) -> Response:
     """``/v1/metrics`` and ``/v1/logs``: authenticated no-ops, like their gRPC twins."""
     wire = _MEDIA_TYPES.get(_media_type(request), "json")
@@ -172,6 +184,12 @@ async def export_ignored(request: Request) -> Response:
     return Response(encode_response(0, "", wire), media_type=_CONTENT_TYPE[wire])
 
 
+@document(
+    "Ingestion counters: accepted, indexed, backlog, quarantined, indexer lag",
+    auth="session_or_read_key",
+    tag="ingest",
+    responses={200: {"type": "object"}},
+)
 async def ingest_status(request: Request) -> JSONResponse:
     await require_principal(request)
     service: IngestService = request.app.state.ingest

@@ -17,10 +17,7 @@ import sys
 import threading
 import time
 
-from starlette.routing import BaseRoute
-
 from junjo.config import Settings
-from junjo.features.ingest import http
 from junjo.features.ingest.grpc_server import GrpcIngestServer
 from junjo.features.ingest.service import IngestLimits, IngestService, KeyVerifierLike
 from junjo.features.ingest.wal import WriteAheadLog
@@ -38,8 +35,6 @@ GIL_SWITCH_INTERVAL_S = 0.001
 
 
 class IngestRuntime:
-    routes: list[BaseRoute] = http.routes
-
     def __init__(
         self, settings: Settings, key_verifier: KeyVerifierLike, *, grpc_workers: int = 16
     ) -> None:
