@@ -52,6 +52,8 @@ class Settings:
     http_max_body_mb: int = 64
     ingest_max_backlog_mb: int = 512
     ingest_min_free_disk_mb: int = 256
+    # Processes that convert received spans for the indexer (0: in the server process).
+    index_workers: int = 0
 
     @property
     def control_db_path(self) -> Path:
@@ -108,8 +110,9 @@ def _validated(settings: Settings) -> Settings:
         if not 1 <= getattr(settings, name) <= 65535:
             raise ConfigError(f"setting {name!r}: a port is between 1 and 65535")
     for name, spec in _FIELDS.items():
-        if spec.type == "int" and name not in _PORTS and getattr(settings, name) < 1:
-            raise ConfigError(f"setting {name!r}: must be at least 1")
+        minimum = 0 if name == "index_workers" else 1
+        if spec.type == "int" and name not in _PORTS and getattr(settings, name) < minimum:
+            raise ConfigError(f"setting {name!r}: must be at least {minimum}")
     return settings
 
 

@@ -369,11 +369,18 @@ class Server:
         return self.http.get("/api/v1/ingest/status").json()
 
     def rss_mib(self) -> float:
-        return _proc_status(self.proc.pid, "VmRSS") / 1024
+        """The server and its worker processes (the indexer's converter), together."""
+        return sum(_proc_status(pid, "VmRSS") for pid in _process_tree(self.proc.pid)) / 1024
 
     def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in _process_tree(self.proc.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def wait_drained(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
@@ -389,8 +396,26 @@ class Server:
         self._log_file.close()
 
 
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, from /proc's children lists."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return pids
+
+
 def _proc_status(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:  # a worker that has just exited
+        return 0
+    for line in text.splitlines():
         if line.startswith(key + ":"):
             return int(line.split()[1])
     return 0
@@ -598,7 +623,10 @@ def _measure(server: Server, args, number: int) -> dict[str, float]:
     server.wait_drained()
     time.sleep(3)
     out["idle_after_load_rss_mib"] = server.rss_mib()
-    out["peak_rss_mib"] = _proc_status(server.proc.pid, "VmHWM") / 1024
+    # Sum of each process's own peak: an upper bound on the peak of the whole.
+    out["peak_rss_mib"] = (
+        sum(_proc_status(p, "VmHWM") for p in _process_tree(server.proc.pid)) / 1024
+    )
     return out
 
 

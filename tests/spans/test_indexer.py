@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 
 from junjo.features.ingest.wal import WalBatch, WriteAheadLog
+from junjo.features.spans import converter as converter_module
 from junjo.features.spans import indexer as indexer_module
 from junjo.features.spans.convert import convert_request
 from junjo.features.spans.indexer import Indexer, _take_spans
@@ -134,7 +135,7 @@ def test_garbage_is_quarantined_and_the_next_batch_still_indexed(wal, store, mak
 
 
 def test_a_batch_duckdb_refuses_is_quarantined_alone(wal, store, make_indexer, monkeypatch):
-    real_convert = indexer_module.convert_request
+    real_convert = converter_module.convert_request
 
     def poisoning_convert(payload, **kwargs):
         batch = real_convert(payload, **kwargs)
@@ -143,7 +144,7 @@ def test_a_batch_duckdb_refuses_is_quarantined_alone(wal, store, make_indexer, m
                 batch.spans[index] = (*row[:5], "not-a-kind", *row[6:])
         return batch
 
-    monkeypatch.setattr(indexer_module, "convert_request", poisoning_convert)
+    monkeypatch.setattr(converter_module, "convert_request", poisoning_convert)
     good_before = append(wal, simple_payload(2), 2)
     poisoned = append(wal, request_payload([make_span(name="poison"), make_span()]), 2)
     good_after = append(wal, simple_payload(3), 3)
@@ -345,3 +346,18 @@ def test_memory_is_released_once_idle_after_writing(wal, store, make_indexer, mo
         time.sleep(0.01)
     time.sleep(0.3)
     assert len(released) == 1  # once per burst, not on every idle poll
+
+
+def test_conversion_in_a_worker_process_stores_the_same_rows(wal, store):
+    """The server converts in a worker process (index_workers = 1)."""
+    payloads = [simple_payload(3), b"not a protobuf", simple_payload(2)]
+    for payload in payloads:
+        append(wal, payload, 3)
+    indexer = Indexer(wal, store, convert_workers=1)
+    indexer.start()
+    try:
+        assert indexer.flush(timeout=60)
+    finally:
+        assert indexer.stop(timeout=10)
+    assert stored_count(store) == 5
+    assert query(store, "SELECT count(*) FROM quarantine") == [(1,)]

@@ -42,11 +42,11 @@ class IngestRuntime:
         settings.ensure_data_dir()
         self.wal = WriteAheadLog(settings.wal_path)
         try:
-            self.store = SpanStore.open(settings.spans_db_path)
+            self.store = SpanStore.open(settings.spans_db_path, memory_limit="96MB")
         except BaseException:
             self.wal.close()
             raise
-        self.indexer = Indexer(self.wal, self.store)
+        self.indexer = Indexer(self.wal, self.store, convert_workers=settings.index_workers)
         self.service = IngestService(self.wal, self.indexer, IngestLimits.from_settings(settings))
         self._grpc = GrpcIngestServer(
             self.service,

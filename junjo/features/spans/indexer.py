@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 import duckdb
 
 from junjo.features.ingest.wal import WalBatch, WriteAheadLog
-from junjo.features.spans.convert import ConvertedBatch, convert_request
+from junjo.features.spans.converter import Converter, Unit
 from junjo.features.spans.store import (
     IndexerState,
     QuarantinedBatch,
@@ -90,10 +90,6 @@ class IndexerStatus(IndexerState):
     last_error: str | None = None  # the error being retried, None once a write succeeds
 
 
-# One WAL batch on its way to the store: converted rows, or the reason it is quarantined.
-_Unit = tuple[WalBatch, ConvertedBatch | None, str | None]
-
-
 class _Stopped(Exception):
     """stop() was called while a write was being retried; the batches stay in the WAL."""
 
@@ -101,7 +97,7 @@ class _Stopped(Exception):
 class _Job(threading.Thread):
     """Runs one write in the background; ``wait()`` re-raises what it raised."""
 
-    def __init__(self, fn: Callable[[list[_Unit]], None], units: list[_Unit]) -> None:
+    def __init__(self, fn: Callable[[list[Unit]], None], units: list[Unit]) -> None:
         super().__init__(name="junjo-indexer-write", daemon=True)
         self._fn, self._units = fn, units
         self._error: BaseException | None = None
@@ -129,8 +125,10 @@ class Indexer:
         *,
         batch_max_spans: int = 20000,
         idle_poll_seconds: float = 0.05,
+        convert_workers: int = 0,
     ) -> None:
         self._wal = wal
+        self._converter = Converter(convert_workers)
         self._store = store
         self._batch_max_spans = batch_max_spans
         self._idle_poll = idle_poll_seconds
@@ -231,6 +229,7 @@ class Indexer:
             if writing is not None:
                 with contextlib.suppress(_Stopped):
                     self._finish(writing)
+            self._converter.close()
         log.debug("indexer stopped at WAL seq %d", self._state.indexed_seq)
 
     def _match_wal(self) -> None:
@@ -264,7 +263,7 @@ class Indexer:
         self._idle()
         return None
 
-    def _read_group(self) -> list[_Unit]:
+    def _read_group(self) -> list[Unit]:
         """Read and convert the next group after the last one read (not yet committed)."""
         try:
             read = self._wal.read_after(
@@ -280,8 +279,7 @@ class Indexer:
         self._read_seq = batches[-1].seq
         with self._cond:
             self._in_flight.append((batches[-1].seq, batches[0].received_at_ns))
-        indexed_at = time.time_ns()
-        return [_convert(batch, indexed_at) for batch in batches]
+        return self._converter.convert(batches, time.time_ns())
 
     def _finish(self, job: _Job) -> bool:
         """Wait for a write. False if reading must restart from the committed position."""
@@ -315,11 +313,11 @@ class Indexer:
             self._store.release_memory()
         self._wake.wait(self._idle_poll)
 
-    def _write_and_prune(self, units: list[_Unit]) -> None:
+    def _write_and_prune(self, units: list[Unit]) -> None:
         self._write_group(units)
         self._prune(units[-1][0].seq)
 
-    def _write_group(self, units: list[_Unit]) -> None:
+    def _write_group(self, units: list[Unit]) -> None:
         """Write all units at once; if one batch's values break the write, go one by one."""
         error = self._commit(units)
         if error is None:
@@ -332,13 +330,13 @@ class Indexer:
             if unit_error is not None:
                 self._quarantine(unit, unit_error)
 
-    def _quarantine(self, unit: _Unit, error: str) -> None:
+    def _quarantine(self, unit: Unit, error: str) -> None:
         batch = unit[0]
         log.warning("quarantining WAL batch %d: %s", batch.seq, error)
         if self._commit([(batch, None, "store: " + error)]) is not None:
             raise AssertionError("a quarantine row cannot fail on its values")
 
-    def _commit(self, units: Sequence[_Unit]) -> str | None:
+    def _commit(self, units: Sequence[Unit]) -> str | None:
         """One transaction for ``units``, retried until it commits. Returns the error text if
         the data itself was refused; raises ``_Stopped`` if stopped while retrying."""
         converted = [c for _, c, _ in units if c is not None]
@@ -401,21 +399,6 @@ def _take_spans(batches: list[WalBatch], max_spans: int) -> list[WalBatch]:
         if total >= max_spans:
             return batches[: count + 1]
     return batches
-
-
-def _convert(batch: WalBatch, indexed_at_ns: int) -> _Unit:
-    try:
-        converted = convert_request(
-            batch.payload,
-            seq=batch.seq,
-            api_key_id=batch.api_key_id,
-            received_at_ns=batch.received_at_ns,
-            indexed_at_ns=indexed_at_ns,
-        )
-    except Exception as exc:  # undecodable or unstorable: keep it aside, index the rest
-        log.warning("quarantining WAL batch %d: %s", batch.seq, exc)
-        return batch, None, f"convert: {type(exc).__name__}: {exc}"
-    return batch, converted, None
 
 
 def _quarantined(batch: WalBatch, error: str) -> QuarantinedBatch:

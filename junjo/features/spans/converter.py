@@ -1,0 +1,78 @@
+"""Where WAL batches are converted to rows: in a worker process, or in this one.
+
+Conversion is the indexer's most expensive step and it is pure Python, so in the server
+process it competes for the GIL with the request threads and leaves the second core idle.
+A single worker process (started with ``spawn``: forking a process that runs gRPC threads
+is unsafe) converts one group while the server process writes the previous one; rows come
+back pickled, which costs a fifteenth of converting them. If the worker dies, the group is
+converted here and a new worker is started for the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from junjo.features.ingest.wal import WalBatch
+from junjo.features.spans.convert import ConvertedBatch, convert_request
+
+log = logging.getLogger("junjo.indexer")
+
+# One WAL batch on its way to the store: converted rows, or the reason it is quarantined.
+Unit = tuple[WalBatch, ConvertedBatch | None, str | None]
+_Job = tuple[bytes, int, str | None, int | None]
+
+
+def convert_one(payload: bytes, seq: int, key_id: str | None, received: int | None, now: int):
+    """(rows, None) or (None, why it is quarantined). Runs in either process."""
+    try:
+        converted = convert_request(
+            payload, seq=seq, api_key_id=key_id, received_at_ns=received, indexed_at_ns=now
+        )
+    except Exception as exc:  # undecodable or unstorable: kept aside, the rest indexed
+        return None, f"convert: {type(exc).__name__}: {exc}"
+    return converted, None
+
+
+def _convert_jobs(jobs: list[_Job], now: int) -> list[tuple[Any, str | None]]:
+    return [convert_one(payload, seq, key, received, now) for payload, seq, key, received in jobs]
+
+
+class Converter:
+    def __init__(self, workers: int = 1) -> None:
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def convert(self, batches: list[WalBatch], now: int) -> list[Unit]:
+        results = self._in_worker(batches, now) if self._workers else None
+        if results is None:
+            results = _convert_jobs([_job(b) for b in batches], now)
+        units = []
+        for batch, (converted, error) in zip(batches, results, strict=True):
+            if error:
+                log.warning("quarantining WAL batch %d: %s", batch.seq, error)
+            units.append((batch, converted, error))
+        return units
+
+    def _in_worker(self, batches: list[WalBatch], now: int) -> list | None:
+        try:
+            if self._pool is None:
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
+            return self._pool.submit(_convert_jobs, [_job(b) for b in batches], now).result()
+        except (BrokenProcessPool, OSError, RuntimeError) as exc:
+            log.warning("conversion worker failed (%s); converting in-process this time", exc)
+            self.close()
+            return None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _job(batch: WalBatch) -> _Job:
+    return (batch.payload, batch.seq, batch.api_key_id, batch.received_at_ns)
