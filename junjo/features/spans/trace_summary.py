@@ -14,9 +14,13 @@ from typing import Any
 
 import duckdb
 
-from junjo.features.spans.convert import SPAN_COLUMNS
 
-_AT = {name: index for index, name in enumerate(SPAN_COLUMNS)}
+def _positions() -> dict[str, int]:
+    # Imported here: `junjo traces` reads COLUMNS and must not load protobuf for it.
+    from junjo.features.spans.convert import SPAN_COLUMNS
+
+    return {name: index for index, name in enumerate(SPAN_COLUMNS)}
+
 
 SCHEMA = """
 CREATE TABLE traces (
@@ -117,16 +121,17 @@ ON CONFLICT (trace_id) DO UPDATE SET
 
 def summarize(spans: Sequence[tuple[Any, ...]], indexed_at_ns: int) -> list[tuple[Any, ...]]:
     """Per-trace contributions of newly stored span rows (already deduplicated)."""
+    at = _positions()
     by_trace: dict[str, list] = {}
-    trace_i, start_i, end_i = _AT["trace_id"], _AT["start_time_ns"], _AT["end_time_ns"]
-    parent_i, error_i, llm_i = _AT["parent_span_id"], _AT["is_error"], _AT["is_llm"]
-    tokens = (_AT["llm_prompt_tokens"], _AT["llm_completion_tokens"], _AT["llm_total_tokens"])
+    trace_i, start_i, end_i = at["trace_id"], at["start_time_ns"], at["end_time_ns"]
+    parent_i, error_i, llm_i = at["parent_span_id"], at["is_error"], at["is_llm"]
+    tokens = (at["llm_prompt_tokens"], at["llm_completion_tokens"], at["llm_total_tokens"])
     for row in spans:
         acc = by_trace.get(row[trace_i])
         if acc is None:
             acc = [row, row[start_i], row[end_i], 0, 0, 0, None, None, None]
             by_trace[row[trace_i]] = acc
-        elif _rank(row) < _rank(acc[0]):
+        elif _rank(row, parent_i, start_i) < _rank(acc[0], parent_i, start_i):
             acc[0] = row
         acc[1] = min(acc[1], row[start_i])
         acc[2] = max(acc[2], row[end_i])
@@ -151,8 +156,8 @@ def summarize(spans: Sequence[tuple[Any, ...]], indexed_at_ns: int) -> list[tupl
         is_root = root[parent_i] is None
         out.append(
             (
-                trace_id, root[_AT["service_name"]], root[_AT["span_id"]], root[_AT["name"]],
-                root[parent_i], root[start_i], root[_AT["junjo_span_type"]], start, end,
+                trace_id, root[at["service_name"]], root[at["span_id"]], root[at["name"]],
+                root[parent_i], root[start_i], root[at["junjo_span_type"]], start, end,
                 count, errors, llm, prompt, completion, total, indexed_at_ns, indexed_at_ns,
                 indexed_at_ns if is_root else None,
             )
@@ -160,8 +165,8 @@ def summarize(spans: Sequence[tuple[Any, ...]], indexed_at_ns: int) -> list[tupl
     return out
 
 
-def _rank(row: tuple[Any, ...]) -> tuple[int, int]:
-    return (0 if row[_AT["parent_span_id"]] is None else 1, row[_AT["start_time_ns"]])
+def _rank(row: tuple[Any, ...], parent_i: int, start_i: int) -> tuple[int, int]:
+    return (0 if row[parent_i] is None else 1, row[start_i])
 
 
 def upsert(conn: duckdb.DuckDBPyConnection, summaries: list[tuple[Any, ...]]) -> None:
