@@ -52,13 +52,18 @@ def status(
 ) -> MigrationStatus:
     latest = migrations[-1].version if migrations else 0
     current = current_version(db)
+    refuse_newer(current, latest, f"the {name} database")
+    return MigrationStatus(current, latest, [m for m in migrations if m.version > current])
+
+
+def refuse_newer(current: int, latest: int, what: str) -> None:
+    """Raise SchemaTooNew when a database (SQLite or DuckDB) is ahead of this code."""
     if current > latest:
         raise SchemaTooNew(
-            f"the {name} database is at schema version {current}, but this junjo only knows "
+            f"{what} is at schema version {current}, but this junjo only knows "
             f"versions up to {latest}: it was written by a newer junjo. Upgrade junjo "
             "(pipx upgrade junjo) or point --data-dir at another directory."
         )
-    return MigrationStatus(current, latest, [m for m in migrations if m.version > current])
 
 
 def migrate(db: sqlite_utils.Database, migrations: Sequence[Migration], name: str) -> list[int]:

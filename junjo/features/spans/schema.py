@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from junjo.db.migrations import SchemaTooNew
+from junjo.db.migrations import SchemaTooNew, refuse_newer
 
 __all__ = ["MIGRATIONS", "Migration", "SchemaTooNew", "current_version", "latest_version"]
 
@@ -178,13 +178,8 @@ def check_version(
     conn: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] = MIGRATIONS
 ) -> int:
     """The current version; raises ``SchemaTooNew`` for a file written by a newer junjo."""
-    current, latest = current_version(conn), latest_version(migrations)
-    if current > latest:
-        raise SchemaTooNew(
-            f"the span store is at schema version {current}, but this junjo only knows "
-            f"versions up to {latest}: it was written by a newer junjo. Upgrade junjo "
-            "(pipx upgrade junjo) or point --data-dir at another directory."
-        )
+    current = current_version(conn)
+    refuse_newer(current, latest_version(migrations), "the span store")
     return current
 
 
