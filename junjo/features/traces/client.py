@@ -39,14 +39,15 @@ class LocalFiles:
         self.description = f"data dir {settings.data_dir}"
         self._path = settings.spans_db_path
 
-    def _run(self, query: Any, *args: Any) -> Any:
-        """Open the file for this one query: DuckDB's lock then lasts milliseconds, so a
-        `junjo serve` starting meanwhile is not locked out."""
+    def _run(self, query: Any, *args: Any, empty: Any) -> Any:
+        """Run one query, opening the file for it alone: DuckDB's lock then lasts
+        milliseconds, so a `junjo serve` starting meanwhile is not locked out. ``empty``
+        is the answer while no span store exists (nothing ingested on this data dir)."""
         from junjo.features.auth.principal import Principal
         from junjo.features.spans.store import SpanStore
 
         if not self._path.exists():
-            raise _EmptyStore
+            return empty
         try:
             store = SpanStore.open_readonly(self._path)
         except Exception as exc:  # duckdb.IOException while a server writes it
@@ -67,44 +68,33 @@ class LocalFiles:
         from junjo.features.traces import queries
         from junjo.features.traces.params import filters_from_params
 
-        try:
-            return self._run(queries.search_traces, filters_from_params(params))
-        except _EmptyStore:
-            filters_from_params(params)  # still report bad parameters
-            return {"traces": [], "next_cursor": None}
+        filters = filters_from_params(params)
+        return self._run(queries.search_traces, filters, empty={"traces": [], "next_cursor": None})
 
     def trace(self, trace_id: str) -> dict[str, Any]:
         from junjo.features.traces import queries
 
-        try:
-            detail = self._run(queries.trace_detail, trace_id)
-        except _EmptyStore:
-            queries.check_trace_id(trace_id)
-            raise NotFound("Trace not found") from None
+        detail = self._run(queries.trace_detail, queries.check_trace_id(trace_id), empty=None)
+        if detail is None:
+            raise NotFound("Trace not found")
         return {**detail, "spans": [queries.studio_span(s) for s in detail["spans"]]}
 
     def services(self) -> list[dict[str, Any]]:
         from junjo.features.traces import queries
 
-        try:
-            return self._run(queries.service_summaries)
-        except _EmptyStore:
-            return []
+        return self._run(queries.service_summaries, empty=[])
 
     def workflow(self, trace_id: str, span_id: str) -> dict[str, Any]:
         from junjo.features.traces import queries
 
-        try:
-            return self._run(queries.workflow_execution, trace_id, span_id)
-        except _EmptyStore:
-            raise NotFound("Trace not found") from None
+        ids = queries.check_trace_id(trace_id), queries.check_span_id(span_id)
+        execution = self._run(queries.workflow_execution, *ids, empty=None)
+        if execution is None:
+            raise NotFound("Trace not found")
+        return execution
 
     def close(self) -> None:
         pass
-
-
-class _EmptyStore(Exception):
-    """No span store file yet: nothing has been ingested on this data dir."""
 
 
 class HttpServer:
