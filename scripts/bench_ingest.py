@@ -30,6 +30,7 @@ import multiprocessing as mp
 import os
 import random
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -210,24 +211,57 @@ def _add_trace(scope_spans, rng: random.Random, trace_id: bytes, store_id: str, 
 
 
 class Replayer:
-    """Rewrites the marker bytes of a template in place, so each send carries new ids."""
+    """Rewrites a template in place so each send carries new ids and current timestamps.
+
+    Timestamps move with the clock as a real app's do: frozen ones would put every span of
+    the run in one instant, and the server's duplicate lookup (by start-time range) would
+    then compare each batch against everything stored."""
 
     def __init__(self, template: bytes, markers: list[bytes]) -> None:
         self.buf = bytearray(template)
         self.slots: list[tuple[int, bool, list[int]]] = []
         for marker in markers:
-            offsets, at = [], self.buf.find(marker)
-            while at >= 0:
-                offsets.append(at)
-                at = self.buf.find(marker, at + 1)
-            self.slots.append((len(marker), len(marker) == 16, offsets))
+            self.slots.append((len(marker), len(marker) == 16, _offsets(self.buf, marker)))
+        self.times = _time_slots(template)
+        self.built_at = min((value for _, value in self.times), default=0)
 
     def next(self) -> bytes:
         for length, binary, offsets in self.slots:
             value = os.urandom(length) if binary else base64.b32encode(os.urandom(15))[:length]
             for at in offsets:
                 self.buf[at : at + length] = value
+        shift = time.time_ns() - self.built_at
+        for at, value in self.times:
+            struct.pack_into("<Q", self.buf, at, value + shift)
         return bytes(self.buf)
+
+
+def _offsets(buf: bytearray, marker: bytes) -> list[int]:
+    offsets, at = [], buf.find(marker)
+    while at >= 0:
+        offsets.append(at)
+        at = buf.find(marker, at + 1)
+    return offsets
+
+
+def _time_slots(template: bytes) -> list[tuple[int, int]]:
+    """(offset, value) of every span and event timestamp (fixed64) in the template."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest.FromString(template)
+    values = {
+        value
+        for rs in request.resource_spans
+        for ss in rs.scope_spans
+        for span in ss.spans
+        for value in (
+            span.start_time_unix_nano,
+            span.end_time_unix_nano,
+            *(event.time_unix_nano for event in span.events),
+        )
+    }
+    buf = bytearray(template)
+    return [(at, v) for v in values for at in _offsets(buf, struct.pack("<Q", v))]
 
 
 # -- load generator processes ----------------------------------------------------------------
