@@ -161,14 +161,17 @@ def test_key_store_failure_is_unavailable(server: Harness, monkeypatch):
     assert "Retry-After" in response.headers
 
 
-def test_pacing_grows_from_the_soft_bound_to_the_hard_bound(service: IngestService):
+def test_pacing_grows_from_the_soft_bound_then_holds_until_the_hard_bound(
+    service: IngestService,
+):
+    hard = service.limits.max_backlog_bytes  # 64 MiB here: pacing starts at 8 MiB
     assert service.pacing_delay() == 0
-    soft = int(service.limits.max_backlog_bytes * IngestService.PACING_START)
-    service.wal.append(b"x" * soft, 1)
+    service.wal.append(b"x" * (hard // 8), 1)
     assert service.pacing_delay() == 0
-    service.wal.append(b"x" * (8 * MIB), 1)
-    assert 0 < service.pacing_delay() < IngestService.MAX_PACING_S
-    service.wal.append(b"x" * (service.limits.max_backlog_bytes - soft - 8 * MIB), 1)
-    assert service.pacing_delay() == pytest.approx(IngestService.MAX_PACING_S)
+    service.wal.append(b"x" * (IngestService.PACING_RAMP // 4), 1)
+    assert service.pacing_delay() == pytest.approx(IngestService.MAX_PACING_S / 4, rel=0.01)
+    service.wal.append(b"x" * (hard - hard // 8 - IngestService.PACING_RAMP // 4), 1)
+    expected = min(1, (hard - hard // 8) / IngestService.PACING_RAMP) * IngestService.MAX_PACING_S
+    assert service.pacing_delay() == pytest.approx(expected)
     service.wal.append(b"x", 1)  # over the bound: refused at once, not paced first
     assert service.pacing_delay() == 0
