@@ -52,8 +52,8 @@ class Settings:
     http_max_body_mb: int = 64
     ingest_max_backlog_mb: int = 512
     ingest_min_free_disk_mb: int = 256
-    # Processes that convert received spans for the indexer (0: in the server process).
-    index_workers: int = 0
+    # 1: under load, a worker process converts spans for the indexer; 0: never.
+    index_workers: int = 1
 
     @property
     def control_db_path(self) -> Path:
@@ -113,6 +113,8 @@ def _validated(settings: Settings) -> Settings:
         minimum = 0 if name == "index_workers" else 1
         if spec.type == "int" and name not in _PORTS and getattr(settings, name) < minimum:
             raise ConfigError(f"setting {name!r}: must be at least {minimum}")
+    if settings.index_workers > 1:  # groups are converted one at a time: one worker is enough
+        raise ConfigError("setting 'index_workers': 0 or 1")
     return settings
 
 

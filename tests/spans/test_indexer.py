@@ -348,8 +348,17 @@ def test_memory_is_released_once_idle_after_writing(wal, store, make_indexer, mo
     assert len(released) == 1  # once per burst, not on every idle poll
 
 
-def test_conversion_in_a_worker_process_stores_the_same_rows(wal, store):
-    """The server converts in a worker process (index_workers = 1)."""
+def test_conversion_in_a_worker_process_stores_the_same_rows(wal, store, monkeypatch):
+    """Under load the server converts in a worker process (index_workers = 1)."""
+    monkeypatch.setattr(converter_module, "WORKER_MIN_SPANS", 1)  # every group is "big"
+    worker_results = []
+    real_in_worker = converter_module.Converter._in_worker
+
+    def recording(self, batches, now):
+        worker_results.append(real_in_worker(self, batches, now))
+        return worker_results[-1]
+
+    monkeypatch.setattr(converter_module.Converter, "_in_worker", recording)
     payloads = [simple_payload(3), b"not a protobuf", simple_payload(2)]
     for payload in payloads:
         append(wal, payload, 3)
@@ -357,7 +366,24 @@ def test_conversion_in_a_worker_process_stores_the_same_rows(wal, store):
     indexer.start()
     try:
         assert indexer.flush(timeout=60)
+        assert worker_results and None not in worker_results  # converted over there
+        deadline = time.monotonic() + 10
+        while indexer.converter.worker_running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not indexer.converter.worker_running  # it exits once the indexer is idle
     finally:
         assert indexer.stop(timeout=10)
     assert stored_count(store) == 5
     assert query(store, "SELECT count(*) FROM quarantine") == [(1,)]
+
+
+def test_small_groups_are_converted_in_process(wal, store):
+    append(wal, simple_payload(3), 3)
+    indexer = Indexer(wal, store, convert_workers=1)
+    indexer.start()
+    try:
+        assert indexer.flush(timeout=10)
+        assert not indexer.converter.worker_running  # no process started for 3 spans
+    finally:
+        assert indexer.stop(timeout=10)
+    assert stored_count(store) == 3

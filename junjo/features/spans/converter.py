@@ -6,6 +6,11 @@ A single worker process (started with ``spawn``: forking a process that runs gRP
 is unsafe) converts one group while the server process writes the previous one; rows come
 back pickled, which costs a fifteenth of converting them. If the worker dies, the group is
 converted here and a new worker is started for the next one.
+
+The worker is started for the first group of at least ``WORKER_MIN_SPANS`` spans; smaller
+groups (a quiet server) are converted in-process, where the round trip would cost more than
+it saves. The indexer closes the converter after an idle second, so an idle server carries
+no extra process.
 """
 
 from __future__ import annotations
@@ -41,13 +46,17 @@ def _convert_jobs(jobs: list[_Job], now: int) -> list[tuple[Any, str | None]]:
     return [convert_one(payload, seq, key, received, now) for payload, seq, key, received in jobs]
 
 
+WORKER_MIN_SPANS = 2048
+
+
 class Converter:
     def __init__(self, workers: int = 1) -> None:
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
 
     def convert(self, batches: list[WalBatch], now: int) -> list[Unit]:
-        results = self._in_worker(batches, now) if self._workers else None
+        big = sum(batch.span_count for batch in batches) >= WORKER_MIN_SPANS
+        results = self._in_worker(batches, now) if self._workers and big else None
         if results is None:
             results = _convert_jobs([_job(b) for b in batches], now)
         units = []
@@ -68,7 +77,12 @@ class Converter:
             self.close()
             return None
 
+    @property
+    def worker_running(self) -> bool:
+        return self._pool is not None
+
     def close(self) -> None:
+        """Stop the worker, if one runs (the next big group starts another)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -52,10 +52,16 @@ from junjo.features.spans.store import (
 log = logging.getLogger("junjo.indexer")
 
 _READ_MAX_BATCHES = 512
-# Bounds a group's memory: ~8k spans of 1 KB, ~35 MB once converted; two groups in flight.
-_READ_MAX_BYTES = 8 << 20
-# After a burst, once idle this long, the store hands its cached memory back to the OS.
-_RELEASE_AFTER_IDLE_S = 2.0
+# Bounds a group's memory: ~4k spans of 1 KB, ~17 MB once converted; two groups in flight.
+# Measured at 10x overload with the conversion worker: 8 MB groups peaked at 459 MiB for the
+# server, 4 MB at 387 MiB, for the same spans indexed per second.
+_READ_MAX_BYTES = 4 << 20
+# After a burst, once idle this long, the store hands its cached memory back to the OS and
+# the conversion worker exits.
+_RELEASE_AFTER_IDLE_S = 1.0
+# A write costs DuckDB tens of ms (planning its statements, committing) whatever its size,
+# so while less than a full group waits, writes start at most this often.
+_MIN_WRITE_INTERVAL_S = 0.2
 _BACKOFF_FIRST_S = 0.1
 _BACKOFF_MAX_S = 5.0
 
@@ -141,6 +147,7 @@ class Indexer:
         # (last seq, first received_at_ns) of each group read and not yet committed.
         self._in_flight: deque[tuple[int, int]] = deque()
         self._idle_since: float | None = None
+        self._last_write_started = 0.0
         self._wrote_since_release = False
         self._empty_reads = 0  # reads that found the WAL drained (flush() watches this)
         self._last_error: str | None = None
@@ -181,6 +188,10 @@ class Indexer:
                 running=self._thread is not None and self._thread.is_alive(),
                 last_error=self._last_error,
             )
+
+    @property
+    def converter(self) -> Converter:
+        return self._converter
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until every batch appended before this call is indexed (or quarantined)."""
@@ -253,15 +264,22 @@ class Indexer:
     def _cycle(self, writing: _Job | None) -> _Job | None:
         """Read the next group, wait for the previous write, start this group's write."""
         self._wake.clear()
+        self._let_backlog_grow()
         units = self._read_group()
         if writing is not None and not self._finish(writing):
             return None  # the group just read may follow a wrong position: re-read
         if units:
+            self._last_write_started = time.monotonic()
             return _Job(self._write_and_prune, units)
         if self._stop.is_set():
             raise _Stopped  # stopping, and the WAL is drained
         self._idle()
         return None
+
+    def _let_backlog_grow(self) -> None:
+        wait = self._last_write_started + _MIN_WRITE_INTERVAL_S - time.monotonic()
+        if wait > 0 and self._wal.backlog()[1] < _READ_MAX_BYTES and not self._stop.is_set():
+            self._stop.wait(wait)
 
     def _read_group(self) -> list[Unit]:
         """Read and convert the next group after the last one read (not yet committed)."""
@@ -311,6 +329,7 @@ class Indexer:
         elif self._wrote_since_release and now - self._idle_since >= _RELEASE_AFTER_IDLE_S:
             self._wrote_since_release = False
             self._store.release_memory()
+            self._converter.close()
         self._wake.wait(self._idle_poll)
 
     def _write_and_prune(self, units: list[Unit]) -> None:
