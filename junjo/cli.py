@@ -144,6 +144,9 @@ def main() -> None:
             _serve(**flags)
         except typer.Exit as exc:  # what typer would do with it
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C before the server took over the signals
+            print("Aborted!", file=sys.stderr)
+            sys.exit(1)
         return
     # Typer parses parameters through pydantic; its plugin scan of installed packages'
     # metadata costs ~35 ms at every start and junjo uses no pydantic plugins.

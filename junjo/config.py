@@ -99,22 +99,26 @@ _CHOICES = {
     "log_level": ("debug", "info", "warning", "error", "critical"),
     "log_format": ("text", "json"),
 }
-_PORTS = ("port", "grpc_port")
+# Integer settings with bounds of their own; every other integer must be at least 1.
+_RANGES = {
+    "port": (1, 65535),
+    "grpc_port": (1, 65535),
+    "index_workers": (0, 1),  # groups are converted one at a time: one worker is enough
+}
 
 
 def _validated(settings: Settings) -> Settings:
     for name, choices in _CHOICES.items():
         if getattr(settings, name).lower() not in choices:
             raise ConfigError(f"setting {name!r}: use one of {', '.join(choices)}")
-    for name in _PORTS:
-        if not 1 <= getattr(settings, name) <= 65535:
-            raise ConfigError(f"setting {name!r}: a port is between 1 and 65535")
     for name, spec in _FIELDS.items():
-        minimum = 0 if name == "index_workers" else 1
-        if spec.type == "int" and name not in _PORTS and getattr(settings, name) < minimum:
-            raise ConfigError(f"setting {name!r}: must be at least {minimum}")
-    if settings.index_workers > 1:  # groups are converted one at a time: one worker is enough
-        raise ConfigError("setting 'index_workers': 0 or 1")
+        if spec.type != "int":
+            continue
+        low, high = _RANGES.get(name, (1, None))
+        value = getattr(settings, name)
+        if value < low or (high is not None and value > high):
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ConfigError(f"setting {name!r}: must be {bounds}")
     return settings
 
 

@@ -223,7 +223,8 @@ class Replayer:
         for marker in markers:
             self.slots.append((len(marker), len(marker) == 16, _offsets(self.buf, marker)))
         self.times = _time_slots(template)
-        self.built_at = min((value for _, value in self.times), default=0)
+        # The latest time lands at now: spans arrive ended, as from a real exporter.
+        self.built_at = max((value for _, value in self.times), default=0)
 
     def next(self) -> bytes:
         for length, binary, offsets in self.slots:

@@ -183,9 +183,12 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument(
+        "--memory-limit", default="64MB", help="DuckDB's memory limit (the server's: 64MB)"
+    )
     args = parser.parse_args()
     data_dir, specials = ensure_store(args.spans, args.regenerate)
-    store = SpanStore.open_readonly(data_dir / "spans.duckdb")
+    store = SpanStore.open_readonly(data_dir / "spans.duckdb", memory_limit=args.memory_limit)
     conn = store.cursor()
     (count,) = conn.execute("SELECT count(*) FROM spans").fetchone()
     first_page = queries.search_traces(conn, OPERATOR, queries.TraceFilters())

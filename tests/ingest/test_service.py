@@ -161,17 +161,27 @@ def test_key_store_failure_is_unavailable(server: Harness, monkeypatch):
     assert "Retry-After" in response.headers
 
 
-def test_pacing_grows_from_the_soft_bound_then_holds_until_the_hard_bound(
-    service: IngestService,
-):
+def test_pacing_grows_from_16_mib_to_1_s_then_holds_until_the_bound(tmp_path: Path):
+    wal = WriteAheadLog(tmp_path / "wal.db")
+    limits = IngestLimits(
+        max_backlog_bytes=512 * MIB, min_free_disk_bytes=0, max_body_bytes=64 * MIB
+    )
+    service = IngestService(wal, _Indexer(), limits)
+    try:
+        delays = []
+        for backlog_mib in (16, 48, 80, 200, 512, 513):
+            wal.append(b"x" * (backlog_mib * MIB - wal.backlog()[1]), 1)
+            delays.append(service.pacing_delay())
+        assert delays == pytest.approx([0, 0.5, 1, 1, 1, 0])  # above the bound: refused
+    finally:
+        wal.close()
+
+
+def test_pacing_reaches_1_s_at_a_small_bound(service: IngestService):
     hard = service.limits.max_backlog_bytes  # 64 MiB here: pacing starts at 8 MiB
-    assert service.pacing_delay() == 0
     service.wal.append(b"x" * (hard // 8), 1)
     assert service.pacing_delay() == 0
-    service.wal.append(b"x" * (IngestService.PACING_RAMP // 4), 1)
-    assert service.pacing_delay() == pytest.approx(IngestService.MAX_PACING_S / 4, rel=0.01)
-    service.wal.append(b"x" * (hard - hard // 8 - IngestService.PACING_RAMP // 4), 1)
-    expected = min(1, (hard - hard // 8) / IngestService.PACING_RAMP) * IngestService.MAX_PACING_S
-    assert service.pacing_delay() == pytest.approx(expected)
-    service.wal.append(b"x", 1)  # over the bound: refused at once, not paced first
-    assert service.pacing_delay() == 0
+    service.wal.append(b"x" * (hard // 2 - hard // 8), 1)
+    assert service.pacing_delay() == pytest.approx((hard // 2 - hard // 8) / (hard - hard // 8))
+    service.wal.append(b"x" * (hard - hard // 2), 1)
+    assert service.pacing_delay() == pytest.approx(1.0)

@@ -351,6 +351,7 @@ def test_memory_is_released_once_idle_after_writing(wal, store, make_indexer, mo
 def test_conversion_in_a_worker_process_stores_the_same_rows(wal, store, monkeypatch):
     """Under load the server converts in a worker process (index_workers = 1)."""
     monkeypatch.setattr(converter_module, "WORKER_MIN_SPANS", 1)  # every group is "big"
+    monkeypatch.setattr(indexer_module, "_WORKER_EXIT_AFTER_IDLE_S", 0.5)
     worker_results = []
     real_in_worker = converter_module.Converter._in_worker
 

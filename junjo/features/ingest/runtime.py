@@ -42,8 +42,9 @@ class IngestRuntime:
         settings.ensure_data_dir()
         self.wal = WriteAheadLog(settings.wal_path)
         try:
-            # DuckDB's cache; the appender path needs little. 64 MB kept the server under
-            # its 400 MiB budget at 10x overload, with no loss of indexing speed.
+            # All of DuckDB's buffer memory, web UI queries included. 64 MB kept the server
+            # under its 400 MiB budget at 10x overload with no loss of indexing speed, and
+            # queries within their bars (docs/indexing.md).
             self.store = SpanStore.open(settings.spans_db_path, memory_limit="64MB")
         except BaseException:
             self.wal.close()

@@ -180,8 +180,9 @@ class _FreeDisk:
 
 class IngestService:
     WAL_ATTEMPTS = 3
-    # Pacing starts once about two indexer groups wait (or at 1/8 of a small backlog bound)
-    # and reaches its maximum over the next PACING_RAMP bytes.
+    # Pacing starts once PACING_START waits to be indexed (a few indexer groups; or 1/8 of a
+    # small backlog bound) and reaches its maximum over the next PACING_RAMP bytes (or at
+    # the bound, if that comes first).
     PACING_START = 16 * MIB
     PACING_RAMP = 64 * MIB
     MAX_PACING_S = 1.0
@@ -232,7 +233,8 @@ class IngestService:
         _, backlog = self.wal.backlog()
         if backlog <= soft or backlog > hard:  # above the bound it is refused at once
             return 0.0
-        return min(1.0, (backlog - soft) / self.PACING_RAMP) * self.MAX_PACING_S
+        ramp = max(1, min(self.PACING_RAMP, hard - soft))  # a small bound: reach 1 s at it
+        return min(1.0, (backlog - soft) / ramp) * self.MAX_PACING_S
 
     @contextlib.contextmanager
     def admit(self, size: int, wait_s: float | None = None) -> Iterator[None]:

@@ -9,7 +9,7 @@ converted here and a new worker is started for the next one.
 
 The worker is started for the first group of at least ``WORKER_MIN_SPANS`` spans; smaller
 groups (a quiet server) are converted in-process, where the round trip would cost more than
-it saves. The indexer closes the converter after an idle second, so an idle server carries
+it saves. The indexer closes the converter after 30 idle seconds, so an idle server carries
 no extra process.
 """
 

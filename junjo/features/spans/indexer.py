@@ -53,14 +53,17 @@ log = logging.getLogger("junjo.indexer")
 
 _READ_MAX_BATCHES = 512
 # Bounds a group's memory: ~4k spans of 1 KB, ~17 MB once converted; two groups in flight.
-# Measured at 10x overload with the conversion worker: 8 MB groups peaked at 459 MiB for the
-# server, 4 MB at 387 MiB, for the same spans indexed per second.
+# Measured at 10x overload with the conversion worker and a 64 MB DuckDB limit: 8 MB groups
+# peaked at 459 MiB for the server, 4 MB groups at 387 MiB, for the same indexing rate.
 _READ_MAX_BYTES = 4 << 20
-# After a burst, once idle this long, the store hands its cached memory back to the OS and
-# the conversion worker exits.
+# After a burst, once idle this long, the store hands its cached memory back to the OS.
 _RELEASE_AFTER_IDLE_S = 1.0
+# ... and after this long the conversion worker exits: starting one costs ~0.2 s, about what
+# converting its first group saves, so bursts a few seconds apart keep the same worker.
+_WORKER_EXIT_AFTER_IDLE_S = 30.0
 # A write costs DuckDB tens of ms (planning its statements, committing) whatever its size,
-# so while less than a full group waits, writes start at most this often.
+# so while the un-pruned backlog (the group being written included) is under a full group,
+# writes start at most this often.
 _MIN_WRITE_INTERVAL_S = 0.2
 _BACKOFF_FIRST_S = 0.1
 _BACKOFF_MAX_S = 5.0
@@ -326,9 +329,11 @@ class Indexer:
         now = time.monotonic()
         if self._idle_since is None:
             self._idle_since = now
-        elif self._wrote_since_release and now - self._idle_since >= _RELEASE_AFTER_IDLE_S:
+        idle_for = now - self._idle_since
+        if self._wrote_since_release and idle_for >= _RELEASE_AFTER_IDLE_S:
             self._wrote_since_release = False
             self._store.release_memory()
+        if self._converter.worker_running and idle_for >= _WORKER_EXIT_AFTER_IDLE_S:
             self._converter.close()
         self._wake.wait(self._idle_poll)
 

@@ -174,8 +174,6 @@ class SpanStore:
         running on another cursor at that instant could see the low limit, so the indexer only
         calls this after being idle for a while."""
         conn = self._conn
-        with contextlib.suppress(duckdb.Error):  # un-checkpointed rows stay in memory
-            conn.execute("CHECKPOINT")
         try:
             # Fails if DuckDB cannot evict that far right now: no harm, nothing changed.
             with contextlib.suppress(duckdb.Error):
