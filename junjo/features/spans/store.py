@@ -46,6 +46,7 @@ DEFAULT_MEMORY_LIMIT = "128MB"
 # default means nearly every 20k-span write checkpoints and rewrites the open row group;
 # 64 MB measured ~25% faster inserts and bounds the WAL replayed at start.
 CHECKPOINT_THRESHOLD = "64MB"
+_CHECKPOINT_AT_IDLE_BYTES = 1 << 20
 # release_memory() lowers the limit to this for a moment (measured: 256 → 138 MiB idle).
 _RELEASE_LIMIT = "16MB"
 # Start times further apart than this are looked up as separate ranges, so one span with a
@@ -174,6 +175,11 @@ class SpanStore:
         running on another cursor at that instant could see the low limit, so the indexer only
         calls this after being idle for a while."""
         conn = self._conn
+        if _size(self.path.with_name(self.path.name + ".wal")) > _CHECKPOINT_AT_IDLE_BYTES:
+            # Rows not yet checkpointed stay in memory (idle RSS 120 -> 118 MiB after 1,000
+            # spans); the size test keeps a trickle of exports from checkpointing after each.
+            with contextlib.suppress(duckdb.Error):
+                conn.execute("CHECKPOINT")
         try:
             # Fails if DuckDB cannot evict that far right now: no harm, nothing changed.
             with contextlib.suppress(duckdb.Error):
@@ -247,6 +253,13 @@ def _config(memory_limit: str, threads: int | None) -> dict[str, Any]:
     if threads:
         config["threads"] = threads
     return config
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _malloc_trim() -> None:
