@@ -13,6 +13,7 @@ the gRPC port; ``stop()`` shuts down in the order that loses nothing:
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -49,7 +50,9 @@ class IngestRuntime:
         except BaseException:
             self.wal.close()
             raise
-        self.indexer = Indexer(self.wal, self.store, convert_workers=settings.index_workers)
+        # On one core a worker only adds memory and hand-off costs.
+        workers = settings.index_workers if (os.cpu_count() or 1) > 1 else 0
+        self.indexer = Indexer(self.wal, self.store, convert_workers=workers)
         self.service = IngestService(self.wal, self.indexer, IngestLimits.from_settings(settings))
         self._grpc = GrpcIngestServer(
             self.service,
