@@ -8,8 +8,12 @@ _KEY_ALPHABET = string.ascii_letters + string.digits
 
 
 def new_id(length: int = 21) -> str:
-    """A nanoid-style id (21 URL-safe characters, ~126 bits), as Junjo AI Studio uses."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+    """A nanoid-style id (21 URL-safe characters, ~126 bits), as Junjo AI Studio uses.
+
+    It starts with a letter or digit: an id starting with "-" reads as an option on a command
+    line (``junjo keys delete -x...`` failed), and ids are typed into commands."""
+    first = secrets.choice(_KEY_ALPHABET)
+    return first + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length - 1))
 
 
 def new_api_key(length: int = 64) -> str:
