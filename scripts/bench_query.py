@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from junjo.features.auth.principal import Principal  # noqa: E402
 from junjo.features.spans.convert import convert_request  # noqa: E402
-from junjo.features.spans.store import SpanStore  # noqa: E402
+from junjo.features.spans.store import SERVER_MEMORY_LIMIT, SpanStore  # noqa: E402
 from junjo.features.traces import queries  # noqa: E402
 from tests import otlp_builders as b  # noqa: E402
 
@@ -184,7 +184,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument(
-        "--memory-limit", default="64MB", help="DuckDB's memory limit (the server's: 64MB)"
+        "--memory-limit",
+        default=SERVER_MEMORY_LIMIT,
+        help=f"DuckDB's memory limit (default: the server's, {SERVER_MEMORY_LIMIT})",
     )
     args = parser.parse_args()
     data_dir, specials = ensure_store(args.spans, args.regenerate)

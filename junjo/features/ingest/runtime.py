@@ -23,7 +23,7 @@ from junjo.features.ingest.grpc_server import GrpcIngestServer
 from junjo.features.ingest.service import IngestLimits, IngestService, KeyVerifierLike
 from junjo.features.ingest.wal import WriteAheadLog
 from junjo.features.spans.indexer import Indexer
-from junjo.features.spans.store import SpanStore
+from junjo.features.spans.store import SERVER_MEMORY_LIMIT, SpanStore
 
 log = logging.getLogger("junjo.ingest")
 
@@ -43,10 +43,7 @@ class IngestRuntime:
         settings.ensure_data_dir()
         self.wal = WriteAheadLog(settings.wal_path)
         try:
-            # All of DuckDB's buffer memory, web UI queries included. 64 MB kept the server
-            # under its 400 MiB budget at 10x overload with no loss of indexing speed, and
-            # queries within their bars (docs/indexing.md).
-            self.store = SpanStore.open(settings.spans_db_path, memory_limit="64MB")
+            self.store = SpanStore.open(settings.spans_db_path, memory_limit=SERVER_MEMORY_LIMIT)
         except BaseException:
             self.wal.close()
             raise

@@ -42,6 +42,10 @@ from junjo.features.spans.convert import (
 # DuckDB's buffer cache; RSS follows it about 1:1 at peak (measured 64 MB → 184 MiB peak,
 # 128 MB → 226 MiB for the indexer process). The server's budget is 400 MiB peak.
 DEFAULT_MEMORY_LIMIT = "128MB"
+# The server's limit: all of DuckDB's buffer memory, web UI queries included. 64 MB kept the
+# server under its 400 MiB budget at 10x overload with no loss of indexing speed, and queries
+# within their bars (docs/indexing.md).
+SERVER_MEMORY_LIMIT = "64MB"
 # DuckDB checkpoints (compresses the WAL into the file) when its WAL passes this. The 16 MB
 # default means nearly every 20k-span write checkpoints and rewrites the open row group;
 # 64 MB measured ~25% faster inserts and bounds the WAL replayed at start.
