@@ -214,3 +214,39 @@ def test_quarantine_rows_and_counters(store: SpanStore):
         store, "SELECT seq, received_at_ns, api_key_id, span_count, error, payload FROM quarantine"
     )
     assert rows == [(3, 42, "k", 7, "boom", b"\x00raw")]
+
+
+# -- checkpoints and row groups ----------------------------------------------------------
+
+
+def row_groups(store: SpanStore) -> int:
+    return query(store, "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('spans')")[
+        0
+    ][0]
+
+
+def write(store: SpanStore, seq: int, *, checkpoint: bool) -> None:
+    spans = [make_span() for _ in range(20)]
+    store.write_batches([convert_request(request_payload(spans), seq=seq)], seq)
+    if checkpoint:
+        cursor = store.cursor()
+        cursor.execute("CHECKPOINT")
+        cursor.close()
+
+
+def test_writes_do_not_merge_row_groups_and_idle_time_does_hourly(store: SpanStore, monkeypatch):
+    # Merging at every checkpoint rewrote the growing last row group again and again
+    # (2-7x slower checkpoints under load); an hourly idle-time merge keeps the count low.
+    monkeypatch.setattr(store_module, "_CHECKPOINT_AT_IDLE_BYTES", 0)
+    for seq in (1, 2, 3):
+        write(store, seq, checkpoint=True)
+    assert row_groups(store) == 3  # one per checkpoint: nothing merged while writing
+    write(store, 4, checkpoint=False)
+    store.release_memory()
+    assert row_groups(store) == 1  # the first idle checkpoint merges them
+    write(store, 5, checkpoint=True)
+    write(store, 6, checkpoint=False)
+    store.release_memory()
+    assert row_groups(store) == 3  # within the hour: checkpointed, not merged
+    assert count(store, "spans") == 120
+    assert query(store, "SELECT current_setting('max_vacuum_tasks')")[0][0] == 0
