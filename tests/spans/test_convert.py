@@ -108,11 +108,12 @@ def test_plain_fields_kind_times_status_and_counters():
 def test_attribute_values_map_to_json_recursively():
     attributes = {
         "s": "text",
+        "empty": "",  # a set, empty string: not None
         "b": True,
         "i": 2**62,
         "d": 1.5,
         "bytes": b"\x00\xff",
-        "arr": ["x", 1, [False]],
+        "arr": ["x", 1, [False], ""],
         "kv": {"inner": {"deep": "v"}, "n": -1},
         "empty_kv": {},
     }
@@ -121,11 +122,12 @@ def test_attribute_values_map_to_json_recursively():
     decoded = json.loads(one(span)["attributes_json"])
     assert decoded == {
         "s": "text",
+        "empty": "",
         "b": True,
         "i": 2**62,
         "d": 1.5,
         "bytes": "00ff",
-        "arr": ["x", 1, [False]],
+        "arr": ["x", 1, [False], ""],
         "kv": {"inner": {"deep": "v"}, "n": -1},
         "empty_kv": {},
         "unset": None,

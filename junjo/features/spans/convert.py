@@ -139,13 +139,14 @@ _SCALARS = frozenset({"bool_value", "int_value", "double_value", "string_value_s
 
 def any_value(value: Any) -> Any:
     """AnyValue → JSON-able Python: arrays and kvlists nest, bytes → hex, unset → None."""
+    # Most values are non-empty strings: reading string_value first skips the oneof lookup.
+    return value.string_value or _not_a_non_empty_string(value)
+
+
+def _not_a_non_empty_string(value: Any) -> Any:
     kind = value.WhichOneof("value")
     if kind == "string_value":
-        return value.string_value
-    return _other_value(value, kind)
-
-
-def _other_value(value: Any, kind: str | None) -> Any:
+        return ""
     if kind in _SCALARS:
         return getattr(value, kind)
     if kind is None:
@@ -162,9 +163,8 @@ def attributes(key_values: Any) -> dict[str, Any]:
     out = {}
     for kv in key_values:
         value = kv.value
-        kind = value.WhichOneof("value")
-        # Strings are most attributes; each protobuf attribute access costs ~100 ns.
-        out[kv.key] = value.string_value if kind == "string_value" else _other_value(value, kind)
+        # Inlined any_value: each call and protobuf attribute access costs ~100 ns here.
+        out[kv.key] = value.string_value or _not_a_non_empty_string(value)
     return out
 
 
