@@ -220,9 +220,9 @@ def test_quarantine_rows_and_counters(store: SpanStore):
 
 
 def row_groups(store: SpanStore) -> int:
-    return query(store, "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('spans')")[
+    return query(store, "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('spans')")[0][
         0
-    ][0]
+    ]
 
 
 def write(store: SpanStore, seq: int, *, checkpoint: bool) -> None:
