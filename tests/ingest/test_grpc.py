@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -167,3 +168,20 @@ def test_gzip_that_inflates_past_the_limit_is_refused(start_server):
     code, _, details = server.call(TRACE_EXPORT, payload, compression=grpc.Compression.Gzip)
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "Decompressed" in details
+
+
+def test_paced_exports_count_against_the_in_flight_byte_budget(start_server, monkeypatch):
+    # gRPC hands over bodies already read: a paced one must be inside the memory budget.
+    server = start_server()
+    service = server.runtime.service
+    monkeypatch.setattr(service, "pacing_delay", lambda: 1.0)  # as if the indexer is behind
+    big = request_bytes(new_ids(1), padding=600_000)
+    monkeypatch.setattr(service._admission, "_max_bytes", len(big) + 100_000)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(server.call, TRACE_EXPORT, big)
+        time.sleep(0.3)  # the first is being paced now, holding its bytes
+        second = server.call(TRACE_EXPORT, request_bytes(new_ids(1), padding=600_000))
+        assert first.result()[0] == grpc.StatusCode.OK
+    assert second[0] == grpc.StatusCode.UNAVAILABLE
+    assert "in flight" in second[2]
+    assert service._admission.bytes == 0

@@ -114,8 +114,10 @@ class GrpcIngestServer:
         code, message = grpc.StatusCode.OK, ""
         try:
             key = self._service.authenticate(self._verifier, _api_key(context))
-            time.sleep(self._service.pacing_delay())  # holds no admission slot
+            # gRPC has already read the body: a paced export holds it in memory, so it is
+            # paced inside its admission, whose byte budget bounds what waits here.
             with self._service.admit(len(request)):
+                time.sleep(self._service.pacing_delay())
                 result = self._service.accept(request, "protobuf", api_key_id=key.id)
         except AuthFailure as exc:
             code, message = _AUTH_CODES[exc.reason], str(exc)
