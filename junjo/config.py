@@ -85,7 +85,11 @@ def load_settings(
 ) -> Settings:
     """Merge the four sources. ``flags`` holds only the options the user actually passed."""
     env = dict(os.environ) if env is None else env
-    toml_path = config_file or _path_or_none(env.get("JUNJO_CONFIG")) or _default_toml()
+    toml_path = (
+        (config_file.expanduser() if config_file else None)
+        or _path_or_none(env.get("JUNJO_CONFIG"))
+        or _default_toml()
+    )
     values: dict[str, Any] = {}
     if toml_path is not None:
         values.update(_from_toml(toml_path))

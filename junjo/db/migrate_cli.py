@@ -3,6 +3,9 @@ databases: the SQLite control plane and the DuckDB span store."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import duckdb
 import typer
 
@@ -14,12 +17,22 @@ from junjo.server.runtime_file import read_runtime_file
 
 
 def run_migrate(settings: Settings, *, status_only: bool) -> None:
-    settings.ensure_data_dir()
+    if not status_only:  # --status only reads: it creates neither the data dir nor files
+        settings.ensure_data_dir()
     _control(settings, status_only)
     _spans(settings, status_only)
 
 
+def _not_created(label: str, migrations: Sequence[Any]) -> None:
+    typer.echo(f"{label}: not created yet (version 0 of {migrations[-1].version})")
+    for pending in migrations:
+        typer.echo(f"  pending {pending.version}: {pending.description}")
+
+
 def _control(settings: Settings, status_only: bool) -> None:
+    if status_only and not settings.control_db_path.exists():
+        _not_created("control database (junjo.db)", CONTROL_MIGRATIONS)
+        return
     db = connect(settings.control_db_path)
     try:
         state = status(db, CONTROL_MIGRATIONS, "control")
@@ -41,7 +54,7 @@ def _spans(settings: Settings, status_only: bool) -> None:
         typer.echo(f"span store (spans.duckdb): in use by the running server (pid {running.pid})")
         return
     if status_only and not settings.spans_db_path.exists():
-        typer.echo(f"span store (spans.duckdb): not created yet (version 0 of {latest_version})")
+        _not_created("span store (spans.duckdb)", span_schema.MIGRATIONS)
         return
     conn = duckdb.connect(str(settings.spans_db_path), read_only=status_only)
     try:

@@ -33,6 +33,14 @@ def test_config_file_can_come_from_the_environment(tmp_path: Path):
     assert load_settings(env={"JUNJO_CONFIG": str(toml)}).data_dir == tmp_path / "d"
 
 
+def test_config_paths_may_start_with_a_tilde(tmp_path: Path, monkeypatch):
+    # A quoted or --config=~/... path reaches us unexpanded by the shell.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "j.toml").write_text(f'data_dir = "{tmp_path / "d"}"\n')
+    assert load_settings(env={}, config_file=Path("~/j.toml")).data_dir == tmp_path / "d"
+    assert load_settings(env={"JUNJO_CONFIG": "~/j.toml"}).data_dir == tmp_path / "d"
+
+
 def test_bad_values_are_named(tmp_path: Path):
     with pytest.raises(ConfigError, match="'port'"):
         load_settings(env={"JUNJO_PORT": "eighty"})
