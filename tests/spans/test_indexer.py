@@ -363,7 +363,7 @@ def test_conversion_in_a_worker_process_stores_the_same_rows(wal, store, monkeyp
     payloads = [simple_payload(3), b"not a protobuf", simple_payload(2)]
     for payload in payloads:
         append(wal, payload, 3)
-    indexer = Indexer(wal, store, convert_workers=1)
+    indexer = Indexer(wal, store, convert_in_worker=True)
     indexer.start()
     try:
         assert indexer.flush(timeout=60)
@@ -380,7 +380,7 @@ def test_conversion_in_a_worker_process_stores_the_same_rows(wal, store, monkeyp
 
 def test_small_groups_are_converted_in_process(wal, store):
     append(wal, simple_payload(3), 3)
-    indexer = Indexer(wal, store, convert_workers=1)
+    indexer = Indexer(wal, store, convert_in_worker=True)
     indexer.start()
     try:
         assert indexer.flush(timeout=10)

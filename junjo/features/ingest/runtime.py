@@ -48,8 +48,8 @@ class IngestRuntime:
             self.wal.close()
             raise
         # On one core a worker only adds memory and hand-off costs.
-        workers = settings.index_workers if (os.cpu_count() or 1) > 1 else 0
-        self.indexer = Indexer(self.wal, self.store, convert_workers=workers)
+        in_worker = settings.index_workers == 1 and (os.cpu_count() or 1) > 1
+        self.indexer = Indexer(self.wal, self.store, convert_in_worker=in_worker)
         self.service = IngestService(self.wal, self.indexer, IngestLimits.from_settings(settings))
         self._grpc = GrpcIngestServer(
             self.service,

@@ -50,13 +50,13 @@ WORKER_MIN_SPANS = 2048
 
 
 class Converter:
-    def __init__(self, workers: int = 1) -> None:
-        self._workers = workers
+    def __init__(self, *, use_worker: bool) -> None:
+        self._use_worker = use_worker
         self._pool: ProcessPoolExecutor | None = None
 
     def convert(self, batches: list[WalBatch], now: int) -> list[Unit]:
         big = sum(batch.span_count for batch in batches) >= WORKER_MIN_SPANS
-        results = self._in_worker(batches, now) if self._workers and big else None
+        results = self._in_worker(batches, now) if self._use_worker and big else None
         if results is None:
             results = _convert_jobs([_job(b) for b in batches], now)
         units = []
@@ -70,7 +70,7 @@ class Converter:
         try:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
+                self._pool = ProcessPoolExecutor(1, mp_context=context)
             return self._pool.submit(_convert_jobs, [_job(b) for b in batches], now).result()
         except (BrokenProcessPool, OSError, RuntimeError) as exc:
             log.warning("conversion worker failed (%s); converting in-process this time", exc)

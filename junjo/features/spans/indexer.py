@@ -134,10 +134,10 @@ class Indexer:
         *,
         batch_max_spans: int = 20000,
         idle_poll_seconds: float = 0.05,
-        convert_workers: int = 0,
+        convert_in_worker: bool = False,
     ) -> None:
         self._wal = wal
-        self._converter = Converter(convert_workers)
+        self._converter = Converter(use_worker=convert_in_worker)
         self._store = store
         self._batch_max_spans = batch_max_spans
         self._idle_poll = idle_poll_seconds
