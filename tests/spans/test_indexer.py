@@ -388,3 +388,18 @@ def test_small_groups_are_converted_in_process(wal, store):
     finally:
         assert indexer.stop(timeout=10)
     assert stored_count(store) == 3
+
+
+def test_a_group_of_few_but_large_spans_is_converted_in_the_worker(wal, store):
+    # Conversion cost follows bytes (JSON-escaping big attributes), not just span count.
+    big = {"state": "x" * (converter_module.WORKER_MIN_BYTES // 2)}
+    payload = request_payload([make_span(name=f"big{i}", attributes=big) for i in range(2)])
+    append(wal, payload, 2)
+    indexer = Indexer(wal, store, convert_in_worker=True)
+    indexer.start()
+    try:
+        assert indexer.flush(timeout=60)
+        assert indexer.converter.worker_running  # 2 spans, but over 2 MiB: the worker's job
+    finally:
+        assert indexer.stop(timeout=10)
+    assert stored_count(store) == 2

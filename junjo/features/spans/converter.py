@@ -7,10 +7,10 @@ is unsafe) converts one group while the server process writes the previous one; 
 back pickled, which costs a fifteenth of converting them. If the worker dies, the group is
 converted here and a new worker is started for the next one.
 
-The worker is started for the first group of at least ``WORKER_MIN_SPANS`` spans; smaller
-groups (a quiet server) are converted in-process, where the round trip would cost more than
-it saves. The indexer closes the converter after 30 idle seconds, so an idle server carries
-no extra process.
+The worker is started for the first group of at least ``WORKER_MIN_SPANS`` spans or
+``WORKER_MIN_BYTES`` bytes; smaller groups (a quiet server) are converted in-process, where
+the round trip would cost more than it saves. The indexer closes the converter after 30 idle
+seconds, so an idle server carries no extra process.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ def _convert_jobs(jobs: list[_Job], now: int) -> list[tuple[Any, str | None]]:
     return [convert_one(payload, seq, key, received, now) for payload, seq, key, received in jobs]
 
 
+# A group this large (in spans, or in bytes for a few big spans) is converted in the worker.
 WORKER_MIN_SPANS = 2048
+WORKER_MIN_BYTES = 2 << 20
 
 
 class Converter:
@@ -55,7 +57,10 @@ class Converter:
         self._pool: ProcessPoolExecutor | None = None
 
     def convert(self, batches: list[WalBatch], now: int) -> list[Unit]:
-        big = sum(batch.span_count for batch in batches) >= WORKER_MIN_SPANS
+        big = (
+            sum(batch.span_count for batch in batches) >= WORKER_MIN_SPANS
+            or sum(len(batch.payload) for batch in batches) >= WORKER_MIN_BYTES
+        )
         results = self._in_worker(batches, now) if self._use_worker and big else None
         if results is None:
             results = _convert_jobs([_job(b) for b in batches], now)
