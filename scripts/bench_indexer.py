@@ -15,6 +15,12 @@ median of ``--runs`` (CPU-bound stages in process CPU time, so a busy machine sk
              including the duplicate lookup and the commit)
   indexer    a fresh WAL holding the run's requests, drained by Indexer → flush (wall time;
              its process CPU per 1,000 spans is printed too: contention-proof)
+
+Then the pipeline as ``junjo serve`` runs it, on a longer stream (``--pipeline-spans``,
+``--pipeline-runs``): bench_ingest's requests (timestamps at the current time), the conversion
+worker on, the server's DuckDB memory limit. As shipped (no row-group vacuum while writing,
+128 MB checkpoints), against the previous settings as the baseline for the ratio (DuckDB's
+default vacuum at every checkpoint, 64 MB checkpoints) and against vacuum with 128 MB.
 """
 
 from __future__ import annotations
@@ -130,10 +136,89 @@ def bench_indexer(payloads: list[bytes], spans: int, workdir: Path) -> tuple[flo
         store.close()
 
 
+PIPELINE_VARIANTS = (  # label, checkpoint threshold, vacuum while writing
+    ("before: vacuum, 64 MB checkpoints", "64MB", True),
+    ("vacuum, 128 MB checkpoints", "128MB", True),
+    ("as shipped: no vacuum, 128 MB", None, False),
+)
+
+
+def bench_pipeline(
+    spans: int, workdir: Path, *, threshold: str | None, vacuum: bool
+) -> tuple[float, float, float]:
+    """Indexer with the conversion worker over a pre-filled WAL: (spans/s, main CPU µs/span,
+    worker CPU µs/span)."""
+    from bench_ingest import Replayer, build_template
+
+    from junjo.features.spans.store import SERVER_MEMORY_LIMIT
+
+    replayer = Replayer(*build_template(REQUEST_SPANS, 1))
+    per_request = count_spans(replayer.next())
+    wal = WriteAheadLog(workdir / "wal.db")
+    store = SpanStore.open(workdir / "spans.duckdb", memory_limit=SERVER_MEMORY_LIMIT)
+    if vacuum:
+        store.cursor().execute("SET max_vacuum_tasks = 100")
+    if threshold:
+        store.cursor().execute(f"SET checkpoint_threshold = '{threshold}'")
+    for _ in range(max(1, spans // per_request)):
+        wal.append(replayer.next(), per_request)
+    indexer = Indexer(wal, store, convert_in_worker=True)
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    started = time.perf_counter()
+    indexer.start()
+    try:
+        if not indexer.flush(timeout=1800):
+            raise SystemExit("the indexer did not catch up within 30 minutes")
+        elapsed = time.perf_counter() - started
+    finally:
+        indexer.stop(timeout=30)  # also ends the worker, so its CPU is counted below
+        wal.close()
+        store.close()
+    indexed = indexer.status().indexed_spans
+    main_cpu = _cpu(resource.getrusage(resource.RUSAGE_SELF)) - _cpu(own)
+    worker_cpu = _cpu(resource.getrusage(resource.RUSAGE_CHILDREN)) - _cpu(children)
+    return indexed / elapsed, main_cpu / indexed * 1e6, worker_cpu / indexed * 1e6
+
+
+def _cpu(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def print_pipeline(args: argparse.Namespace, workroot: Path) -> None:
+    print(
+        f"\npipeline: {args.pipeline_spans:,} spans per run, conversion worker on, "
+        f"{args.pipeline_runs} runs"
+    )
+    print(f"{'variant':<34} {'spans/s':>9} {'ratio':>6} {'main µs':>8} {'worker µs':>10}  runs")
+    baseline = None
+    for variant, (label, threshold, vacuum) in enumerate(PIPELINE_VARIANTS):
+        results = []
+        for number in range(args.pipeline_runs):
+            workdir = workroot / f"pipeline-{variant}-{number}"
+            workdir.mkdir()
+            results.append(
+                bench_pipeline(args.pipeline_spans, workdir, threshold=threshold, vacuum=vacuum)
+            )
+        rate = statistics.median(r[0] for r in results)
+        baseline = baseline or rate
+        main_us = statistics.median(r[1] for r in results)
+        worker_us = statistics.median(r[2] for r in results)
+        runs = ", ".join(f"{r[0]:,.0f}" for r in results)
+        print(
+            f"{label:<34} {rate:>9,.0f} {rate / baseline:>6.2f} {main_us:>8.0f} "
+            f"{worker_us:>10.0f}  {runs}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--spans", type=int, default=20_000, help="spans per run")
+    parser.add_argument("--pipeline-spans", type=int, default=300_000)
+    parser.add_argument("--pipeline-runs", type=int, default=3, help="0 skips the pipeline")
     args = parser.parse_args()
 
     runs = [build_payloads(args.spans) for _ in range(args.runs)]
@@ -162,6 +247,9 @@ def main() -> None:
         median, low, high = statistics.median(rates), min(rates), max(rates)
         print(f"{stage:<12} {median:>15,.0f} {low:>10,.0f} {high:>10,.0f}")
     print(f"indexer CPU per 1,000 spans: {statistics.median(cpu_per_span) * 1e6:.0f} ms")
+    if args.pipeline_runs:
+        with tempfile.TemporaryDirectory() as tmp:
+            print_pipeline(args, Path(tmp))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS of this process: {peak:.0f} MiB")
 
