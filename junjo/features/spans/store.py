@@ -48,9 +48,9 @@ DEFAULT_MEMORY_LIMIT = "128MB"
 SERVER_MEMORY_LIMIT = "64MB"
 # DuckDB checkpoints (compresses its WAL into the file) when the WAL passes this. Each
 # checkpoint writes the rows since the last one as new row groups: ~12 µs a span, whatever
-# the threshold, once vacuuming is off (below). 128 MB (~90k spans) keeps those row groups
-# large and bounds the WAL DuckDB replays at start.
-CHECKPOINT_THRESHOLD = "128MB"
+# the threshold, once vacuuming is off (below). 64 MB (~40k spans) measured as fast as
+# 128 MB and peaked ~7 MiB lower at 10x overload (docs/indexing.md).
+CHECKPOINT_THRESHOLD = "64MB"
 # Vacuuming merges under-filled row groups at each checkpoint. Under a steady stream of
 # writes it merges the growing last row group again and again: measured, checkpoints then
 # cost 2-7x as much, and indexing ran at 7.5k spans/s instead of 9-10k (docs/indexing.md).
