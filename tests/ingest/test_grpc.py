@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import grpc
+import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.trace.export import SpanExportResult
 
@@ -185,3 +188,53 @@ def test_paced_exports_count_against_the_in_flight_byte_budget(start_server, mon
     assert second[0] == grpc.StatusCode.UNAVAILABLE
     assert "in flight" in second[2]
     assert service._admission.bytes == 0
+
+
+HEALTH_WATCH = "/grpc.health.v1.Health/Watch"
+
+
+def watch(server: Harness, request: bytes = b"") -> tuple[grpc.Channel, Any]:
+    """An open Health/Watch stream (close the channel when done)."""
+    channel = grpc.insecure_channel(server.grpc_target)
+    return channel, channel.unary_stream(HEALTH_WATCH)(request, timeout=30)
+
+
+def test_health_watch_reports_serving_then_not_serving_at_shutdown(server: Harness):
+    channel, stream = watch(server)
+    try:
+        assert next(stream) == b"\x08\x01"  # SERVING
+        started = time.monotonic()
+        stopping = threading.Thread(target=server.runtime.stop, args=(10,))
+        stopping.start()
+        assert list(stream) == [b"\x08\x02"]  # NOT_SERVING, then the stream ends
+        stopping.join(15)
+        assert time.monotonic() - started < 5  # an open watch does not hold up the stop
+    finally:
+        channel.close()
+
+
+def test_health_watch_of_an_unknown_service_stays_open(server: Harness):
+    channel, stream = watch(server, b"\x0a\x03foo")
+    try:
+        assert next(stream) == b"\x08\x03"  # SERVICE_UNKNOWN, and the call goes on
+        stream.cancel()
+    finally:
+        channel.close()
+
+
+def test_health_watches_are_bounded_and_exports_keep_working(server: Harness):
+    opened = [watch(server) for _ in range(4)]
+    try:
+        assert [next(stream) for _, stream in opened] == [b"\x08\x01"] * 4
+        channel, extra = watch(server)
+        with pytest.raises(grpc.RpcError) as refused:
+            next(extra)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        channel.close()
+        ids = new_ids(2)
+        assert server.call(TRACE_EXPORT, request_bytes(ids))[0] == grpc.StatusCode.OK
+        assert sorted(server.stored()) == sorted(i.key for i in ids)
+    finally:
+        for channel, stream in opened:
+            stream.cancel()
+            channel.close()

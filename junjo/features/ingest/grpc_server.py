@@ -1,4 +1,5 @@
-"""OTLP/gRPC door: TraceService/Export, no-op Metrics and Logs exports, gRPC health.
+"""OTLP/gRPC door: TraceService/Export, no-op Metrics and Logs exports, gRPC health
+(Check and Watch).
 
 Handlers are generic and take raw bytes (no request deserializer), so an export goes to
 the WAL as the client sent it, with one parse for validation and no re-serialization.
@@ -21,8 +22,9 @@ would give up after a few seconds of backpressure instead of about 30.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -45,10 +47,15 @@ LOGS_SERVICE = "opentelemetry.proto.collector.logs.v1.LogsService"
 HEALTH_SERVICE = "grpc.health.v1.Health"
 API_KEY_METADATA = "x-junjo-api-key"
 
-# grpc.health.v1.HealthCheckResponse{status}: field 1, varint. SERVING = 1, NOT_SERVING = 2.
+# grpc.health.v1.HealthCheckResponse{status}: field 1, varint. SERVING = 1, NOT_SERVING = 2,
+# SERVICE_UNKNOWN = 3 (Watch only; Check answers NOT_FOUND instead).
 _HEALTH_SERVING = b"\x08\x01"
 _HEALTH_NOT_SERVING = b"\x08\x02"
+_HEALTH_SERVICE_UNKNOWN = b"\x08\x03"
 _HEALTH_KNOWN = frozenset({"", TRACE_SERVICE, METRICS_SERVICE, LOGS_SERVICE})
+# A Watch holds one of the handler threads for as long as the client listens.
+_MAX_HEALTH_WATCHES = 4
+_WATCH_POLL_S = 0.5
 
 Behavior = Callable[[bytes, grpc.ServicerContext], bytes]
 
@@ -79,6 +86,7 @@ class GrpcIngestServer:
             # answers RESOURCE_EXHAUSTED, which OTLP clients retry.
             maximum_concurrent_rpcs=workers * 8,
         )
+        self._watches = threading.BoundedSemaphore(_MAX_HEALTH_WATCHES)
         self.port = 0
 
     def start(self) -> int:
@@ -106,9 +114,11 @@ class GrpcIngestServer:
             f"/{LOGS_SERVICE}/Export": self._export_ignored,
             f"/{HEALTH_SERVICE}/Check": self._health_check,
         }
-        return _RawHandler(
-            {name: grpc.unary_unary_rpc_method_handler(fn) for name, fn in methods.items()}
+        handlers = {name: grpc.unary_unary_rpc_method_handler(fn) for name, fn in methods.items()}
+        handlers[f"/{HEALTH_SERVICE}/Watch"] = grpc.unary_stream_rpc_method_handler(
+            self._health_watch
         )
+        return _RawHandler(handlers)
 
     def _export_traces(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         code, message = grpc.StatusCode.OK, ""
@@ -150,6 +160,32 @@ class GrpcIngestServer:
         if name not in _HEALTH_KNOWN:
             context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {name!r}")
         return _HEALTH_NOT_SERVING if self._service.shutting_down else _HEALTH_SERVING
+
+    def _health_watch(self, request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+        """The status now, then each change. Ends once the server is shutting down, so an
+        open watch never holds up a graceful stop."""
+        name = _health_service_name(request)
+        if name is None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "malformed HealthCheckRequest")
+        if not self._watches.acquire(blocking=False):
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many health watches open")
+        try:
+            sent = None
+            while context.is_active():
+                status = self._watched_status(name)
+                if status != sent:
+                    yield status
+                    sent = status
+                if status == _HEALTH_NOT_SERVING:
+                    return
+                time.sleep(_WATCH_POLL_S)
+        finally:
+            self._watches.release()
+
+    def _watched_status(self, name: str) -> bytes:
+        if self._service.shutting_down:
+            return _HEALTH_NOT_SERVING
+        return _HEALTH_SERVING if name in _HEALTH_KNOWN else _HEALTH_SERVICE_UNKNOWN
 
 
 class _RawHandler(grpc.GenericRpcHandler):
