@@ -156,10 +156,13 @@ def bench_pipeline(
     per_request = count_spans(replayer.next())
     wal = WriteAheadLog(workdir / "wal.db")
     store = SpanStore.open(workdir / "spans.duckdb", memory_limit=SERVER_MEMORY_LIMIT)
+    # Global settings, left alone by the indexer unless it idles (none of these runs does).
+    cursor = store.cursor()
     if vacuum:
-        store.cursor().execute("SET max_vacuum_tasks = 100")
+        cursor.execute("SET max_vacuum_tasks = 100")
     if threshold:
-        store.cursor().execute(f"SET checkpoint_threshold = '{threshold}'")
+        cursor.execute(f"SET checkpoint_threshold = '{threshold}'")
+    cursor.close()
     for _ in range(max(1, spans // per_request)):
         wal.append(replayer.next(), per_request)
     indexer = Indexer(wal, store, convert_in_worker=True)

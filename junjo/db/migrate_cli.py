@@ -17,7 +17,7 @@ from junjo.server.runtime_file import read_runtime_file
 
 
 def run_migrate(settings: Settings, *, status_only: bool) -> None:
-    if not status_only:  # --status only reads: it creates neither the data dir nor files
+    if not status_only:  # --status creates neither the data dir nor a missing database
         settings.ensure_data_dir()
     _control(settings, status_only)
     _spans(settings, status_only)

@@ -182,7 +182,10 @@ def test_paced_exports_count_against_the_in_flight_byte_budget(start_server, mon
     monkeypatch.setattr(service._admission, "_max_bytes", len(big) + 100_000)
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(server.call, TRACE_EXPORT, big)
-        time.sleep(0.3)  # the first is being paced now, holding its bytes
+        deadline = time.monotonic() + 5
+        while service._admission.requests == 0:  # the first is paced now, holding its bytes
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         second = server.call(TRACE_EXPORT, request_bytes(new_ids(1), padding=600_000))
         assert first.result()[0] == grpc.StatusCode.OK
     assert second[0] == grpc.StatusCode.UNAVAILABLE

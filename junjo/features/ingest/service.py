@@ -226,7 +226,9 @@ class IngestService:
         spans/s held indexing to about 4,600 on two cores. Above a soft backlog bound the
         delay grows linearly to ``MAX_PACING_S`` and stays there up to the hard bound, so
         acks slow to the indexing rate instead of racing to the bound and flipping to
-        refusals (a paced export is still accepted; clients wait, nothing is dropped).
+        refusals. A paced export is still accepted. gRPC exports wait inside their
+        admission (their bodies are already read), so while many large ones wait, others
+        may be refused as overloaded (UNAVAILABLE, which clients retry).
         """
         hard = self.limits.max_backlog_bytes
         soft = min(self.PACING_START, hard // 8)

@@ -53,10 +53,12 @@ SERVER_MEMORY_LIMIT = "64MB"
 # 44 vs 57 ms (each checkpoint takes CPU from the request threads for ~1-2 s).
 CHECKPOINT_THRESHOLD = "128MB"
 # Vacuuming merges under-filled row groups at each checkpoint. Under a steady stream of
-# writes it merges the growing last row group again and again: measured, checkpoints then
-# cost 2-7x as much, and indexing ran at 7.5k spans/s instead of 9-10k (docs/indexing.md).
-# So it is off, except in an idle-time checkpoint at most once an hour, which merges the
-# small row groups that idle checkpoints after a trickle of writes leave behind.
+# writes it merges the growing last row group again and again whenever a checkpoint holds
+# less than half a row group (~60k spans, so it depends on span size): measured at 64 MB,
+# checkpoints then took 0.8-3.7 s, growing, instead of ~0.9 s, and the server spent
+# ~15% more CPU per span (docs/indexing.md). So it is off, except in an idle-time
+# checkpoint at most once an hour, which merges the small row groups that idle checkpoints
+# after a trickle of writes leave behind.
 _VACUUM_TASKS = 100
 _VACUUM_EVERY_S = 3600.0
 _CHECKPOINT_AT_IDLE_BYTES = 1 << 20
@@ -193,8 +195,7 @@ class SpanStore:
             # Rows not yet checkpointed stay in memory (idle RSS 120 -> 118 MiB after 1,000
             # spans); the size test keeps a trickle of exports from checkpointing after each.
             vacuum = time.monotonic() - self._vacuumed_at >= _VACUUM_EVERY_S
-            self._checkpoint(vacuum=vacuum)
-            if vacuum:
+            if self._checkpoint(vacuum=vacuum) and vacuum:
                 self._vacuumed_at = time.monotonic()
         try:
             # Fails if DuckDB cannot evict that far right now: no harm, nothing changed.
@@ -205,17 +206,20 @@ class SpanStore:
                 conn.execute(f"SET memory_limit = '{self._config['memory_limit']}'")
         _malloc_trim()
 
-    def _checkpoint(self, *, vacuum: bool) -> None:
+    def _checkpoint(self, *, vacuum: bool) -> bool:
+        """True if it checkpointed. A failure is harmless: DuckDB checkpoints later."""
         conn = self._conn
-        with contextlib.suppress(duckdb.Error):
-            if not vacuum:
-                conn.execute("CHECKPOINT")
-                return
-            conn.execute(f"SET max_vacuum_tasks = {_VACUUM_TASKS}")
-            try:
-                conn.execute("CHECKPOINT")
-            finally:
-                conn.execute("SET max_vacuum_tasks = 0")
+        try:
+            if vacuum:
+                conn.execute(f"SET max_vacuum_tasks = {_VACUUM_TASKS}")
+            conn.execute("CHECKPOINT")
+            return True
+        except duckdb.Error:
+            return False
+        finally:
+            if vacuum:
+                with contextlib.suppress(duckdb.Error):  # reconnect() resets it anyway
+                    conn.execute("SET max_vacuum_tasks = 0")
 
     def rollback_quietly(self) -> None:
         """Leave any half-done transaction; used before a retry."""
