@@ -220,18 +220,16 @@ def test_quarantine_rows_and_counters(store: SpanStore):
 
 
 def row_groups(store: SpanStore) -> int:
-    return query(store, "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('spans')")[0][
-        0
-    ]
+    sql = "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('spans')"
+    ((groups,),) = query(store, sql)
+    return groups
 
 
 def write(store: SpanStore, seq: int, *, checkpoint: bool) -> None:
     spans = [make_span() for _ in range(20)]
     store.write_batches([convert_request(request_payload(spans), seq=seq)], seq)
     if checkpoint:
-        cursor = store.cursor()
-        cursor.execute("CHECKPOINT")
-        cursor.close()
+        query(store, "CHECKPOINT")
 
 
 def test_writes_do_not_merge_row_groups_and_idle_time_does_hourly(store: SpanStore, monkeypatch):
