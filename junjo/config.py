@@ -54,6 +54,8 @@ class Settings:
     ingest_min_free_disk_mb: int = 256
     # 1: under load, a worker process converts spans for the indexer; 0: never.
     index_workers: int = 1
+    # Longer attribute values (and span names, status messages) are stored cut to this size.
+    max_attribute_value_kb: int = 1024
 
     @property
     def control_db_path(self) -> Path:

@@ -210,14 +210,17 @@ def _add_trace(scope_spans, rng: random.Random, trace_id: bytes, store_id: str, 
             )
 
 
+BACKFILL_AGE_NS = 2 * 24 * 3600 * 10**9
+
+
 class Replayer:
     """Rewrites a template in place so each send carries new ids and current timestamps.
 
-    Timestamps move with the clock as a real app's do: frozen ones would put every span of
-    the run in one instant, and the server's duplicate lookup (by start-time range) would
-    then compare each batch against everything stored."""
+    Timestamps move with the clock as a real app's do. ``backfill`` freezes them instead, two
+    days in the past: every request then carries new trace ids and the same start times, as
+    a backfill or a replay of old traces does (``scripts/soak.py --clock backfill``)."""
 
-    def __init__(self, template: bytes, markers: list[bytes]) -> None:
+    def __init__(self, template: bytes, markers: list[bytes], *, backfill: bool = False) -> None:
         self.buf = bytearray(template)
         self.slots: list[tuple[int, bool, list[int]]] = []
         for marker in markers:
@@ -225,13 +228,16 @@ class Replayer:
         self.times = _time_slots(template)
         # The latest time lands at now: spans arrive ended, as from a real exporter.
         self.built_at = max((value for _, value in self.times), default=0)
+        self.fixed_shift = time.time_ns() - self.built_at - BACKFILL_AGE_NS if backfill else None
 
     def next(self) -> bytes:
         for length, binary, offsets in self.slots:
             value = os.urandom(length) if binary else base64.b32encode(os.urandom(15))[:length]
             for at in offsets:
                 self.buf[at : at + length] = value
-        shift = time.time_ns() - self.built_at
+        shift = self.fixed_shift
+        if shift is None:
+            shift = time.time_ns() - self.built_at
         for at, value in self.times:
             struct.pack_into("<Q", self.buf, at, value + shift)
         return bytes(self.buf)
@@ -285,11 +291,12 @@ def client_main(
     start_at: float,
     seed: int,
     out: mp.Queue,
+    backfill: bool = False,
 ) -> None:
     """Send for ``duration`` s: open loop at ``rate`` spans/s, or closed loop when None."""
     import grpc
 
-    replayer = Replayer(*build_template(batch_spans, seed))
+    replayer = Replayer(*build_template(batch_spans, seed), backfill=backfill)
     spans = batch_spans // SPANS_PER_TRACE * SPANS_PER_TRACE
     channel = grpc.insecure_channel(target, options=[("grpc.max_send_message_length", 64 << 20)])
     export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")

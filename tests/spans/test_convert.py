@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from junjo.features.spans.convert import (
     SPAN_COLUMNS,
     STATE_CHANGE_COLUMNS,
-    ConversionError,
     convert_request,
 )
 from tests.otlp_builders import (
@@ -356,7 +356,28 @@ def test_garbage_payload_raises():
         convert_request(b"\xff\xff\xff not protobuf")
 
 
-def test_time_beyond_bigint_is_refused_not_wrapped():
-    span = make_span(start_ns=2**63, end_ns=2**63 + 1)
-    with pytest.raises(ConversionError):
-        convert_request(request_payload([span]))
+def test_a_span_that_cannot_be_stored_is_set_aside_alone():
+    # A time beyond BIGINT (or a set_state time) is refused, not wrapped; its neighbours and
+    # their state rows are kept, and the span comes back re-packed with its resource.
+    def with_state(name: str, time_ns: int):
+        return make_span(
+            name=name, events=[set_state_event(store_id="s", sequence=1, time_ns=time_ns)]
+        )
+
+    too_late = make_span(name="too late", start_ns=2**63, end_ns=2**63 + 1)
+    spans = [
+        make_span(name="before"),
+        too_late,
+        with_state("bad event", 2**64 - 1),
+        with_state("after", T0),
+    ]
+    request = make_request([make_resource_spans(spans, service_name="svc")])
+    batch = convert_request(request.SerializeToString())
+    assert [row[SPAN_COLUMNS.index("name")] for row in batch.spans] == ["before", "after"]
+    assert len(batch.state_changes) == 1 and batch.state_owners == [1]
+    assert batch.failed is not None and batch.failed.span_count == 2
+    assert "ConversionError" in batch.failed.error and batch.failed.error.startswith("2 spans")
+    repacked = ExportTraceServiceRequest.FromString(batch.failed.payload)
+    (resource_spans,) = repacked.resource_spans
+    assert [s.name for s in resource_spans.scope_spans[0].spans] == ["too late", "bad event"]
+    assert resource_spans.resource.attributes[0].value.string_value == "svc"

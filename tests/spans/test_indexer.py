@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from junjo.features.ingest.wal import WalBatch, WriteAheadLog
 from junjo.features.spans import converter as converter_module
@@ -134,7 +135,7 @@ def test_garbage_is_quarantined_and_the_next_batch_still_indexed(wal, store, mak
     assert wal_drained(wal)
 
 
-def test_a_batch_duckdb_refuses_is_quarantined_alone(wal, store, make_indexer, monkeypatch):
+def test_a_span_duckdb_refuses_is_quarantined_alone(wal, store, make_indexer, monkeypatch):
     real_convert = converter_module.convert_request
 
     def poisoning_convert(payload, **kwargs):
@@ -151,13 +152,26 @@ def test_a_batch_duckdb_refuses_is_quarantined_alone(wal, store, make_indexer, m
     indexer = make_indexer(store)  # all three are read as one group
     assert indexer.flush(timeout=10)
 
-    assert stored_count(store) == 5
-    assert query(store, "SELECT DISTINCT wal_seq FROM spans ORDER BY 1") == [
-        (good_before,),
-        (good_after,),
+    # The group, then the batch, then the batch's halves were refused: its other span is
+    # stored, and only the poison span is set aside, re-packed as a request of its own.
+    assert stored_count(store) == 6
+    assert query(store, "SELECT wal_seq, count(*) FROM spans GROUP BY 1 ORDER BY 1") == [
+        (good_before, 2),
+        (poisoned, 1),
+        (good_after, 3),
     ]
-    ((seq, error),) = query(store, "SELECT seq, error FROM quarantine")
-    assert seq == poisoned and error.startswith("store: ConversionException")
+    ((seq, spans, error, payload),) = query(
+        store, "SELECT seq, span_count, error, payload FROM quarantine"
+    )
+    assert (seq, spans) == (poisoned, 1) and error.startswith("store: ConversionException")
+    repacked = ExportTraceServiceRequest.FromString(payload)
+    assert [s.name for s in repacked.resource_spans[0].scope_spans[0].spans] == ["poison"]
+    status = indexer.status()
+    assert (status.indexed_seq, status.indexed_spans, status.quarantined_spans) == (
+        good_after,
+        6,
+        1,
+    )
 
 
 def test_transient_store_errors_are_retried_without_skipping(wal, store, make_indexer):
@@ -271,7 +285,7 @@ def test_open_store_path_is_a_file(store_path: Path, store: SpanStore):
     assert store_path.is_file() and store.path == store_path
 
 
-def test_a_replaced_wal_is_indexed_from_its_start(tmp_path, store, make_indexer, wal):
+def test_a_replaced_wal_is_indexed_and_numbered_after_the_store(tmp_path, store, make_indexer, wal):
     for _ in range(3):
         append(wal, simple_payload(1), 1)
     first = make_indexer(store)
@@ -286,7 +300,10 @@ def test_a_replaced_wal_is_indexed_from_its_start(tmp_path, store, make_indexer,
         assert indexer.flush(timeout=10)
         assert indexer.stop(timeout=10)
         assert stored_count(store) == 5
-        assert indexer.status().indexed_seq == 1
+        # Numbered on from the store's position, so positions never go back.
+        assert indexer.status().indexed_seq == 4
+        assert query(store, "SELECT max(wal_seq) FROM spans") == [(4,)]
+        assert append(fresh_wal, simple_payload(1), 1) == 5
     finally:
         fresh_wal.close()
 

@@ -10,6 +10,7 @@ import pytest
 from junjo.features.spans import schema
 from junjo.features.spans import store as store_module
 from junjo.features.spans.convert import SPAN_COLUMNS, STATE_CHANGE_COLUMNS, convert_request
+from junjo.features.spans.directory import MAX_RANGES, covering_ranges
 from junjo.features.spans.store import (
     QuarantinedBatch,
     SchemaOutdated,
@@ -48,7 +49,7 @@ def count(store: SpanStore, table: str) -> int:
 
 def test_fresh_store_is_at_the_latest_version(store: SpanStore):
     cursor = store.cursor()
-    assert schema.current_version(cursor) == schema.latest_version() == 2
+    assert schema.current_version(cursor) == schema.latest_version() == 3
     assert schema.migrate(cursor) == []  # nothing left to apply
 
 
@@ -97,7 +98,7 @@ def test_readonly_open(store_path: Path, tmp_path: Path):
     SpanStore.open(store_path).close()
     with SpanStore.open_readonly(store_path) as readonly:
         assert readonly.indexer_state().indexed_seq == 0
-        with pytest.raises(duckdb.Error):
+        with pytest.raises(RuntimeError, match="read-only"):
             readonly.write_batches([convert_request(request_payload([make_span()]), seq=1)], 1)
 
 
@@ -163,18 +164,13 @@ def test_same_span_id_in_another_trace_is_not_a_duplicate(store: SpanStore):
     assert result.inserted_spans == 1
 
 
-def test_time_ranges_split_at_wide_gaps_and_stay_bounded():
-    gap = store_module._RANGE_GAP_NS
-    assert store_module._time_ranges([5, 1, 3]) == [(1, 5)]
-    assert store_module._time_ranges([0, 10, gap * 3, gap * 3 + 1]) == [
-        (0, 10),
-        (gap * 3, gap * 3 + 1),
-    ]
-    many = [i * gap * 2 for i in range(100)]
-    ranges = store_module._time_ranges(many)
-    assert len(ranges) == store_module._MAX_RANGES
-    assert ranges[0][0] == 0 and ranges[-1][1] == many[-1]
-    assert all(any(lo <= t <= hi for lo, hi in ranges) for t in many)
+def test_covering_ranges_merge_overlaps_and_stay_bounded():
+    assert covering_ranges([(5, 9), (1, 3), (4, 4), (20, 30)]) == [(1, 9), (20, 30)]
+    many = [(i * 10, i * 10 + 1) for i in range(100)]
+    ranges = covering_ranges(many)
+    assert len(ranges) == MAX_RANGES and ranges == sorted(ranges)
+    assert ranges[0][0] == 0 and ranges[-1][1] == 991
+    assert all(any(lo <= a and b <= hi for lo, hi in ranges) for a, b in many)
 
 
 def test_position_only_moves_forward(store: SpanStore):
@@ -187,17 +183,17 @@ def test_position_only_moves_forward(store: SpanStore):
 
 def test_a_failed_write_leaves_no_rows_and_no_position(store: SpanStore, monkeypatch):
     payload = request_payload(junjo_workflow_trace(nodes=2))
-    real_append = store_module._append
+    real_append = store_module.append_rows
 
-    def append_then_fail(conn, table, columns, rows):
-        real_append(conn, table, columns, rows)
+    def append_then_fail(conn, table, rows, columns=None):
+        real_append(conn, table, rows, columns)
         if table == "state_changes":
             raise duckdb.IOException("disk full")
 
-    monkeypatch.setattr(store_module, "_append", append_then_fail)
+    monkeypatch.setattr(store_module, "append_rows", append_then_fail)
     with pytest.raises(duckdb.IOException):
         store.write_batches([convert_request(payload, seq=1)], 1)
-    monkeypatch.setattr(store_module, "_append", real_append)
+    monkeypatch.setattr(store_module, "append_rows", real_append)
     assert count(store, "spans") == 0
     assert store.indexer_state().indexed_seq == 0
     result = store.write_batches([convert_request(payload, seq=1)], 1)  # the retry

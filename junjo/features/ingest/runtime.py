@@ -49,7 +49,12 @@ class IngestRuntime:
             raise
         # On one core a worker only adds memory and hand-off costs.
         in_worker = settings.index_workers == 1 and (os.cpu_count() or 1) > 1
-        self.indexer = Indexer(self.wal, self.store, convert_in_worker=in_worker)
+        self.indexer = Indexer(
+            self.wal,
+            self.store,
+            convert_in_worker=in_worker,
+            max_value_bytes=settings.max_attribute_value_kb * 1024,
+        )
         self.service = IngestService(self.wal, self.indexer, IngestLimits.from_settings(settings))
         self._grpc = GrpcIngestServer(
             self.service,

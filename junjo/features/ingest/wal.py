@@ -92,6 +92,15 @@ class _Prune:
     done: Future[int]
 
 
+@dataclass(slots=True)
+class _Renumber:
+    after_seq: int
+    done: Future[int]
+
+
+_Request = _Append | _Prune | _Renumber
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute(f"PRAGMA page_size={_PAGE_SIZE}")
@@ -111,7 +120,7 @@ class WriteAheadLog:
         self._checkpoint_due = threading.Event()
         self._unchecked_bytes = 0
         self._reader_lock = threading.Lock()
-        self._queue: queue.Queue[_Append | _Prune | None] = queue.Queue()
+        self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._closed = False
         # Guards the closed flag together with queue.put (so no request can slip in behind
         # the shutdown marker and wait forever for a writer that has gone) and the counters.
@@ -133,10 +142,7 @@ class WriteAheadLog:
         return WalTotals(batches, spans, pending, pending_bytes)
 
     def _read_last_seq(self) -> int:
-        row = self._writer.execute(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'batches'"
-        ).fetchone()
-        return row[0] if row else 0
+        return _sequence(self._writer)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -148,7 +154,14 @@ class WriteAheadLog:
         """Delete batches up to and including ``seq``; returns how many were removed."""
         return self._submit(_Prune(seq, Future()))
 
-    def _submit(self, request: _Append | _Prune) -> int:
+    def continue_after(self, seq: int) -> int:
+        """Number batches after ``seq`` from now on, moving those the log holds there (in
+        their order); returns how many moved. For a log that is behind the span store (a
+        new file, or one restored from elsewhere): WAL positions then only ever grow, which
+        the span store's lookups by position rely on."""
+        return self._submit(_Renumber(seq, Future()))
+
+    def _submit(self, request: _Request) -> int:
         with self._state_lock:
             if self._closed:
                 raise WalClosed("write-ahead log is closed")
@@ -172,7 +185,7 @@ class WriteAheadLog:
                 group.append(nxt)
             self._commit(group)
 
-    def _commit(self, group: list[_Append | _Prune]) -> None:
+    def _commit(self, group: list[_Request]) -> None:
         now = time.time_ns()
         conn = self._writer
         results: list[int] = []
@@ -189,11 +202,13 @@ class WriteAheadLog:
                     results.append(cur.lastrowid or 0)
                     added_spans += request.span_count
                     added_bytes += len(request.payload)
-                else:
+                elif isinstance(request, _Prune):
                     count, size = _delete_through(conn, request.through_seq)
                     results.append(count)
                     pruned_batches += count
                     pruned_bytes += size
+                else:
+                    results.append(_renumber_after(conn, request.after_seq))
             appended = sum(isinstance(r, _Append) for r in group)
             conn.execute(
                 "UPDATE totals SET accepted_batches = accepted_batches + ?,"
@@ -219,10 +234,8 @@ class WriteAheadLog:
             self._unchecked_bytes += added_bytes
             if self._unchecked_bytes >= _CHECKPOINT_BYTES:
                 self._checkpoint_due.set()
-            if appended:
-                self._last_seq = max(
-                    r for q, r in zip(group, results, strict=True) if isinstance(q, _Append)
-                )
+            if appended or any(isinstance(q, _Renumber) for q in group):
+                self._last_seq = _sequence(conn)
         for request, result in zip(group, results, strict=True):
             request.done.set_result(result)
 
@@ -294,6 +307,23 @@ class WriteAheadLog:
         self._checkpointer.close()
         with self._reader_lock:
             self._reader.close()
+
+
+def _sequence(conn: sqlite3.Connection) -> int:
+    """The last sequence number AUTOINCREMENT handed out (0 for a new file)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'batches'").fetchone()
+    return row[0] if row else 0
+
+
+def _renumber_after(conn: sqlite3.Connection, after: int) -> int:
+    last = _sequence(conn)
+    if last >= after:
+        return 0
+    # Every old number is <= last < after, so old + after never meets an old one.
+    moved = conn.execute("UPDATE batches SET seq = seq + ?", (after,)).rowcount
+    conn.execute("DELETE FROM sqlite_sequence WHERE name = 'batches'")
+    conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('batches', ?)", (after + last,))
+    return moved
 
 
 def _delete_through(conn: sqlite3.Connection, seq: int) -> tuple[int, int]:

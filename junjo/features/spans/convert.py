@@ -6,6 +6,20 @@ per group instead of per span, locals bound outside loops, compact ``json.dumps`
 
 Rows are tuples in the order of ``SPAN_COLUMNS`` / ``STATE_CHANGE_COLUMNS`` because DuckDB's
 appender, the fastest bulk path measured (see ``store.py``), takes rows.
+
+Two guards keep one span from costing its neighbours:
+
+* **Oversized values are truncated**, never dropped: a string (name, status message,
+  attribute value, also inside arrays and maps, of the span, its events, links, resource or
+  scope) longer than ``max_value_bytes`` in UTF-8 is cut there and ends with a marker
+  naming its original size, and the span gets a ``junjo.server.truncated`` attribute mapping
+  each cut value's path to its original size. A 30 MB attribute would otherwise make DuckDB
+  ask for a 50 MiB block, fail, and stop every later write. Only requests larger than the
+  limit can hold such a value, and only spans whose encoded size passes it are inspected,
+  so the usual request costs nothing here.
+* **A span that cannot be converted is set aside alone**: the rest of its request is
+  converted, and the span is handed back (re-packed in a request of its own, with its
+  resource and scope) for the store to quarantine.
 """
 
 from __future__ import annotations
@@ -13,6 +27,7 @@ from __future__ import annotations
 import json
 import json.encoder
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,8 +90,10 @@ SPAN_COLUMNS: tuple[str, ...] = (
     "llm_completion_tokens",
     "llm_total_tokens",
 )
-# Positions the store needs for deduplication.
-TRACE_ID, SPAN_ID, START_TIME_NS = 0, 1, 6
+# Positions the store needs for deduplication and the trace directory.
+TRACE_ID, SPAN_ID = 0, 1
+WAL_SEQ = SPAN_COLUMNS.index("wal_seq")
+_ATTRIBUTES = SPAN_COLUMNS.index("attributes_json")
 
 STATE_CHANGE_COLUMNS: tuple[str, ...] = (
     "trace_id",
@@ -117,6 +134,20 @@ class ConversionError(ValueError):
     """The request decodes but holds values the store cannot represent (e.g. times > 2^63)."""
 
 
+# The default for ``max_value_bytes`` (the ``max_attribute_value_kb`` setting).
+DEFAULT_MAX_VALUE_BYTES = 1 << 20
+TRUNCATED_ATTRIBUTE = "junjo.server.truncated"
+
+
+@dataclass(frozen=True)
+class FailedSpans:
+    """Spans of one request that could not be converted, as a request of their own."""
+
+    error: str
+    payload: bytes  # a serialized ExportTraceServiceRequest holding only those spans
+    span_count: int
+
+
 @dataclass(frozen=True)
 class ConvertedBatch:
     """Rows for one WAL batch; ``seq`` ties them to the WAL position they came from.
@@ -129,6 +160,27 @@ class ConvertedBatch:
     spans: list[tuple[Any, ...]]
     state_changes: list[tuple[Any, ...]]
     state_owners: list[int]
+    truncated_values: int = 0
+    failed: FailedSpans | None = None
+
+    def halves(self) -> tuple[ConvertedBatch, ConvertedBatch]:
+        """Its spans in two parts, each with its own state rows (for a write that failed)."""
+        middle = len(self.spans) // 2
+        return self._part(0, middle, self.truncated_values), self._part(middle, len(self.spans), 0)
+
+    def _part(self, start: int, stop: int, truncated: int) -> ConvertedBatch:
+        owned = [
+            (row, owner - start)
+            for row, owner in zip(self.state_changes, self.state_owners, strict=True)
+            if start <= owner < stop
+        ]
+        return ConvertedBatch(
+            self.seq,
+            self.spans[start:stop],
+            [row for row, _ in owned],
+            [owner for _, owner in owned],
+            truncated,
+        )
 
 
 # -- values -----------------------------------------------------------------------------
@@ -241,93 +293,227 @@ def convert_request(
     api_key_id: str | None = None,
     received_at_ns: int | None = None,
     indexed_at_ns: int | None = None,
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
 ) -> ConvertedBatch:
-    """Decode and convert one serialized request. Raises on undecodable or unstorable input."""
+    """Decode and convert one serialized request. Raises only if it does not decode."""
     request = ExportTraceServiceRequest()
     request.ParseFromString(payload)
-    spans: list[tuple[Any, ...]] = []
-    state_changes: list[tuple[Any, ...]] = []
-    owners: list[int] = []
+    out = _Output(max_value_bytes if len(payload) > max_value_bytes else None)
     provenance = (api_key_id, received_at_ns, indexed_at_ns, seq)
-    for resource_spans in request.resource_spans:
+    for r, resource_spans in enumerate(request.resource_spans):
         resource = resource_spans.resource
         resource_attrs = attributes(resource.attributes)
+        resource_attrs = out.bounded(resource_attrs, resource, "resource.attributes")
         service = _text(resource_attrs.get("service.name")) or ""
         resource_part = (
             dumps(resource_attrs),
             resource.dropped_attributes_count,
             resource_spans.schema_url,
         )
-        for scope_spans in resource_spans.scope_spans:
+        resource_cuts = out.take_cuts()
+        for s, scope_spans in enumerate(resource_spans.scope_spans):
             scope = scope_spans.scope
+            scope_attrs = out.bounded(attributes(scope.attributes), scope, "scope.attributes")
             scope_part = (
-                scope.name,
-                scope.version,
-                dumps(attributes(scope.attributes)),
+                out.bounded_text(scope.name, "scope.name"),
+                out.bounded_text(scope.version, "scope.version"),
+                dumps(scope_attrs),
                 scope.dropped_attributes_count,
                 scope_spans.schema_url,
                 *provenance,
             )
-            _convert_spans(
-                scope_spans.spans, service, resource_part, scope_part, spans, state_changes, owners
-            )
-    return ConvertedBatch(seq, spans, state_changes, owners)
+            shared_cuts = {**resource_cuts, **out.take_cuts()}
+            for i, span in enumerate(scope_spans.spans):
+                out.convert((r, s, i), span, service, resource_part, scope_part, shared_cuts)
+    return ConvertedBatch(
+        seq,
+        out.spans,
+        out.state_changes,
+        out.owners,
+        out.truncated,
+        _repack(request, out.failed) if out.failed else None,
+    )
 
 
-def _convert_spans(
-    otlp_spans: Any,
+SpanPosition = tuple[int, int, int]  # (resource_spans, scope_spans, span) indexes
+
+
+class _Output:
+    """The rows of one request, and what was truncated or set aside on the way."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit  # None: the request is too small to hold an oversized value
+        self.spans: list[tuple[Any, ...]] = []
+        self.state_changes: list[tuple[Any, ...]] = []
+        self.owners: list[int] = []
+        self.truncated = 0
+        self.failed: dict[SpanPosition, str] = {}  # why each span set aside failed
+        self._cuts: dict[str, int] = {}
+
+    def convert(
+        self,
+        position: SpanPosition,
+        span: Any,
+        service: str,
+        resource_part: tuple[Any, ...],
+        scope_part: tuple[Any, ...],
+        shared_cuts: dict[str, int],
+    ) -> None:
+        states_before = len(self.state_changes)
+        cuts = self._cuts if self.limit is not None and span.ByteSize() > self.limit else None
+        try:
+            row = _span_row(span, service, resource_part, scope_part, cuts, self)
+        except Exception as exc:  # this span alone is set aside; its neighbours go on
+            del self.state_changes[states_before:]
+            self.failed[position] = f"{type(exc).__name__}: {exc}"
+            self.truncated -= len(self._cuts)
+            self._cuts = {}
+            return
+        if cuts or shared_cuts:
+            row = _with_cuts(row, {**shared_cuts, **self.take_cuts()})
+        if len(self.owners) < len(self.state_changes):  # set_state rows came from this span
+            self.owners.extend([len(self.spans)] * (len(self.state_changes) - len(self.owners)))
+        self.spans.append(row)
+
+    # -- truncation ------------------------------------------------------------------------
+
+    def bounded(self, values: dict[str, Any], message: Any, path: str) -> dict[str, Any]:
+        """``values`` with oversized strings cut, if ``message`` is big enough to hold one."""
+        if self.limit is None or message.ByteSize() <= self.limit:
+            return values
+        return {key: self.cut(value, f"{path}.{key}") for key, value in values.items()}
+
+    def bounded_text(self, text: str, path: str) -> str:
+        return self.cut(text, path) if self.limit is not None else text
+
+    def take_cuts(self) -> dict[str, int]:
+        cuts, self._cuts = self._cuts, {}
+        return cuts
+
+    def cut(self, value: Any, path: str) -> Any:
+        """``value`` with every string longer than the limit cut, and noted."""
+        limit = self.limit
+        assert limit is not None
+        if value.__class__ is str:
+            if len(value) * 4 <= limit:  # cannot be over the limit: no encoding needed
+                return value
+            encoded = value.encode("utf-8", "surrogatepass")
+            if len(encoded) <= limit:
+                return value
+            self._cuts[path] = len(encoded)
+            self.truncated += 1
+            kept = encoded[:limit].decode("utf-8", "ignore")  # never half a character
+            return f"{kept}…[truncated by junjo: {len(encoded):,} bytes]"
+        if value.__class__ is list:
+            return [self.cut(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        if value.__class__ is dict:
+            return {key: self.cut(item, f"{path}.{key}") for key, item in value.items()}
+        return value
+
+
+def _with_cuts(row: tuple[Any, ...], cuts: dict[str, int]) -> tuple[Any, ...]:
+    """The row with ``junjo.server.truncated`` added to its attributes."""
+    attrs = json.loads(row[_ATTRIBUTES])
+    attrs[TRUNCATED_ATTRIBUTE] = cuts
+    return (*row[:_ATTRIBUTES], dumps(attrs), *row[_ATTRIBUTES + 1 :])
+
+
+def _repack(request: ExportTraceServiceRequest, failed: dict[SpanPosition, str]) -> FailedSpans:
+    """The spans that could not be converted, as a request of their own."""
+    payload, count = _subset(request, lambda position, span: position in failed)
+    errors = list(failed.values())
+    error = errors[0] if len(errors) == 1 else f"{len(errors)} spans; the first: {errors[0]}"
+    return FailedSpans(error, payload, count)
+
+
+def repack_spans(payload: bytes, keys: set[tuple[str, str]]) -> tuple[bytes, int]:
+    """The spans of ``payload`` whose (trace_id, span_id) hex pair is in ``keys``, with their
+    resource and scope, as a serialized request; and how many there are."""
+    request = ExportTraceServiceRequest.FromString(payload)
+    return _subset(request, lambda _, span: (span.trace_id.hex(), span.span_id.hex()) in keys)
+
+
+def _subset(
+    request: ExportTraceServiceRequest, keep: Callable[[SpanPosition, Any], bool]
+) -> tuple[bytes, int]:
+    out = ExportTraceServiceRequest()
+    count = 0
+    for r, resource_spans in enumerate(request.resource_spans):
+        kept_resource = None
+        for s, scope_spans in enumerate(resource_spans.scope_spans):
+            kept = [span for i, span in enumerate(scope_spans.spans) if keep((r, s, i), span)]
+            if not kept:
+                continue
+            if kept_resource is None:
+                kept_resource = out.resource_spans.add()
+                kept_resource.resource.CopyFrom(resource_spans.resource)
+                kept_resource.schema_url = resource_spans.schema_url
+            kept_scope = kept_resource.scope_spans.add()
+            kept_scope.scope.CopyFrom(scope_spans.scope)
+            kept_scope.schema_url = scope_spans.schema_url
+            kept_scope.spans.extend(kept)
+            count += len(kept)
+    return out.SerializeToString(), count
+
+
+def _span_row(
+    span: Any,
     service: str,
     resource_part: tuple[Any, ...],
     scope_part: tuple[Any, ...],
-    out: list[tuple[Any, ...]],
-    state_out: list[tuple[Any, ...]],
-    owners: list[int],
-) -> None:
-    append = out.append
-    for span in otlp_spans:
-        trace_id = span.trace_id.hex()
-        span_id = span.span_id.hex()
-        start = span.start_time_unix_nano
-        end = span.end_time_unix_nano
-        if start > _INT64_MAX or end > _INT64_MAX:
-            raise ConversionError(f"span {span_id}: timestamp beyond year 2262")
-        attrs = attributes(span.attributes)
-        events_json, has_exception = _events(span, trace_id, span_id, state_out)
-        if len(owners) < len(state_out):  # set_state rows were added for this span
-            owners.extend([len(out)] * (len(state_out) - len(owners)))
-        status = span.status
-        parent = span.parent_span_id
-        append(
-            (
-                trace_id,
-                span_id,
-                parent.hex() if parent else None,
-                service,
-                span.name,
-                span.kind,
-                start,
-                end,
-                end - start,
-                status.code,
-                status.message,
-                dumps(attrs),
-                events_json,
-                _links(span.links) if span.links else _EMPTY_JSON_LIST,
-                span.flags,
-                span.trace_state,
-                span.dropped_attributes_count,
-                span.dropped_events_count,
-                span.dropped_links_count,
-                *resource_part,
-                *scope_part,
-                *_junjo_columns(attrs),
-                *_llm_and_error_columns(attrs, status.code == _STATUS_ERROR or has_exception),
-            )
-        )
+    cuts: dict[str, int] | None,
+    out: _Output,
+) -> tuple[Any, ...]:
+    trace_id = span.trace_id.hex()
+    span_id = span.span_id.hex()
+    start = span.start_time_unix_nano
+    end = span.end_time_unix_nano
+    if start > _INT64_MAX or end > _INT64_MAX:
+        raise ConversionError(f"span {span_id}: timestamp beyond year 2262")
+    attrs = attributes(span.attributes)
+    name, status_message, trace_state = span.name, span.status.message, span.trace_state
+    if cuts is not None:
+        attrs = {key: out.cut(value, f"attributes.{key}") for key, value in attrs.items()}
+        name = out.cut(name, "name")
+        status_message = out.cut(status_message, "status.message")
+        trace_state = out.cut(trace_state, "trace_state")
+    events_json, has_exception = _events(span, trace_id, span_id, out.state_changes, cuts, out)
+    status = span.status
+    parent = span.parent_span_id
+    return (
+        trace_id,
+        span_id,
+        parent.hex() if parent else None,
+        service,
+        name,
+        span.kind,
+        start,
+        end,
+        end - start,
+        status.code,
+        status_message,
+        dumps(attrs),
+        events_json,
+        _links(span.links, cuts, out) if span.links else _EMPTY_JSON_LIST,
+        span.flags,
+        trace_state,
+        span.dropped_attributes_count,
+        span.dropped_events_count,
+        span.dropped_links_count,
+        *resource_part,
+        *scope_part,
+        *_junjo_columns(attrs),
+        *_llm_and_error_columns(attrs, status.code == _STATUS_ERROR or has_exception),
+    )
 
 
 def _events(
-    span: Any, trace_id: str, span_id: str, state_out: list[tuple[Any, ...]]
+    span: Any,
+    trace_id: str,
+    span_id: str,
+    state_out: list[tuple[Any, ...]],
+    cuts: dict[str, int] | None,
+    out: _Output,
 ) -> tuple[str, bool]:
     """events_json for one span (plus a state_changes row per set_state); has exception?"""
     if not span.events:
@@ -337,6 +523,9 @@ def _events(
     for index, event in enumerate(span.events):
         name = event.name
         attrs = attributes(event.attributes)
+        if cuts is not None:
+            name = out.cut(name, f"events[{index}].name")
+            attrs = out.cut(attrs, f"events[{index}].attributes")
         time_ns = event.time_unix_nano
         events.append(
             {
@@ -377,20 +566,25 @@ def _state_change(
     )
 
 
-def _links(links: Any) -> str:
-    return dumps(
-        [
-            {
-                "traceId": link.trace_id.hex(),
-                "spanId": link.span_id.hex(),
-                "traceState": link.trace_state,
-                "attributes": attributes(link.attributes),
-                "droppedAttributesCount": link.dropped_attributes_count,
-                "flags": link.flags,
-            }
-            for link in links
-        ]
-    )
+def _links(links: Any, cuts: dict[str, int] | None, out: _Output) -> str:
+    values = [
+        {
+            "traceId": link.trace_id.hex(),
+            "spanId": link.span_id.hex(),
+            "traceState": link.trace_state,
+            "attributes": attributes(link.attributes),
+            "droppedAttributesCount": link.dropped_attributes_count,
+            "flags": link.flags,
+        }
+        for link in links
+    ]
+    if cuts is not None:
+        values = [
+            {**v, "traceState": out.cut(v["traceState"], f"links[{i}].traceState"),
+             "attributes": out.cut(v["attributes"], f"links[{i}].attributes")}
+            for i, v in enumerate(values)
+        ]  # fmt: skip
+    return dumps(values)
 
 
 # Lifted into VARCHAR columns, in SPAN_COLUMNS order (contract_version and the store id,

@@ -40,6 +40,7 @@ from collections.abc import Callable, Sequence
 import duckdb
 
 from junjo.features.ingest.wal import WalBatch, WriteAheadLog
+from junjo.features.spans.convert import DEFAULT_MAX_VALUE_BYTES, ConvertedBatch, repack_spans
 from junjo.features.spans.converter import Converter, Unit
 from junjo.features.spans.store import (
     IndexerState,
@@ -67,6 +68,8 @@ _WORKER_EXIT_AFTER_IDLE_S = 30.0
 _MIN_WRITE_INTERVAL_S = 0.2
 _BACKOFF_FIRST_S = 0.1
 _BACKOFF_MAX_S = 5.0
+# Out-of-memory failures retried (each after a checkpoint) before the values are blamed.
+_OUT_OF_MEMORY_RETRIES = 3
 
 # DuckDB errors raised by the values being written; the rest are the environment's fault.
 _DATA_ERRORS: tuple[type[BaseException], ...] = (
@@ -135,9 +138,10 @@ class Indexer:
         batch_max_spans: int = 20000,
         idle_poll_seconds: float = 0.05,
         convert_in_worker: bool = False,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
     ) -> None:
         self._wal = wal
-        self._converter = Converter(use_worker=convert_in_worker)
+        self._converter = Converter(use_worker=convert_in_worker, max_value_bytes=max_value_bytes)
         self._store = store
         self._batch_max_spans = batch_max_spans
         self._idle_poll = idle_poll_seconds
@@ -248,21 +252,20 @@ class Indexer:
 
     def _match_wal(self) -> None:
         """A WAL whose sequence is behind the store's position is a new file (the old one
-        was deleted or restored from elsewhere): index it from its start, not from a
-        position it has not reached yet, which would skip its first batches."""
+        was deleted, or restored from elsewhere): its batches are numbered on from the
+        store's position, so none is skipped and positions keep growing."""
         wal_last = self._wal.last_seq()
-        if wal_last >= self._state.indexed_seq:
+        indexed = self._state.indexed_seq
+        if wal_last >= indexed:
             return
         log.warning(
             "the WAL ends at seq %d but the span store has indexed up to %d: the WAL was "
-            "replaced; indexing it from the start",
+            "replaced; numbering its batches from %d",
             wal_last,
-            self._state.indexed_seq,
+            indexed,
+            indexed + 1,
         )
-        state = self._store.rewind(0)
-        with self._cond:
-            self._state = state
-            self._read_seq = 0
+        self._wal.continue_after(indexed)
 
     def _cycle(self, writing: _Job | None) -> _Job | None:
         """Read the next group, wait for the previous write, start this group's write."""
@@ -342,33 +345,50 @@ class Indexer:
         self._prune(units[-1][0].seq)
 
     def _write_group(self, units: list[Unit]) -> None:
-        """Write all units at once; if one batch's values break the write, go one by one."""
-        error = self._commit(units)
-        if error is None:
-            return
-        if len(units) == 1:
-            self._quarantine(units[0], error)
+        """Write all units at once. If their values break the write, go batch by batch, and
+        write a batch that still breaks it in parts, down to the single spans to set aside."""
+        if self._commit(_rows(units), units[-1][0].seq, _set_aside(units)) is None:
             return
         for unit in units:
-            unit_error = self._commit([unit])
-            if unit_error is not None:
-                self._quarantine(unit, unit_error)
+            if self._commit(_rows([unit]), unit[0].seq, _set_aside([unit])) is not None:
+                self._write_in_parts(unit)
 
-    def _quarantine(self, unit: Unit, error: str) -> None:
-        batch = unit[0]
-        log.warning("quarantining WAL batch %d: %s", batch.seq, error)
-        if self._commit([(batch, None, "store: " + error)]) is not None:
+    def _write_in_parts(self, unit: Unit) -> None:
+        """Halve the batch's spans until each part is stored or is one span, quarantined.
+
+        Parts leave the WAL position where it is; the last commit stores the quarantined
+        spans and moves it past the batch, so a crash in between re-reads the batch (its
+        stored parts are then skipped as re-sent) and quarantines nothing twice."""
+        batch, converted, _ = unit
+        set_aside = _set_aside([unit])
+        parts = deque([converted] if converted is not None and converted.spans else [])
+        while parts:
+            part = parts.popleft()
+            error = self._commit([part], None, [])
+            if error is None:
+                continue
+            if len(part.spans) > 1:
+                parts.extendleft(reversed(part.halves()))
+                continue
+            log.warning("quarantining a span of WAL batch %d: %s", batch.seq, error)
+            payload, count = repack_spans(batch.payload, {part.spans[0][:2]})
+            set_aside.append(_quarantined(batch, "store: " + error, payload, count))
+        if self._commit([], batch.seq, set_aside) is not None:
             raise AssertionError("a quarantine row cannot fail on its values")
 
-    def _commit(self, units: Sequence[Unit]) -> str | None:
-        """One transaction for ``units``, retried until it commits. Returns the error text if
-        the data itself was refused; raises ``_Stopped`` if stopped while retrying."""
-        converted = [c for _, c, _ in units if c is not None]
-        quarantined = [_quarantined(batch, error) for batch, _, error in units if error]
+    def _commit(
+        self,
+        converted: list[ConvertedBatch],
+        last_seq: int | None,
+        quarantined: list[QuarantinedBatch],
+    ) -> str | None:
+        """One transaction, retried until it commits. Returns the error text if the data
+        itself was refused; raises ``_Stopped`` if stopped while retrying."""
         delay = _BACKOFF_FIRST_S
+        out_of_memory = 0
         while True:
             try:
-                result = self._store.write_batches(converted, units[-1][0].seq, quarantined)
+                result = self._store.write_batches(converted, last_seq, quarantined)
             except _DATA_ERRORS as exc:
                 return f"{type(exc).__name__}: {exc}"
             except StaleWrite:
@@ -376,6 +396,17 @@ class Indexer:
                 with self._cond:
                     self._state = self._store.indexer_state()
                 raise
+            except duckdb.OutOfMemoryException as exc:
+                # Un-checkpointed rows hold memory: write them out, then try again. If that
+                # does not help, these values need more memory than there is: smaller parts
+                # may fit, and a single span that does not is quarantined.
+                out_of_memory += 1
+                if out_of_memory > _OUT_OF_MEMORY_RETRIES:
+                    return f"{type(exc).__name__}: {exc}"
+                self._store.checkpoint()
+                self._retry_later(exc, delay)
+                delay = min(delay * 2, _BACKOFF_MAX_S)
+                continue
             except Exception as exc:
                 self._retry_later(exc, delay)
                 delay = min(delay * 2, _BACKOFF_MAX_S)
@@ -425,12 +456,29 @@ def _take_spans(batches: list[WalBatch], max_spans: int) -> list[WalBatch]:
     return batches
 
 
-def _quarantined(batch: WalBatch, error: str) -> QuarantinedBatch:
+def _rows(units: Sequence[Unit]) -> list[ConvertedBatch]:
+    return [converted for _, converted, _ in units if converted is not None]
+
+
+def _set_aside(units: Sequence[Unit]) -> list[QuarantinedBatch]:
+    """Quarantine rows for the batches that did not convert and the spans that did not."""
+    out = []
+    for batch, converted, error in units:
+        if error:
+            out.append(_quarantined(batch, error, batch.payload, batch.span_count))
+        elif converted is not None and converted.failed is not None:
+            failed = converted.failed
+            error = "convert: " + failed.error
+            out.append(_quarantined(batch, error, failed.payload, failed.span_count))
+    return out
+
+
+def _quarantined(batch: WalBatch, error: str, payload: bytes, span_count: int) -> QuarantinedBatch:
     return QuarantinedBatch(
         seq=batch.seq,
         received_at_ns=batch.received_at_ns,
         api_key_id=batch.api_key_id,
-        span_count=batch.span_count,
+        span_count=span_count,
         error=error,
-        payload=batch.payload,
+        payload=payload,
     )

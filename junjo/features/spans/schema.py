@@ -4,14 +4,17 @@
 migration this code knows was written by a newer junjo and is refused (``SchemaTooNew``, the
 same error the control plane raises, so ``junjo serve`` / ``junjo migrate`` report both alike).
 
-Why there are no ART indexes (no PRIMARY KEY / CREATE INDEX) on ``spans`` or ``state_changes``:
-DuckDB keeps ART indexes in memory, about 115 bytes per row for a (trace_id, span_id) key
-(measured: 1.6 M spans filled a 200 MB memory limit), which would break the server's RSS budget
-within days of traffic. Instead:
+Why there are no ART indexes (no PRIMARY KEY / CREATE INDEX) on ``spans``, ``state_changes``
+or (since migration 3) ``traces``: DuckDB keeps ART indexes in memory whole and never evicts
+them, about 115 bytes per row for a (trace_id, span_id) key (measured: 1.6 M spans filled a
+200 MB memory limit) and ~75 for a trace id (~700k traces filled the server's 64 MB, and every
+write failed from then on). Instead:
 
-* Idempotency on (trace_id, span_id) is enforced by the writer (``store.py``): it looks up a
-  batch's keys among stored spans whose ``start_time_ns`` lies in the batch's time ranges. A
-  re-sent span carries the same start time, so it is always found; the lookup prunes by zonemap.
+* Idempotency on (trace_id, span_id) is enforced by the writer (``store.py``) with the trace
+  directory (``directory.py``, SQLite): it names the batch's traces already stored and the
+  ``wal_seq`` range of their spans, and only those keys are looked up, zonemap-pruned by
+  ``wal_seq`` (which only grows). The ``traces`` summary row of a known trace is found the
+  same way, by ``first_wal_seq``.
 * Queries lean on zonemaps (per-row-group min/max, automatic on every column). Rows arrive
   roughly in time order, so filters on ``start_time_ns`` skip almost everything outside the
   window. Query code should always bound ``start_time_ns`` (trace lists page by it, newest
@@ -152,9 +155,44 @@ def _v2_trace_summary(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(trace_summary.BACKFILL)
 
 
+# Quarantine rows get an id (for `junjo ingest quarantine replay ID`) and may hold part of a
+# batch: the spans that could not be stored, re-packed as an export request of their own.
+_V3_QUARANTINE = """
+CREATE TABLE quarantine_v3 (
+    id BIGINT NOT NULL,                   -- shown by the ingest status and the CLI
+    seq BIGINT NOT NULL,                  -- the WAL sequence number of the batch
+    received_at_ns BIGINT,
+    api_key_id VARCHAR,
+    span_count BIGINT,                    -- spans in payload
+    error VARCHAR NOT NULL,
+    quarantined_at_ns BIGINT NOT NULL,
+    payload BLOB NOT NULL                 -- an ExportTraceServiceRequest, kept for replay
+);
+INSERT INTO quarantine_v3
+SELECT row_number() OVER (ORDER BY seq), seq, received_at_ns, api_key_id, span_count, error,
+       quarantined_at_ns, payload
+FROM quarantine;
+DROP TABLE quarantine;
+ALTER TABLE quarantine_v3 RENAME TO quarantine;
+ALTER TABLE indexer_state ADD COLUMN truncated_values BIGINT NOT NULL DEFAULT 0;
+"""
+
+
+def _v3_no_art_indexes(conn: duckdb.DuckDBPyConnection) -> None:
+    from junjo.features.spans import trace_summary
+
+    conn.execute(trace_summary.V3)
+    conn.execute(_V3_QUARANTINE)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "spans, state_changes, indexer_state and quarantine", _V1_SPANS + _V1_OTHERS),
     Migration(2, "traces: one summary row per trace", _v2_trace_summary),
+    Migration(
+        3,
+        "traces without an in-memory key index; quarantine ids; truncated value count",
+        _v3_no_art_indexes,
+    ),
 )
 
 

@@ -10,17 +10,25 @@ CSV through ``read_csv`` (~13k, and it cannot tell NULL from ''), ``unnest`` of 
 parameters (~18k) and ``executemany`` (~120). It needs neither pandas nor pyarrow, which
 are not dependencies and would weigh on the RSS budget.
 
-Idempotency: a batch's (trace_id, span_id) keys are deduplicated in Python, then looked up
-among stored spans whose start time lies in the batch's start-time ranges (zonemap-pruned;
-see ``schema.py`` for why there is no unique index). A re-sent span is skipped together with
-its set_state rows. The WAL position, counters and quarantined batches are written in the
-same transaction as the rows, so a crash at any point neither loses nor duplicates.
+Idempotency: a batch's (trace_id, span_id) keys are deduplicated in Python; then the trace
+directory (``directory.py``, a SQLite index beside this file) says which of the batch's
+traces are already stored and between which WAL positions their spans were written, and
+only those spans' keys are looked up, among stored spans in those ``wal_seq`` ranges
+(zonemap-pruned: ``wal_seq`` only grows down the table). So a write costs what its own
+traces cost, however large the table and however its timestamps are spread (a backfill of
+old traces puts every span in one narrow window). See ``schema.py`` for why there is no
+unique index. A re-sent span is skipped together with its set_state rows. The WAL position,
+counters and quarantined batches are written in the same transaction as the rows, so a
+crash at any point neither loses nor duplicates; the directory is updated after the commit
+and caught up from the spans when the store opens.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,15 +37,20 @@ from typing import Any
 
 import duckdb
 
+from junjo.db.transaction import transaction
 from junjo.features.spans import schema, trace_summary
+from junjo.features.spans.bulk import append_rows
 from junjo.features.spans.convert import (
     SPAN_COLUMNS,
     SPAN_ID,
-    START_TIME_NS,
     STATE_CHANGE_COLUMNS,
     TRACE_ID,
+    WAL_SEQ,
     ConvertedBatch,
 )
+from junjo.features.spans.directory import SeqRange, TraceDirectory, range_clause
+
+log = logging.getLogger("junjo.indexer")
 
 # DuckDB's buffer cache; RSS follows it about 1:1 at peak (measured 64 MB → 184 MiB peak,
 # 128 MB → 226 MiB for the indexer process). The server's budget is 400 MiB peak.
@@ -46,12 +59,15 @@ DEFAULT_MEMORY_LIMIT = "128MB"
 # server under its 400 MiB budget at 10x overload with no loss of indexing speed, and queries
 # within their bars (docs/indexing.md).
 SERVER_MEMORY_LIMIT = "64MB"
-# DuckDB checkpoints (compresses its WAL into the file) when the WAL passes this. Each
-# checkpoint writes the rows since the last one as new row groups: ~12 µs a span, whatever
-# the threshold, once vacuuming is off (below). 128 MB (~80k spans) checkpoints half as
-# often as 64 MB: end to end, 8.1k vs 7.3k spans/s indexed, and export p99 at 2k spans/s
-# 44 vs 57 ms (each checkpoint takes CPU from the request threads for ~1-2 s).
-CHECKPOINT_THRESHOLD = "128MB"
+# DuckDB checkpoints (writes its WAL into the file) once the WAL passes a threshold, and until
+# then keeps the rows written since the last checkpoint in memory (about 0.8x their WAL size,
+# measured; spilled to a temp file at the limit). A threshold above the memory limit (128 MB
+# with 64 MB, before) left no room for anything else: once a lookup had to read many of those
+# rows, as the duplicate check of a backfill did, every write failed to pin a block, for good.
+# So the threshold is half the memory limit. A checkpoint costs about the same per span
+# whatever its size once vacuuming is off (below): 32 MB every ~23k spans took 0.15 s,
+# 128 MB every ~83k spans 0.75 s (bench_ingest's spans, 64 MB limit).
+_CHECKPOINT_SHARE_OF_MEMORY = 0.5
 # Vacuuming merges under-filled row groups at each checkpoint. Under a steady stream of
 # writes it merges the growing last row group again and again whenever a checkpoint holds
 # less than half a row group (~60k spans, so it depends on span size): measured at 64 MB,
@@ -64,10 +80,7 @@ _VACUUM_EVERY_S = 3600.0
 _CHECKPOINT_AT_IDLE_BYTES = 1 << 20
 # release_memory() lowers the limit to this for a moment (measured: 256 → 138 MiB idle).
 _RELEASE_LIMIT = "16MB"
-# Start times further apart than this are looked up as separate ranges, so one span with a
-# skewed clock (or a long-running parent) does not widen the lookup to the whole table.
-_RANGE_GAP_NS = 10 * 60 * 1_000_000_000
-_MAX_RANGES = 32
+_DIRECTORY_SUFFIX = ".index.db"  # spans.duckdb -> spans.index.db
 
 
 class SchemaOutdated(Exception):
@@ -88,6 +101,7 @@ class IndexerState:
     quarantined_batches: int
     quarantined_spans: int
     last_indexed_at_ns: int | None
+    truncated_values: int  # attribute values cut to the size limit (convert.py)
 
 
 @dataclass(frozen=True)
@@ -111,10 +125,18 @@ class WriteResult:
 
 
 class SpanStore:
-    def __init__(self, conn: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool) -> None:
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        path: Path,
+        *,
+        directory: TraceDirectory | None = None,
+    ) -> None:
         self.path = path
-        self.read_only = read_only
+        self.read_only = directory is None
         self._conn = conn
+        self._directory = directory
+        self._directory_behind = directory is not None  # caught up before the first write
         self._config: dict[str, Any] = {}
         self._vacuumed_at = float("-inf")
 
@@ -132,14 +154,19 @@ class SpanStore:
         path = Path(path)
         config = _config(memory_limit, threads)
         conn = duckdb.connect(str(path), config=config)
+        directory = None
         try:
             schema.migrate(conn)
             _create_scratch(conn)
+            directory = TraceDirectory(directory_path(path))
+            store = cls(conn, path, directory=directory)
+            store._config = config
+            store.sync_directory()
         except BaseException:
+            if directory is not None:
+                directory.close()
             conn.close()
             raise
-        store = cls(conn, path, read_only=False)
-        store._config = config
         return store
 
     @classmethod
@@ -159,13 +186,15 @@ class SpanStore:
         except BaseException:
             conn.close()
             raise
-        return cls(conn, path, read_only=True)
+        return cls(conn, path)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection of its own for one reader thread (close it when done)."""
         return self._conn.cursor()
 
     def close(self) -> None:
+        if self._directory is not None:
+            self._directory.close()
         self._conn.close()
 
     def __enter__(self) -> SpanStore:
@@ -206,6 +235,11 @@ class SpanStore:
                 conn.execute(f"SET memory_limit = '{self._config['memory_limit']}'")
         _malloc_trim()
 
+    def checkpoint(self) -> bool:
+        """Write un-checkpointed rows into the file, which frees the memory they hold (after
+        an out-of-memory error). True if it checkpointed."""
+        return self._checkpoint(vacuum=False)
+
     def _checkpoint(self, *, vacuum: bool) -> bool:
         """True if it checkpointed. A failure is harmless: DuckDB checkpoints later."""
         conn = self._conn
@@ -221,11 +255,6 @@ class SpanStore:
                 with contextlib.suppress(duckdb.Error):  # reconnect() resets it anyway
                     conn.execute("SET max_vacuum_tasks = 0")
 
-    def rollback_quietly(self) -> None:
-        """Leave any half-done transaction; used before a retry."""
-        with contextlib.suppress(duckdb.Error):
-            self._conn.execute("ROLLBACK")
-
     # -- reading ---------------------------------------------------------------------------
 
     def indexer_state(self) -> IndexerState:
@@ -237,55 +266,123 @@ class SpanStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def rewind(self, indexed_seq: int) -> IndexerState:
-        """Move the recorded WAL position back, for a WAL that was replaced by a newer, empty
-        one (its sequence numbers restart). Deduplication keeps re-read spans single."""
-        row = self._conn.execute(
-            f"UPDATE indexer_state SET indexed_seq = ? WHERE id = 1 RETURNING {_STATE_COLUMNS}",
-            [indexed_seq],
-        ).fetchone()
-        assert row is not None
-        return IndexerState(*row)
-
     def write_batches(
         self,
         batches: Sequence[ConvertedBatch],
-        last_seq: int,
+        last_seq: int | None,
         quarantined: Sequence[QuarantinedBatch] = (),
     ) -> WriteResult:
         """Store converted batches and quarantined ones, and record ``last_seq`` as indexed,
         all in one transaction. Re-sent spans (already stored, or repeated in ``batches``)
-        are skipped with their state changes."""
+        are skipped with their state changes.
+
+        ``last_seq`` None stores part of a batch and leaves the position where it is: a
+        crash before the batch's last part re-reads the whole batch, and the parts already
+        stored are then skipped as re-sent."""
         conn = self._conn
+        directory = self._writable_directory()
+        if self._directory_behind:
+            self.sync_directory()
         spans, states, candidates = _unique_rows(batches)
+        known = directory.lookup({row[TRACE_ID] for row in spans})
         now = time.time_ns()
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            stored = _stored_keys(conn, spans)
+        with transaction(conn, "BEGIN TRANSACTION"):
+            stored = _stored_keys(conn, spans, known)
             if stored:
                 spans, states = _without(stored, spans, states)
-            _append(conn, "spans", SPAN_COLUMNS, spans)
-            trace_summary.upsert(conn, trace_summary.summarize(spans, now))
-            _append(conn, "state_changes", STATE_CHANGE_COLUMNS, states)
+            append_rows(conn, "spans", spans, SPAN_COLUMNS)
+            summaries = trace_summary.summarize(spans, now)
+            trace_summary.write(conn, summaries, {t: first for t, (first, _) in known.items()})
+            append_rows(conn, "state_changes", states, STATE_CHANGE_COLUMNS)
             _insert_quarantine(conn, quarantined, now)
             duplicates = candidates - len(spans)
-            state = _advance(conn, last_seq, len(spans), duplicates, quarantined, now)
-            conn.execute("COMMIT")
-        except BaseException:
-            self.rollback_quietly()
-            raise
+            truncated = sum(batch.truncated_values for batch in batches)
+            counts = _Counts(len(spans), duplicates, truncated, quarantined)
+            state = _advance(conn, last_seq, counts, now)
+        self._record_in_directory(spans, state.indexed_seq)
         return WriteResult(len(spans), duplicates, len(states), state)
+
+    # -- the trace directory -------------------------------------------------------------
+
+    def sync_directory(self) -> None:
+        """Bring the trace directory up to the committed position, from the spans.
+
+        Behind after a crash between a DuckDB commit and the directory's own (or when its
+        file is new): the spans past its position are summed up per trace, cheaply, since
+        zonemaps on ``wal_seq`` skip the rest. Ahead (the span store was replaced by an
+        older copy): it is rebuilt from all spans."""
+        directory = self._writable_directory()
+        indexed = self.indexer_state().indexed_seq
+        through = directory.through_seq
+        if through > indexed:
+            log.warning("the trace directory is ahead of the span store; rebuilding it")
+            directory.reset()
+            through = 0
+        if through < indexed:
+            started = time.monotonic()
+            rows = self._conn.execute(
+                "SELECT trace_id, min(coalesce(wal_seq, 0)), max(coalesce(wal_seq, 0))"
+                " FROM spans WHERE coalesce(wal_seq, 0) > ? GROUP BY trace_id",
+                [through],
+            ).fetchall()
+            directory.record(rows, indexed)
+            if through == 0 and rows:
+                log.info(
+                    "trace directory rebuilt: %d traces in %.1f s",
+                    len(rows),
+                    time.monotonic() - started,
+                )
+        self._directory_behind = False
+
+    def _writable_directory(self) -> TraceDirectory:
+        if self._directory is None:
+            raise RuntimeError("this span store was opened read-only")
+        return self._directory
+
+    def _record_in_directory(self, spans: list[_Row], through_seq: int) -> None:
+        ranges: dict[str, list[int]] = {}
+        for row in spans:
+            seq = row[WAL_SEQ] or 0
+            span_range = ranges.get(row[TRACE_ID])
+            if span_range is None:
+                ranges[row[TRACE_ID]] = [seq, seq]
+            else:
+                span_range[0] = min(span_range[0], seq)
+                span_range[1] = max(span_range[1], seq)
+        try:
+            self._writable_directory().record(
+                ((trace_id, lo, hi) for trace_id, (lo, hi) in ranges.items()), through_seq
+            )
+        except Exception as exc:  # the rows are committed; the next write catches up first
+            log.warning("updating the trace directory failed (%s); catching up later", exc)
+            self._directory_behind = True
+
+
+def directory_path(store_path: Path) -> Path:
+    """Where the trace directory of the span store at ``store_path`` lives."""
+    return store_path.with_suffix(_DIRECTORY_SUFFIX)
 
 
 def _config(memory_limit: str, threads: int | None) -> dict[str, Any]:
+    threshold_mb = int(_megabytes(memory_limit) * _CHECKPOINT_SHARE_OF_MEMORY)
     config: dict[str, Any] = {
         "memory_limit": memory_limit,
-        "checkpoint_threshold": CHECKPOINT_THRESHOLD,
+        "checkpoint_threshold": f"{threshold_mb}MB",
         "max_vacuum_tasks": 0,  # see _VACUUM_TASKS
     }
     if threads:
         config["threads"] = threads
     return config
+
+
+def _megabytes(limit: str) -> float:
+    """'64MB' -> 64, '1GB' -> 1000 (DuckDB's decimal units; 'MiB' and 'GiB' are accepted)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG])(i?)B\s*", limit, re.IGNORECASE)
+    if match is None:
+        raise ValueError(f"memory limit {limit!r}: expected a size such as '64MB'")
+    number, unit, binary = float(match[1]), match[2].upper(), bool(match[3])
+    scale = (1024 if binary else 1000) ** ("KMG".index(unit) - 1)
+    return number * scale * (1.048576 if binary else 1)
 
 
 def _size(path: Path) -> int:
@@ -312,8 +409,10 @@ def _create_scratch(conn: duckdb.DuckDBPyConnection) -> None:
 _Row = tuple[Any, ...]
 _STATE_COLUMNS = (
     "indexed_seq, indexed_spans, duplicate_spans, quarantined_batches, quarantined_spans,"
-    " last_indexed_at_ns"
+    " last_indexed_at_ns, truncated_values"
 )
+# What the ingest status and `junjo ingest quarantine list` show of a quarantined entry.
+QUARANTINE_COLUMNS = "id, seq, received_at_ns, api_key_id, span_count, error"
 
 
 def _unique_rows(batches: Sequence[ConvertedBatch]) -> tuple[list[_Row], list[_Row], int]:
@@ -343,35 +442,21 @@ def _unique_rows(batches: Sequence[ConvertedBatch]) -> tuple[list[_Row], list[_R
     return spans, states, total
 
 
-def _time_ranges(starts: list[int]) -> list[tuple[int, int]]:
-    """Cover ``starts`` with at most ``_MAX_RANGES`` ranges, split at the widest gaps."""
-    points = sorted(set(starts))
-    gaps = sorted(
-        (points[i + 1] - points[i], i)
-        for i in range(len(points) - 1)
-        if points[i + 1] - points[i] > _RANGE_GAP_NS
-    )
-    cuts = sorted(i for _, i in gaps[-(_MAX_RANGES - 1) :]) if gaps else []
-    ranges, lo = [], 0
-    for cut in cuts:
-        ranges.append((points[lo], points[cut]))
-        lo = cut + 1
-    ranges.append((points[lo], points[-1]))
-    return ranges
-
-
-def _stored_keys(conn: duckdb.DuckDBPyConnection, spans: list[_Row]) -> set[tuple[str, str]]:
-    """The keys among ``spans`` that are already in the table."""
-    if not spans:
+def _stored_keys(
+    conn: duckdb.DuckDBPyConnection, spans: list[_Row], known: dict[str, SeqRange]
+) -> set[tuple[str, str]]:
+    """The keys among ``spans`` already in the table. Only spans of ``known`` traces can
+    be, and only between their traces' first and last WAL positions."""
+    candidates = [row[:2] for row in spans if row[TRACE_ID] in known]
+    if not candidates:
         return set()
     conn.execute("DELETE FROM incoming_keys")
-    _append(conn, "incoming_keys", ("trace_id", "span_id"), [r[:2] for r in spans])
-    ranges = _time_ranges([row[START_TIME_NS] for row in spans])
-    where = " OR ".join(["(s.start_time_ns BETWEEN ? AND ?)"] * len(ranges))
+    append_rows(conn, "incoming_keys", candidates, ("trace_id", "span_id"))
+    where, params = range_clause("s.wal_seq", (known[t] for t in {c[0] for c in candidates}))
     rows = conn.execute(
         "SELECT k.trace_id, k.span_id FROM incoming_keys k JOIN spans s"
         f" ON s.trace_id = k.trace_id AND s.span_id = k.span_id WHERE {where}",
-        [bound for pair in ranges for bound in pair],
+        params,
     ).fetchall()
     return set(rows)
 
@@ -384,51 +469,49 @@ def _without(
     return spans, states
 
 
-def _append(
-    conn: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rows: list[_Row]
-) -> None:
-    if not rows:
-        return
-    appender = conn.appender(table, columns=list(columns))
-    appender.append_rows(rows)
-    appender.flush()
-
-
 def _insert_quarantine(
     conn: duckdb.DuckDBPyConnection, quarantined: Sequence[QuarantinedBatch], now: int
 ) -> None:
+    if not quarantined:
+        return
     # Rare and few: plain parameterised inserts are fine here.
-    for q in quarantined:
+    ((last_id,),) = conn.execute("SELECT coalesce(max(id), 0) FROM quarantine").fetchall()
+    for number, q in enumerate(quarantined, start=last_id + 1):
         conn.execute(
-            "INSERT INTO quarantine (seq, received_at_ns, api_key_id, span_count, error,"
-            " quarantined_at_ns, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [q.seq, q.received_at_ns, q.api_key_id, q.span_count, q.error, now, q.payload],
+            f"INSERT INTO quarantine ({QUARANTINE_COLUMNS}, quarantined_at_ns, payload)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [number, q.seq, q.received_at_ns, q.api_key_id, q.span_count, q.error, now, q.payload],
         )
 
 
+@dataclass(frozen=True)
+class _Counts:
+    inserted: int
+    duplicates: int
+    truncated: int
+    quarantined: Sequence[QuarantinedBatch]
+
+
 def _advance(
-    conn: duckdb.DuckDBPyConnection,
-    last_seq: int,
-    inserted: int,
-    duplicates: int,
-    quarantined: Sequence[QuarantinedBatch],
-    now: int,
+    conn: duckdb.DuckDBPyConnection, last_seq: int | None, counts: _Counts, now: int
 ) -> IndexerState:
     row = conn.execute(
-        "UPDATE indexer_state SET indexed_seq = $seq,"
+        "UPDATE indexer_state SET indexed_seq = coalesce($seq, indexed_seq),"
         " indexed_spans = indexed_spans + $inserted,"
         " duplicate_spans = duplicate_spans + $duplicates,"
         " quarantined_batches = quarantined_batches + $q_batches,"
         " quarantined_spans = quarantined_spans + $q_spans,"
+        " truncated_values = truncated_values + $truncated,"
         " last_indexed_at_ns = $now"
-        " WHERE id = 1 AND indexed_seq < $seq"
+        " WHERE id = 1 AND ($seq IS NULL OR indexed_seq < $seq)"
         f" RETURNING {_STATE_COLUMNS}",
         {
             "seq": last_seq,
-            "inserted": inserted,
-            "duplicates": duplicates,
-            "q_batches": len(quarantined),
-            "q_spans": sum(q.span_count for q in quarantined),
+            "inserted": counts.inserted,
+            "duplicates": counts.duplicates,
+            "q_batches": len(counts.quarantined),
+            "q_spans": sum(q.span_count for q in counts.quarantined),
+            "truncated": counts.truncated,
             "now": now,
         },
     ).fetchone()

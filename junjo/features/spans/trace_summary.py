@@ -9,10 +9,13 @@ whose root is late, lost or remote is still listed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
+
+from junjo.features.spans.bulk import append_rows
+from junjo.features.spans.directory import range_clause
 
 
 def _positions() -> dict[str, int]:
@@ -22,6 +25,10 @@ def _positions() -> dict[str, int]:
     return {name: index for index, name in enumerate(SPAN_COLUMNS)}
 
 
+# Migration 2's table. Migration 3 (``V3``) drops its PRIMARY KEY: DuckDB keeps the key's ART
+# index in memory whole (~75 bytes a trace, never evicted), which halted every write once a
+# server had seen ~700k traces under its 64 MB limit. The trace directory (``directory.py``)
+# now tells a write which of its traces already have a row.
 SCHEMA = """
 CREATE TABLE traces (
     trace_id VARCHAR PRIMARY KEY,
@@ -44,7 +51,7 @@ CREATE TABLE traces (
     root_indexed_at_ns BIGINT            -- when the true root arrived: the trace is finished
 );
 -- Staging for one write's per-trace contributions (emptied before each use), so the
--- merge into ``traces`` is one set-based upsert instead of a statement per trace.
+-- merge into ``traces`` is one set-based statement instead of a statement per trace.
 CREATE TABLE trace_updates AS SELECT * FROM traces LIMIT 0;
 """
 
@@ -54,10 +61,27 @@ COLUMNS = (
     " prompt_tokens, completion_tokens, total_tokens, first_indexed_at_ns,"
     " last_indexed_at_ns, root_indexed_at_ns"
 )
+# The table's columns: the summary, then the WAL position of the trace's first stored span.
+# Rows are appended when a trace is first seen, so first_wal_seq only grows down the table
+# and an update can find a trace's row through the zonemaps of that column.
+TABLE_COLUMNS = COLUMNS + ", first_wal_seq"
+
+V3 = """
+CREATE TABLE traces_v3 AS
+SELECT t.*, coalesce(s.first_wal_seq, 0) AS first_wal_seq
+FROM traces t LEFT JOIN (
+    SELECT trace_id, min(wal_seq) AS first_wal_seq FROM spans GROUP BY trace_id
+) s ON s.trace_id = t.trace_id
+ORDER BY first_wal_seq;
+DROP TABLE traces;
+ALTER TABLE traces_v3 RENAME TO traces;
+DROP TABLE trace_updates;
+CREATE TABLE trace_updates AS SELECT * FROM traces LIMIT 0;
+"""
 
 # Rebuilds the summary from stored spans (migration 2, for stores written before it).
-BACKFILL = """
-INSERT INTO traces
+BACKFILL = f"""
+INSERT INTO traces ({COLUMNS})
 SELECT trace_id,
        arg_min(service_name, rank), arg_min(span_id, rank), arg_min(name, rank),
        arg_min_null(parent_span_id, rank), min(start_time_ns) FILTER (WHERE rank = best),
@@ -76,11 +100,11 @@ GROUP BY trace_id
 """
 
 # A new representative wins when it is a true root and the stored one is not, or when
-# neither is and it started earlier.
+# neither is and it started earlier. ``u`` is the write's contribution, ``traces`` the row.
 _NEW_ROOT_WINS = (
-    "(excluded.root_parent_span_id IS NULL AND traces.root_parent_span_id IS NOT NULL)"
-    " OR ((excluded.root_parent_span_id IS NULL) = (traces.root_parent_span_id IS NULL)"
-    " AND excluded.root_start_time_ns < traces.root_start_time_ns)"
+    "(u.root_parent_span_id IS NULL AND traces.root_parent_span_id IS NOT NULL)"
+    " OR ((u.root_parent_span_id IS NULL) = (traces.root_parent_span_id IS NULL)"
+    " AND u.root_start_time_ns < traces.root_start_time_ns)"
 )
 _ROOT_FIELDS = (
     "service_name",
@@ -94,42 +118,43 @@ _ROOT_FIELDS = (
 
 def _sum(column: str) -> str:
     return (
-        f"{column} = CASE WHEN traces.{column} IS NULL AND excluded.{column} IS NULL THEN NULL"
-        f" ELSE coalesce(traces.{column}, 0) + coalesce(excluded.{column}, 0) END"
+        f"{column} = CASE WHEN traces.{column} IS NULL AND u.{column} IS NULL THEN NULL"
+        f" ELSE coalesce(traces.{column}, 0) + coalesce(u.{column}, 0) END"
     )
 
 
-_UPSERT = f"""
-INSERT INTO traces SELECT * FROM trace_updates
-ON CONFLICT (trace_id) DO UPDATE SET
-    {
-    ", ".join(
-        f"{f} = CASE WHEN {_NEW_ROOT_WINS} THEN excluded.{f} ELSE traces.{f} END"
-        for f in _ROOT_FIELDS
-    )
-},
-    start_time_ns = least(traces.start_time_ns, excluded.start_time_ns),
-    end_time_ns = greatest(traces.end_time_ns, excluded.end_time_ns),
-    span_count = traces.span_count + excluded.span_count,
-    error_count = traces.error_count + excluded.error_count,
-    llm_count = traces.llm_count + excluded.llm_count,
+_ROOT_UPDATES = ", ".join(
+    f"{f} = CASE WHEN {_NEW_ROOT_WINS} THEN u.{f} ELSE traces.{f} END" for f in _ROOT_FIELDS
+)
+_MERGE = f"""
+UPDATE traces SET
+    {_ROOT_UPDATES},
+    start_time_ns = least(traces.start_time_ns, u.start_time_ns),
+    end_time_ns = greatest(traces.end_time_ns, u.end_time_ns),
+    span_count = traces.span_count + u.span_count,
+    error_count = traces.error_count + u.error_count,
+    llm_count = traces.llm_count + u.llm_count,
     {_sum("prompt_tokens")}, {_sum("completion_tokens")}, {_sum("total_tokens")},
-    last_indexed_at_ns = excluded.last_indexed_at_ns,
-    root_indexed_at_ns = coalesce(traces.root_indexed_at_ns, excluded.root_indexed_at_ns)
-"""
+    last_indexed_at_ns = u.last_indexed_at_ns,
+    root_indexed_at_ns = coalesce(traces.root_indexed_at_ns, u.root_indexed_at_ns)
+FROM trace_updates u
+WHERE traces.trace_id = u.trace_id
+"""  # fmt: skip
 
 
 def summarize(spans: Sequence[tuple[Any, ...]], indexed_at_ns: int) -> list[tuple[Any, ...]]:
-    """Per-trace contributions of newly stored span rows (already deduplicated)."""
+    """Per-trace contributions of newly stored span rows (already deduplicated), as rows of
+    ``TABLE_COLUMNS``."""
     at = _positions()
     by_trace: dict[str, list] = {}
     trace_i, start_i, end_i = at["trace_id"], at["start_time_ns"], at["end_time_ns"]
     parent_i, error_i, llm_i = at["parent_span_id"], at["is_error"], at["is_llm"]
+    seq_i = at["wal_seq"]
     tokens = (at["llm_prompt_tokens"], at["llm_completion_tokens"], at["llm_total_tokens"])
     for row in spans:
         acc = by_trace.get(row[trace_i])
         if acc is None:
-            acc = [row, row[start_i], row[end_i], 0, 0, 0, None, None, None]
+            acc = [row, row[start_i], row[end_i], 0, 0, 0, None, None, None, row[seq_i] or 0]
             by_trace[row[trace_i]] = acc
         elif _rank(row, parent_i, start_i) < _rank(acc[0], parent_i, start_i):
             acc[0] = row
@@ -141,6 +166,7 @@ def summarize(spans: Sequence[tuple[Any, ...]], indexed_at_ns: int) -> list[tupl
         for slot, index in enumerate(tokens, start=6):
             if row[index] is not None:
                 acc[slot] = (acc[slot] or 0) + row[index]
+        acc[9] = min(acc[9], row[seq_i] or 0)
     out = []
     for trace_id, (
         root,
@@ -152,6 +178,7 @@ def summarize(spans: Sequence[tuple[Any, ...]], indexed_at_ns: int) -> list[tupl
         prompt,
         completion,
         total,
+        first_seq,
     ) in by_trace.items():
         is_root = root[parent_i] is None
         out.append(
@@ -159,7 +186,7 @@ def summarize(spans: Sequence[tuple[Any, ...]], indexed_at_ns: int) -> list[tupl
                 trace_id, root[at["service_name"]], root[at["span_id"]], root[at["name"]],
                 root[parent_i], root[start_i], root[at["junjo_span_type"]], start, end,
                 count, errors, llm, prompt, completion, total, indexed_at_ns, indexed_at_ns,
-                indexed_at_ns if is_root else None,
+                indexed_at_ns if is_root else None, first_seq,
             )
         )  # fmt: skip
     return out
@@ -169,12 +196,35 @@ def _rank(row: tuple[Any, ...], parent_i: int, start_i: int) -> tuple[int, int]:
     return (0 if row[parent_i] is None else 1, row[start_i])
 
 
-def upsert(conn: duckdb.DuckDBPyConnection, summaries: list[tuple[Any, ...]]) -> None:
-    """Merge contributions into ``traces`` (inside the caller's transaction)."""
-    if not summaries:
-        return
-    conn.execute("DELETE FROM trace_updates")
-    appender = conn.appender("trace_updates")
-    appender.append_rows(summaries)
-    appender.flush()
-    conn.execute(_UPSERT)
+def write(
+    conn: duckdb.DuckDBPyConnection,
+    summaries: list[tuple[Any, ...]],
+    first_seqs: Mapping[str, int],
+) -> None:
+    """Add the contributions of new traces and merge those of traces that have a row, inside
+    the caller's transaction. ``first_seqs`` holds the stored first_wal_seq of each trace
+    that has one (from the trace directory): zonemaps on that column lead the merge to the
+    row groups holding those rows, whatever the table's size."""
+    fresh = [row for row in summaries if row[0] not in first_seqs]
+    known = [row for row in summaries if row[0] in first_seqs]
+    if known:
+        append_rows(conn, "trace_updates", known)
+        where, params = range_clause(
+            "traces.first_wal_seq", ((first_seqs[row[0]],) * 2 for row in known)
+        )
+        merged = _merge(conn, f" AND ({where})", params)
+        if len(merged) < len(known):
+            # A row is not where the directory said: only possible in a store written while
+            # WAL positions could restart (before migration 3). Look everywhere, and give a
+            # trace that truly has no row a new one.
+            done = list(merged)
+            conn.execute("DELETE FROM trace_updates WHERE list_contains(?, trace_id)", [done])
+            merged |= _merge(conn, "", [])
+            fresh += [row for row in known if row[0] not in merged]
+        conn.execute("DELETE FROM trace_updates")
+    append_rows(conn, "traces", fresh)
+
+
+def _merge(conn: duckdb.DuckDBPyConnection, where: str, params: list[int]) -> set[str]:
+    sql = f"{_MERGE}{where} RETURNING traces.trace_id"
+    return {trace_id for (trace_id,) in conn.execute(sql, params).fetchall()}
