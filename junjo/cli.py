@@ -86,6 +86,7 @@ def migrate(
 
 def _register_subcommands() -> None:
     from junjo.features.api_keys.cli import app as keys_app
+    from junjo.features.ingest.cli import app as quarantine_app
     from junjo.features.traces.cli import app as traces_app
     from junjo.features.traces.cli import services
     from junjo.features.users.cli import app as user_app
@@ -94,6 +95,9 @@ def _register_subcommands() -> None:
     app.add_typer(keys_app, name="keys", help="Manage API keys.")
     app.add_typer(traces_app, name="traces", help="Inspect traces: list, show, tail.")
     app.command("services")(services)
+    app.add_typer(
+        quarantine_app, name="quarantine", help="What the indexer set aside: list, replay."
+    )
 
 
 _register_subcommands()

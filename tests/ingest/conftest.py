@@ -24,6 +24,8 @@ from junjo.server.app import create_app
 from tests.ingest.spans_query import stored_span_keys
 
 TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+# Stands for the operator, as the token a server writes to server.json does.
+LOCAL_TOKEN = "local-operator-token"
 
 
 @dataclass
@@ -102,6 +104,7 @@ def start_server(tmp_path: Path, keys: Keys) -> Iterator[Callable[..., Harness]]
             control=keys.control,
             key_verifier=verifier,
             session_secret="test-secret",
+            local_token=LOCAL_TOKEN,
             state={"ingest": runtime.service},
         )
         url, stop_http = _serve_in_thread(app)

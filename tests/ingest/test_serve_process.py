@@ -5,6 +5,8 @@ Every span the server acknowledged must end up in DuckDB exactly once after a re
 
 from __future__ import annotations
 
+import contextlib
+import json
 import signal
 import threading
 import time
@@ -18,9 +20,12 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from junjo.db.control import ControlDB
 from junjo.features.api_keys.service import create_key
 from junjo.features.auth.principal import Principal
+from junjo.features.ingest.wal import SetAside, WriteAheadLog
+from tests.ingest.conftest import TRACE_EXPORT
 from tests.ingest.sdk_clients import grpc_exporter, sdk_spans, span_keys
 from tests.ingest.spans_query import span_key_counts
-from tests.support.server import ServerProcess
+from tests.otlp_builders import make_span, request_payload
+from tests.support.server import ServerProcess, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -148,3 +153,86 @@ def test_sigterm_under_load_is_graceful(tmp_path: Path):
     server, acked, read_key = run_load_then(tmp_path / "data", 2_000, sigterm)
     assert "Traceback" not in server.log, server.log
     restart_and_check(tmp_path / "data", read_key, acked)
+
+
+def children_of(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+    return value
+
+
+def test_the_conversion_worker_exits_when_the_server_is_killed(tmp_path: Path):
+    # Before: after `kill -9` of junjo serve its conversion worker stayed alive for good.
+    ingest_key, read_key = make_keys(tmp_path / "data")
+    server = ServerProcess(tmp_path / "data").start()
+    try:
+        # A group of >= 2 MiB is converted in the worker process.
+        big = [make_span(attributes={"doc": "x" * 900_000}) for _ in range(3)]
+        code, _, _ = raw_export(server.grpc_target, ingest_key, request_payload(big))
+        assert code.name == "OK"
+        wait_until_indexed(server, read_key)
+        workers = wait_for(lambda: children_of(server.proc.pid), 30, "no worker started")
+    finally:
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(10)
+    wait_for(lambda: not any(alive(pid) for pid in workers), 15, f"{workers} outlived the server")
+
+
+def raw_export(target: str, key: str, payload: bytes):
+    import grpc
+
+    with grpc.insecure_channel(target) as channel:
+        export = channel.unary_unary(TRACE_EXPORT)
+        try:
+            return grpc.StatusCode.OK, export(payload, metadata=(("x-junjo-api-key", key),)), ""
+        except grpc.RpcError as error:
+            return error.code(), None, error.details()
+
+
+def test_quarantine_is_listed_and_replayed_from_the_terminal(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    _, read_key = make_keys(data_dir)
+    spans = [make_span(), make_span()]
+    wal = WriteAheadLog(data_dir / "wal.db")
+    wal.quarantine([SetAside(3, 1, None, 2, "store: boom", request_payload(spans))])
+    wal.quarantine([SetAside(4, 1, None, 1, "convert: bad", request_payload(spans[:1]))])
+    wal.close()
+
+    listed = json.loads(run_cli(data_dir, "quarantine", "list", "--json").stdout)  # no server
+    assert [(e["seq"], e["span_count"]) for e in listed["entries"]] == [(4, 1), (3, 2)]
+    assert run_cli(data_dir, "quarantine", "replay").returncode == 2  # ids or --all
+    missing = run_cli(data_dir, "quarantine", "replay", "99")
+    assert missing.returncode == 1 and "no quarantine entry 99" in missing.stderr
+    first = listed["entries"][-1]["id"]
+    assert (
+        "Replayed 1 entries (2 spans)"
+        in run_cli(data_dir, "quarantine", "replay", str(first)).stdout
+    )
+    with ServerProcess(data_dir) as server:  # indexes what was replayed; the rest via its API
+        listed = json.loads(run_cli(data_dir, "quarantine", "list", "--json").stdout)
+        assert [e["seq"] for e in listed["entries"]] == [4]
+        shown = run_cli(data_dir, "quarantine", "list")
+        assert "convert: bad" in shown.stdout and "1 entries, 1 spans in all" in shown.stdout
+        replayed = json.loads(run_cli(data_dir, "quarantine", "replay", "--all", "--json").stdout)
+        assert replayed == {"replayed": [listed["entries"][0]["id"]], "spans": 1}
+        status = wait_until_indexed(server, read_key)
+        assert status["indexed"]["spans"] == 2 and status["indexed"]["duplicate_spans"] == 1
+        assert status["quarantine"]["pending_entries"] == 0

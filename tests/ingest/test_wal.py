@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from junjo.features.ingest.wal import WalClosed, WriteAheadLog
+from junjo.features.ingest.wal import SetAside, WalClosed, WriteAheadLog
 
 
 @pytest.fixture
@@ -129,3 +129,38 @@ def test_a_failed_commit_reaches_every_waiter(wal: WriteAheadLog, tmp_path: Path
         blocker.close()
     assert wal.append(b"y", 1) >= 1  # the writer thread survived
     assert wal.totals().accepted_batches == 1
+
+
+def set_aside(seq: int, payload: bytes, spans: int = 2) -> SetAside:
+    return SetAside(seq, 42, "key", spans, "store: boom", payload)
+
+
+def test_quarantine_keeps_an_entry_once_and_replays_it_as_a_new_batch(tmp_path: Path):
+    wal = WriteAheadLog(tmp_path / "wal.db")
+    first = wal.append(b"batch", 2)
+    wal.quarantine([set_aside(first, b"spans"), set_aside(first, b"other", 1)])
+    wal.quarantine([set_aside(first, b"spans")])  # again, after a crash: kept once
+    entries, count, spans = wal.quarantined(10)
+    assert (count, spans) == (2, 3)
+    assert [(e["seq"], e["span_count"], e["error"]) for e in entries] == [
+        (first, 1, "store: boom"),
+        (first, 2, "store: boom"),
+    ]  # newest first, never the payload
+    assert "payload" not in entries[0]
+    wal.prune_through(first)
+    wal.close()
+
+    wal = WriteAheadLog(tmp_path / "wal.db")  # kept across restarts and prunes
+    try:
+        oldest = entries[-1]["id"]
+        assert wal.quarantined_ids([oldest, 999]) == {oldest}
+        assert wal.replay([oldest]) == [(oldest, 2)]
+        (batch,) = wal.read_after(first)
+        assert (batch.seq > first, batch.payload, batch.span_count) == (True, b"spans", 2)
+        assert wal.backlog() == (1, len(b"spans"))
+        assert wal.totals().accepted_batches == 1  # a replay is not a new export
+        assert wal.quarantined(10)[1:] == (1, 1)
+        assert wal.replay(None) == [(entries[0]["id"], 1)]
+        assert wal.quarantined(10) == ([], 0, 0) and wal.backlog() == (2, 10)
+    finally:
+        wal.close()

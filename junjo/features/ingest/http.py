@@ -21,11 +21,13 @@ from __future__ import annotations
 import asyncio
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from junjo.features.auth.guards import require_principal
+from junjo.errors import InvalidInput
+from junjo.features.auth.guards import require_principal, require_user
 from junjo.features.ingest.otlp import (
     SUPPORTED_ENCODINGS,
     OtlpDecodeError,
@@ -35,7 +37,8 @@ from junjo.features.ingest.otlp import (
     encode_status,
 )
 from junjo.features.ingest.service import AuthFailure, IngestRefused, IngestService, Refusal
-from junjo.server.openapi import document
+from junjo.server.http_utils import json_object
+from junjo.server.openapi import ERROR_SCHEMA, document
 
 _MEDIA_TYPES: dict[str, WireFormat] = {
     "application/x-protobuf": "protobuf",
@@ -185,15 +188,68 @@ async def export_ignored(request: Request) -> Response:
 
 
 @document(
-    "Ingestion counters: accepted, indexed, backlog, quarantined, indexer lag",
+    "Ingestion counters (accepted, indexed, backlog, quarantined, truncated values, indexer"
+    " lag) and the newest quarantine entries",
     auth="session_or_read_key",
     tag="ingest",
     responses={200: {"type": "object"}},
 )
 async def ingest_status(request: Request) -> JSONResponse:
-    await require_principal(request)
+    principal = await require_principal(request)
     service: IngestService = request.app.state.ingest
-    return JSONResponse(await run_in_threadpool(service.status))
+
+    def status() -> dict:
+        return {**service.status(), "quarantine": service.quarantine(principal)}
+
+    return JSONResponse(await run_in_threadpool(status))
+
+
+@document(
+    "Quarantine entries, newest first (without their payloads), and what is pending in all",
+    auth="session_or_read_key",
+    tag="ingest",
+    query={"limit": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 20}},
+    responses={200: {"type": "object"}, 422: ERROR_SCHEMA},
+)
+async def list_quarantine(request: Request) -> JSONResponse:
+    principal = await require_principal(request)
+    raw = request.query_params.get("limit", "20")
+    if not raw.isdigit():
+        raise InvalidInput("limit: must be an integer between 0 and 1000")
+    service: IngestService = request.app.state.ingest
+    return JSONResponse(await run_in_threadpool(service.quarantine, principal, int(raw)))
+
+
+_REPLAY_BODY = {
+    "type": "object",
+    "properties": {
+        "ids": {"type": "array", "items": {"type": "integer"}},
+        "all": {"type": "boolean"},
+    },
+}
+
+
+@document(
+    "Replay quarantined entries: their requests go back into the WAL to be indexed again",
+    auth="session",
+    tag="ingest",
+    body=_REPLAY_BODY,
+    responses={200: {"type": "object"}, 404: ERROR_SCHEMA, 422: ERROR_SCHEMA},
+)
+async def replay_quarantine(request: Request) -> JSONResponse:
+    principal = await require_user(request)
+    body = await json_object(request)
+    ids, everything = body.get("ids"), body.get("all") is True
+    if everything == (ids is not None) or (ids is not None and not isinstance(ids, list)):
+        raise InvalidInput('give "ids" (a list of entry ids) or "all": true')
+    service: IngestService = request.app.state.ingest
+    try:
+        result = await run_in_threadpool(
+            service.replay_quarantined, principal, None if everything else ids
+        )
+    except IngestRefused as exc:
+        raise HTTPException(503, str(exc), {"Retry-After": str(exc.retry_after_s)}) from exc
+    return JSONResponse(result)
 
 
 routes = [
@@ -201,4 +257,6 @@ routes = [
     Route("/v1/metrics", export_ignored, methods=["POST"]),
     Route("/v1/logs", export_ignored, methods=["POST"]),
     Route("/api/v1/ingest/status", ingest_status, methods=["GET"]),
+    Route("/api/v1/ingest/quarantine", list_quarantine, methods=["GET"]),
+    Route("/api/v1/ingest/quarantine/replay", replay_quarantine, methods=["POST"]),
 ]

@@ -27,6 +27,9 @@ WireFormat = Literal["protobuf", "json"]
 
 _ZERO_TRACE_ID = bytes(16)
 _ZERO_SPAN_ID = bytes(8)
+# OTLP times are uint64 ns; the span store keeps BIGINT (up to the year 2262). A time beyond
+# that is a broken clock or a hostile client: the span is rejected alone, not its batch.
+_MAX_TIME_NS = (1 << 63) - 1
 # zlib wbits: 16+MAX_WBITS reads a gzip header, MAX_WBITS a zlib (HTTP "deflate") header.
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 SUPPORTED_ENCODINGS = frozenset({"", "identity", *_WBITS})
@@ -83,7 +86,7 @@ def decode_traces(data: bytes, wire: WireFormat) -> DecodedTraces:
     _remove_bad_spans(request)
     message = (
         f"{bad} span(s) rejected: trace_id must be 16 non-zero bytes, span_id 8 non-zero"
-        " bytes, parent_span_id empty or 8 bytes"
+        " bytes, parent_span_id empty or 8 bytes, and times at most 2^63-1 ns"
     )
     return DecodedTraces(request.SerializeToString(), total - bad, bad, message)
 
@@ -119,6 +122,9 @@ def _is_bad(span: Any) -> bool:
         or len(span_id) != 8
         or span_id == _ZERO_SPAN_ID
         or len(parent) not in (0, 8)
+        or span.start_time_unix_nano > _MAX_TIME_NS
+        or span.end_time_unix_nano > _MAX_TIME_NS
+        or any(event.time_unix_nano > _MAX_TIME_NS for event in span.events)
     )
 
 

@@ -23,6 +23,7 @@ from junjo.features.ingest.grpc_server import GrpcIngestServer
 from junjo.features.ingest.service import IngestLimits, IngestService, KeyVerifierLike
 from junjo.features.ingest.wal import WriteAheadLog
 from junjo.features.spans.indexer import Indexer
+from junjo.features.spans.quarantine import move_legacy_entries
 from junjo.features.spans.store import SERVER_MEMORY_LIMIT, SpanStore
 
 log = logging.getLogger("junjo.ingest")
@@ -55,7 +56,11 @@ class IngestRuntime:
             convert_in_worker=in_worker,
             max_value_bytes=settings.max_attribute_value_kb * 1024,
         )
-        self.service = IngestService(self.wal, self.indexer, IngestLimits.from_settings(settings))
+        limits = IngestLimits.from_settings(settings)
+        self.service = IngestService(self.wal, self.indexer, limits)
+        moved = move_legacy_entries(self.store.cursor(), self.wal)
+        if moved:
+            log.info("moved %d quarantine entries from the span store to the WAL", moved)
         self._grpc = GrpcIngestServer(
             self.service,
             key_verifier,

@@ -187,7 +187,12 @@ class IngestService:
     PACING_RAMP = 64 * MIB
     MAX_PACING_S = 1.0
 
-    def __init__(self, wal: WriteAheadLog, indexer: IndexerLike, limits: IngestLimits) -> None:
+    def __init__(
+        self,
+        wal: WriteAheadLog,
+        indexer: IndexerLike,
+        limits: IngestLimits,
+    ) -> None:
         self.wal = wal
         self.indexer = indexer
         self.limits = limits
@@ -350,10 +355,11 @@ class IngestService:
                 "last_indexed_at_ns": indexer.last_indexed_at_ns,
             },
             "backlog": {"batches": totals.pending_batches, "bytes": totals.pending_bytes},
-            "quarantined": {
+            "quarantined": {  # since the store was created; pending ones: quarantine()
                 "batches": indexer.quarantined_batches,
                 "spans": indexer.quarantined_spans,
             },
+            "truncated_values": indexer.truncated_values,
             "rejected_spans": rejected,
             "refused_batches": refused,
             "indexer_lag_seconds": round(lag_s, 3),
@@ -363,6 +369,20 @@ class IngestService:
             "counters_since_ns": int(self._started_at * 1e9),
             "shutting_down": self._admission.closed,
         }
+
+    def quarantine(self, actor: Any, limit: int = 20) -> dict[str, Any]:
+        """What the indexer set aside and has not been replayed (newest first)."""
+        from junjo.features.spans import quarantine
+
+        return quarantine.list_entries(self.wal, actor, limit)
+
+    def replay_quarantined(self, actor: Any, ids: list[int] | None) -> dict[str, Any]:
+        """Put quarantined entries back into the WAL (None: all), to be indexed again."""
+        from junjo.features.spans import quarantine
+
+        if self._admission.closed:
+            raise self._refusal(Refusal.SHUTTING_DOWN, "server is shutting down")
+        return quarantine.replay(self.wal, actor, ids, wake=self.indexer.wake)
 
     @property
     def shutting_down(self) -> bool:

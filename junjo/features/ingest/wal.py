@@ -22,14 +22,19 @@ backlog on every request and the status route can read them without touching the
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from junjo.db.transaction import transaction
 
 log = logging.getLogger("junjo.wal")
 
@@ -48,7 +53,27 @@ CREATE TABLE IF NOT EXISTS totals (
     pending_bytes INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0);
+-- What the indexer set aside (see features/spans/quarantine.py): kept here, not in DuckDB,
+-- because a span set aside for being too big for DuckDB's memory would not fit there either.
+-- (seq, digest) is unique: spans set aside again after a crash before the span store's
+-- commit are kept once.
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER NOT NULL,                 -- the WAL batch they came from
+    received_at_ns INTEGER,
+    api_key_id TEXT,
+    span_count INTEGER NOT NULL,          -- spans in payload
+    error TEXT NOT NULL,
+    quarantined_at_ns INTEGER NOT NULL,
+    digest BLOB NOT NULL,                 -- sha256 of payload
+    payload BLOB NOT NULL,                -- an ExportTraceServiceRequest, kept for replay
+    UNIQUE (seq, digest)
+);
 """
+# What listings show of a quarantine entry (never the payload).
+QUARANTINE_FIELDS = (
+    "id", "seq", "received_at_ns", "api_key_id", "span_count", "error", "quarantined_at_ns"
+)  # fmt: skip
 
 _MAX_GROUP = 256  # requests per group commit
 _CHECKPOINT_INTERVAL_S = 0.5
@@ -98,7 +123,32 @@ class _Renumber:
     done: Future[int]
 
 
-_Request = _Append | _Prune | _Renumber
+@dataclass(frozen=True)
+class SetAside:
+    """Spans the indexer could not store (or a batch it could not decode)."""
+
+    seq: int
+    received_at_ns: int | None
+    api_key_id: str | None
+    span_count: int
+    error: str
+    payload: bytes
+
+
+@dataclass(slots=True)
+class _Quarantine:
+    entries: Sequence[SetAside]
+    done: Future[int]
+
+
+@dataclass(slots=True)
+class _Replay:
+    ids: Sequence[int] | None  # None: every entry
+    done: Future[int]
+    replayed: list[tuple[int, int]] = field(default_factory=list)  # (id, spans)
+
+
+_Request = _Append | _Prune | _Renumber | _Quarantine | _Replay
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -161,6 +211,38 @@ class WriteAheadLog:
         the span store's lookups by position rely on."""
         return self._submit(_Renumber(seq, Future()))
 
+    def quarantine(self, entries: Sequence[SetAside]) -> None:
+        """Durably keep ``entries`` aside (an entry already kept is not added again)."""
+        if entries:
+            self._submit(_Quarantine(entries, Future()))
+
+    def replay(self, ids: Sequence[int] | None) -> list[tuple[int, int]]:
+        """Move quarantine entries (None: all) back into the log as new batches, in one
+        transaction; returns the (id, span count) of each entry moved."""
+        request = _Replay(ids, Future())
+        self._submit(request)
+        return request.replayed
+
+    def quarantined_ids(self, ids: Sequence[int]) -> set[int]:
+        """Which of ``ids`` are quarantine entries."""
+        with self._reader_lock:
+            rows = self._reader.execute(
+                f"SELECT id FROM quarantine WHERE id IN ({','.join('?' * len(ids))})", tuple(ids)
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def quarantined(self, limit: int) -> tuple[list[dict[str, Any]], int, int]:
+        """The newest ``limit`` entries, and how many entries and spans are kept in all."""
+        with self._reader_lock:
+            entries, spans = self._reader.execute(
+                "SELECT count(*), coalesce(sum(span_count), 0) FROM quarantine"
+            ).fetchone()
+            rows = self._reader.execute(
+                f"SELECT {', '.join(QUARANTINE_FIELDS)} FROM quarantine ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [dict(zip(QUARANTINE_FIELDS, row, strict=True)) for row in rows], entries, spans
+
     def _submit(self, request: _Request) -> int:
         with self._state_lock:
             if self._closed:
@@ -189,55 +271,63 @@ class WriteAheadLog:
         now = time.time_ns()
         conn = self._writer
         results: list[int] = []
-        added_spans = added_bytes = pruned_batches = pruned_bytes = 0
+        tally = _Tally()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for request in group:
-                if isinstance(request, _Append):
-                    cur = conn.execute(
-                        "INSERT INTO batches (received_at_ns, api_key_id, span_count, payload)"
-                        " VALUES (?, ?, ?, ?)",
-                        (now, request.api_key_id, request.span_count, request.payload),
-                    )
-                    results.append(cur.lastrowid or 0)
-                    added_spans += request.span_count
-                    added_bytes += len(request.payload)
-                elif isinstance(request, _Prune):
-                    count, size = _delete_through(conn, request.through_seq)
-                    results.append(count)
-                    pruned_batches += count
-                    pruned_bytes += size
-                else:
-                    results.append(_renumber_after(conn, request.after_seq))
-            appended = sum(isinstance(r, _Append) for r in group)
-            conn.execute(
-                "UPDATE totals SET accepted_batches = accepted_batches + ?,"
-                " accepted_spans = accepted_spans + ?,"
-                " pending_bytes = max(0, pending_bytes + ?)",
-                (appended, added_spans, added_bytes - pruned_bytes),
-            )
-            conn.execute("COMMIT")
+            with transaction(conn, "BEGIN IMMEDIATE"):
+                for request in group:
+                    results.append(self._apply(conn, request, now, tally))
+                conn.execute(
+                    "UPDATE totals SET accepted_batches = accepted_batches + ?,"
+                    " accepted_spans = accepted_spans + ?,"
+                    " pending_bytes = max(0, pending_bytes + ?)",
+                    (tally.accepted, tally.accepted_spans, tally.added_bytes - tally.pruned_bytes),
+                )
         except Exception as exc:  # disk full, I/O error: every waiter learns it
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
             for request in group:
                 request.done.set_exception(exc)
             return
         with self._state_lock:
             old = self._totals
             self._totals = WalTotals(
-                old.accepted_batches + appended,
-                old.accepted_spans + added_spans,
-                max(0, old.pending_batches + appended - pruned_batches),
-                max(0, old.pending_bytes + added_bytes - pruned_bytes),
+                old.accepted_batches + tally.accepted,
+                old.accepted_spans + tally.accepted_spans,
+                max(0, old.pending_batches + tally.added_batches - tally.pruned_batches),
+                max(0, old.pending_bytes + tally.added_bytes - tally.pruned_bytes),
             )
-            self._unchecked_bytes += added_bytes
+            self._unchecked_bytes += tally.added_bytes
             if self._unchecked_bytes >= _CHECKPOINT_BYTES:
                 self._checkpoint_due.set()
-            if appended or any(isinstance(q, _Renumber) for q in group):
+            if tally.numbered:
                 self._last_seq = _sequence(conn)
         for request, result in zip(group, results, strict=True):
             request.done.set_result(result)
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, request: _Request, now: int, tally: _Tally) -> int:
+        """One request inside the group's transaction; its result for the caller."""
+        if isinstance(request, _Append):
+            cur = conn.execute(
+                "INSERT INTO batches (received_at_ns, api_key_id, span_count, payload)"
+                " VALUES (?, ?, ?, ?)",
+                (now, request.api_key_id, request.span_count, request.payload),
+            )
+            tally.accepted += 1
+            tally.accepted_spans += request.span_count
+            tally.added(1, len(request.payload))
+            return cur.lastrowid or 0
+        if isinstance(request, _Prune):
+            count, size = _delete_through(conn, request.through_seq)
+            tally.pruned_batches += count
+            tally.pruned_bytes += size
+            return count
+        if isinstance(request, _Renumber):
+            tally.numbered = True
+            return _renumber_after(conn, request.after_seq)
+        if isinstance(request, _Quarantine):
+            return _insert_quarantine(conn, request.entries, now)
+        request.replayed, size = _move_back(conn, request.ids, now)
+        tally.added(len(request.replayed), size)
+        return len(request.replayed)
 
     def _checkpoint_loop(self) -> None:
         while True:
@@ -307,6 +397,59 @@ class WriteAheadLog:
         self._checkpointer.close()
         with self._reader_lock:
             self._reader.close()
+
+
+@dataclass
+class _Tally:
+    """What one group commit changed, for the counters."""
+
+    accepted: int = 0
+    accepted_spans: int = 0
+    added_batches: int = 0
+    added_bytes: int = 0
+    pruned_batches: int = 0
+    pruned_bytes: int = 0
+    numbered: bool = False  # the sequence moved: re-read it
+
+    def added(self, batches: int, size: int) -> None:
+        self.added_batches += batches
+        self.added_bytes += size
+        self.numbered = self.numbered or batches > 0
+
+
+def _insert_quarantine(conn: sqlite3.Connection, entries: Sequence[SetAside], now: int) -> int:
+    rows = [
+        (e.seq, e.received_at_ns, e.api_key_id, e.span_count, e.error, now,
+         hashlib.sha256(e.payload).digest(), e.payload)
+        for e in entries
+    ]  # fmt: skip
+    cursor = conn.executemany(
+        "INSERT OR IGNORE INTO quarantine (seq, received_at_ns, api_key_id, span_count, error,"
+        " quarantined_at_ns, digest, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return cursor.rowcount
+
+
+def _move_back(
+    conn: sqlite3.Connection, ids: Sequence[int] | None, now: int
+) -> tuple[list[tuple[int, int]], int]:
+    """Quarantine entries -> new batches; returns [(id, span count)] and the bytes moved."""
+    where, params = ("", ()) if ids is None else (
+        f"WHERE id IN ({','.join('?' * len(ids))})", tuple(ids)
+    )  # fmt: skip
+    rows = conn.execute(
+        f"SELECT id, api_key_id, span_count, length(payload) FROM quarantine {where} ORDER BY id",
+        params,
+    ).fetchall()
+    for entry_id, *_ in rows:
+        conn.execute(
+            "INSERT INTO batches (received_at_ns, api_key_id, span_count, payload)"
+            " SELECT ?, api_key_id, span_count, payload FROM quarantine WHERE id = ?",
+            (now, entry_id),
+        )
+        conn.execute("DELETE FROM quarantine WHERE id = ?", (entry_id,))
+    return [(row[0], row[2]) for row in rows], sum(row[3] for row in rows)
 
 
 def _sequence(conn: sqlite3.Connection) -> int:

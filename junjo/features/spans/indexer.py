@@ -39,16 +39,10 @@ from collections.abc import Callable, Sequence
 
 import duckdb
 
-from junjo.features.ingest.wal import WalBatch, WriteAheadLog
+from junjo.features.ingest.wal import SetAside, WalBatch, WriteAheadLog
 from junjo.features.spans.convert import DEFAULT_MAX_VALUE_BYTES, ConvertedBatch, repack_spans
 from junjo.features.spans.converter import Converter, Unit
-from junjo.features.spans.store import (
-    IndexerState,
-    QuarantinedBatch,
-    SpanStore,
-    StaleWrite,
-    WriteResult,
-)
+from junjo.features.spans.store import IndexerState, SpanStore, StaleWrite, WriteResult
 
 log = logging.getLogger("junjo.indexer")
 
@@ -380,7 +374,7 @@ class Indexer:
         self,
         converted: list[ConvertedBatch],
         last_seq: int | None,
-        quarantined: list[QuarantinedBatch],
+        quarantined: list[SetAside],
     ) -> str | None:
         """One transaction, retried until it commits. Returns the error text if the data
         itself was refused; raises ``_Stopped`` if stopped while retrying."""
@@ -388,6 +382,8 @@ class Indexer:
         out_of_memory = 0
         while True:
             try:
+                # Kept first, where a crash cannot lose them (kept once if they come again).
+                self._wal.quarantine(quarantined)
                 result = self._store.write_batches(converted, last_seq, quarantined)
             except _DATA_ERRORS as exc:
                 return f"{type(exc).__name__}: {exc}"
@@ -460,7 +456,7 @@ def _rows(units: Sequence[Unit]) -> list[ConvertedBatch]:
     return [converted for _, converted, _ in units if converted is not None]
 
 
-def _set_aside(units: Sequence[Unit]) -> list[QuarantinedBatch]:
+def _set_aside(units: Sequence[Unit]) -> list[SetAside]:
     """Quarantine rows for the batches that did not convert and the spans that did not."""
     out = []
     for batch, converted, error in units:
@@ -473,12 +469,5 @@ def _set_aside(units: Sequence[Unit]) -> list[QuarantinedBatch]:
     return out
 
 
-def _quarantined(batch: WalBatch, error: str, payload: bytes, span_count: int) -> QuarantinedBatch:
-    return QuarantinedBatch(
-        seq=batch.seq,
-        received_at_ns=batch.received_at_ns,
-        api_key_id=batch.api_key_id,
-        span_count=span_count,
-        error=error,
-        payload=payload,
-    )
+def _quarantined(batch: WalBatch, error: str, payload: bytes, span_count: int) -> SetAside:
+    return SetAside(batch.seq, batch.received_at_ns, batch.api_key_id, span_count, error, payload)

@@ -155,34 +155,16 @@ def _v2_trace_summary(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(trace_summary.BACKFILL)
 
 
-# Quarantine rows get an id (for `junjo ingest quarantine replay ID`) and may hold part of a
-# batch: the spans that could not be stored, re-packed as an export request of their own.
-_V3_QUARANTINE = """
-CREATE TABLE quarantine_v3 (
-    id BIGINT NOT NULL,                   -- shown by the ingest status and the CLI
-    seq BIGINT NOT NULL,                  -- the WAL sequence number of the batch
-    received_at_ns BIGINT,
-    api_key_id VARCHAR,
-    span_count BIGINT,                    -- spans in payload
-    error VARCHAR NOT NULL,
-    quarantined_at_ns BIGINT NOT NULL,
-    payload BLOB NOT NULL                 -- an ExportTraceServiceRequest, kept for replay
-);
-INSERT INTO quarantine_v3
-SELECT row_number() OVER (ORDER BY seq), seq, received_at_ns, api_key_id, span_count, error,
-       quarantined_at_ns, payload
-FROM quarantine;
-DROP TABLE quarantine;
-ALTER TABLE quarantine_v3 RENAME TO quarantine;
-ALTER TABLE indexer_state ADD COLUMN truncated_values BIGINT NOT NULL DEFAULT 0;
-"""
+# (Quarantined batches moved to the WAL file: features/spans/quarantine.py. The old table
+# stays, emptied at start by move_legacy_entries, until a later migration drops it.)
+_V3_COUNTERS = "ALTER TABLE indexer_state ADD COLUMN truncated_values BIGINT NOT NULL DEFAULT 0;"
 
 
 def _v3_no_art_indexes(conn: duckdb.DuckDBPyConnection) -> None:
     from junjo.features.spans import trace_summary
 
     conn.execute(trace_summary.V3)
-    conn.execute(_V3_QUARANTINE)
+    conn.execute(_V3_COUNTERS)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -190,7 +172,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "traces: one summary row per trace", _v2_trace_summary),
     Migration(
         3,
-        "traces without an in-memory key index; quarantine ids; truncated value count",
+        "traces without an in-memory key index; a count of truncated values",
         _v3_no_art_indexes,
     ),
 )

@@ -17,9 +17,9 @@ only those spans' keys are looked up, among stored spans in those ``wal_seq`` ra
 (zonemap-pruned: ``wal_seq`` only grows down the table). So a write costs what its own
 traces cost, however large the table and however its timestamps are spread (a backfill of
 old traces puts every span in one narrow window). See ``schema.py`` for why there is no
-unique index. A re-sent span is skipped together with its set_state rows. The WAL position,
-counters and quarantined batches are written in the same transaction as the rows, so a
-crash at any point neither loses nor duplicates; the directory is updated after the commit
+unique index. A re-sent span is skipped together with its set_state rows. The WAL position and
+counters are written in the same transaction as the rows, so a crash at any point neither
+loses nor duplicates; the directory is updated after the commit
 and caught up from the spans when the store opens.
 """
 
@@ -38,6 +38,7 @@ from typing import Any
 import duckdb
 
 from junjo.db.transaction import transaction
+from junjo.features.ingest.wal import SetAside
 from junjo.features.spans import schema, trace_summary
 from junjo.features.spans.bulk import append_rows
 from junjo.features.spans.convert import (
@@ -102,18 +103,6 @@ class IndexerState:
     quarantined_spans: int
     last_indexed_at_ns: int | None
     truncated_values: int  # attribute values cut to the size limit (convert.py)
-
-
-@dataclass(frozen=True)
-class QuarantinedBatch:
-    """A WAL batch that could not be converted (or stored), kept whole for inspection."""
-
-    seq: int
-    received_at_ns: int | None
-    api_key_id: str | None
-    span_count: int
-    error: str
-    payload: bytes
 
 
 @dataclass(frozen=True)
@@ -270,11 +259,12 @@ class SpanStore:
         self,
         batches: Sequence[ConvertedBatch],
         last_seq: int | None,
-        quarantined: Sequence[QuarantinedBatch] = (),
+        quarantined: Sequence[SetAside] = (),
     ) -> WriteResult:
-        """Store converted batches and quarantined ones, and record ``last_seq`` as indexed,
-        all in one transaction. Re-sent spans (already stored, or repeated in ``batches``)
-        are skipped with their state changes.
+        """Store converted batches, count the ``quarantined`` ones (the caller has kept them
+        in the WAL's quarantine), and record ``last_seq`` as indexed, all in one
+        transaction. Re-sent spans (already stored, or repeated in ``batches``) are skipped
+        with their state changes.
 
         ``last_seq`` None stores part of a batch and leaves the position where it is: a
         crash before the batch's last part re-reads the whole batch, and the parts already
@@ -294,7 +284,6 @@ class SpanStore:
             summaries = trace_summary.summarize(spans, now)
             trace_summary.write(conn, summaries, {t: first for t, (first, _) in known.items()})
             append_rows(conn, "state_changes", states, STATE_CHANGE_COLUMNS)
-            _insert_quarantine(conn, quarantined, now)
             duplicates = candidates - len(spans)
             truncated = sum(batch.truncated_values for batch in batches)
             counts = _Counts(len(spans), duplicates, truncated, quarantined)
@@ -411,8 +400,6 @@ _STATE_COLUMNS = (
     "indexed_seq, indexed_spans, duplicate_spans, quarantined_batches, quarantined_spans,"
     " last_indexed_at_ns, truncated_values"
 )
-# What the ingest status and `junjo ingest quarantine list` show of a quarantined entry.
-QUARANTINE_COLUMNS = "id, seq, received_at_ns, api_key_id, span_count, error"
 
 
 def _unique_rows(batches: Sequence[ConvertedBatch]) -> tuple[list[_Row], list[_Row], int]:
@@ -469,27 +456,12 @@ def _without(
     return spans, states
 
 
-def _insert_quarantine(
-    conn: duckdb.DuckDBPyConnection, quarantined: Sequence[QuarantinedBatch], now: int
-) -> None:
-    if not quarantined:
-        return
-    # Rare and few: plain parameterised inserts are fine here.
-    ((last_id,),) = conn.execute("SELECT coalesce(max(id), 0) FROM quarantine").fetchall()
-    for number, q in enumerate(quarantined, start=last_id + 1):
-        conn.execute(
-            f"INSERT INTO quarantine ({QUARANTINE_COLUMNS}, quarantined_at_ns, payload)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [number, q.seq, q.received_at_ns, q.api_key_id, q.span_count, q.error, now, q.payload],
-        )
-
-
 @dataclass(frozen=True)
 class _Counts:
     inserted: int
     duplicates: int
     truncated: int
-    quarantined: Sequence[QuarantinedBatch]
+    quarantined: Sequence[SetAside]
 
 
 def _advance(
