@@ -13,6 +13,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from junjo.server.hosts import check_pattern
 
 ENV_PREFIX = "JUNJO_"
 SECRET_FILE = "secret_key"
@@ -43,6 +46,9 @@ class Settings:
     cookie_secure: bool | None = None
     # Public URL of this server, used for /api/config and printed links.
     public_url: str = ""
+    # Host names (besides localhost, the bind address, public_url's host and the address a
+    # client connects to) that requests may carry in Host; "*.example.com", or "*" for any.
+    allowed_hosts: tuple[str, ...] = ()
     # Sign-in throttling: failures allowed per account / per client in the window.
     signin_max_failures_per_account: int = 5
     signin_max_failures_per_client: int = 20
@@ -114,6 +120,8 @@ _RANGES = {
 
 
 def _validated(settings: Settings) -> Settings:
+    _check_public_url(settings.public_url)
+    settings = dataclasses.replace(settings, allowed_hosts=_host_patterns(settings.allowed_hosts))
     for name, choices in _CHOICES.items():
         if getattr(settings, name).lower() not in choices:
             raise ConfigError(f"setting {name!r}: use one of {', '.join(choices)}")
@@ -126,6 +134,25 @@ def _validated(settings: Settings) -> Settings:
             bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
             raise ConfigError(f"setting {name!r}: must be {bounds}")
     return settings
+
+
+def _check_public_url(url: str) -> None:
+    parts = urlsplit(url)
+    if url and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise ConfigError(f"setting 'public_url': {url!r} is not an http(s):// URL")
+
+
+def _host_patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    checked = []
+    for pattern in patterns:
+        normalized = check_pattern(pattern)
+        if normalized is None:
+            raise ConfigError(
+                f"setting 'allowed_hosts': {pattern!r} is not a host name"
+                " (write junjo.example.com, *.example.com or *, without scheme or port)"
+            )
+        checked.append(normalized)
+    return tuple(checked)
 
 
 def _path_or_none(value: str | None) -> Path | None:
@@ -163,6 +190,8 @@ def _coerce(name: str, value: Any) -> Any:
     try:
         if "Path" in kind:
             return Path(str(value)).expanduser()
+        if "tuple" in kind:
+            return _to_tuple(value)
         if "bool" in kind:
             return _to_optional_bool(value)
         if kind == "int":
@@ -172,6 +201,12 @@ def _coerce(name: str, value: Any) -> Any:
         return str(value)
     except ValueError as exc:
         raise ConfigError(f"setting {name!r}: cannot use {value!r} ({kind})") from exc
+
+
+def _to_tuple(value: Any) -> tuple[str, ...]:
+    """A TOML list, or a comma-separated string (flags and environment variables)."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())
 
 
 def _to_optional_bool(value: Any) -> bool | None:

@@ -24,8 +24,15 @@ from junjo.features.ingest import http as ingest_http
 from junjo.features.meta import http as meta_http
 from junjo.features.traces import http as traces_http
 from junjo.features.users import http as users_http
-from junjo.server.middleware import CrossOriginGuardMiddleware, RequestLogMiddleware
-from junjo.server.openapi import build_openapi, document
+from junjo.server.hosts import HostPolicy
+from junjo.server.middleware import (
+    SECURITY_HEADERS,
+    AllowedHostsMiddleware,
+    CrossOriginGuardMiddleware,
+    RequestLogMiddleware,
+    SecurityHeadersMiddleware,
+)
+from junjo.server.openapi import build_openapi, document, iter_routes
 
 
 @dataclass
@@ -56,14 +63,29 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return JSONResponse(
-        {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers or None
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method of every route on this path. Starlette's own 405 names only the
+    methods of the first route that matched (``/api_keys`` has one route per method)."""
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for route in iter_routes(request.app.routes):
+        if route.path_regex.match(path):
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # Starlette re-raises after this handler and uvicorn logs the traceback once.
-    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+    # Starlette re-raises after this handler and uvicorn logs the traceback once. This
+    # response bypasses the middleware, so it carries the security headers itself.
+    return JSONResponse(
+        {"detail": "Internal server error"}, status_code=500, headers=SECURITY_HEADERS
+    )
 
 
 async def _root(request: Request) -> JSONResponse:
@@ -86,6 +108,10 @@ def feature_routes() -> list[BaseRoute]:
     ]
 
 
+def host_policy(settings: Settings) -> HostPolicy:
+    return HostPolicy.build(settings.allowed_hosts, settings.host, settings.public_url)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -96,6 +122,7 @@ def create_app(
     local_token: str | None = None,
     state: dict[str, Any] | None = None,
 ) -> Starlette:
+    hosts = host_policy(settings)
     app = Starlette(
         routes=[
             *feature_routes(),
@@ -104,7 +131,9 @@ def create_app(
         ],
         middleware=[
             Middleware(RequestLogMiddleware),
-            Middleware(CrossOriginGuardMiddleware, public_url=settings.public_url),
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(AllowedHostsMiddleware, policy=hosts),
+            Middleware(CrossOriginGuardMiddleware, policy=hosts, public_url=settings.public_url),
         ],
         exception_handlers={
             errors.JunjoError: _domain_error,

@@ -24,6 +24,10 @@ async def json_object(request: Request) -> dict[str, Any]:
             raise HTTPException(413, "Request body too large")
     try:
         value = json.loads(body or b"null")
+        # JSON may spell a lone UTF-16 surrogate ("\ud800"), which no UTF-8 store takes.
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:  # before ValueError, its base class
+        raise HTTPException(400, "Malformed JSON body: a string holds a lone surrogate") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise HTTPException(400, f"Malformed JSON body: {exc}") from exc
     if not isinstance(value, dict):

@@ -1,23 +1,51 @@
-"""Cross-cutting ASGI middleware: one log line per request, and the CSRF origin check."""
+"""Cross-cutting ASGI middleware: one log line per request, security headers, the Host
+check and the CSRF origin check."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from junjo.server.hosts import HostPolicy, normalize_host
 
 log = logging.getLogger("junjo.http")
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # OTLP exporters authenticate with API keys, never cookies, so they cannot be forged.
 _CSRF_EXEMPT_PATHS = {"/v1/traces", "/v1/metrics", "/v1/logs"}
+# Not Host-checked: a DNS-rebinding page gains nothing there (the OTLP doors need an API
+# key, /health tells only the version), while a 400 would make OTLP exporters drop data
+# and health probes fail for every name the operator did not list.
+_ANY_HOST_PATHS = _CSRF_EXEMPT_PATHS | {"/health"}
+
+# The web UI is static files of this package, same origin, plain ES modules: no inline
+# script or style, nothing from other origins. docs/auth.md explains each directive.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+    " connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none';"
+    " form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Not no-referrer: with it, browsers send "Origin: null" on the UI's own POSTs, which
+    # the CSRF check must refuse.
+    "Referrer-Policy": "same-origin",
+    # Every response is dynamic and most are authenticated data; a handler that wants
+    # caching (static UI files) sets its own Cache-Control.
+    "Cache-Control": "no-store",
+}
 
 
 class RequestLogMiddleware:
-    """Logs method, path (never the query string, which may carry tokens), status, time."""
+    """Logs method, path (never the query string, which may carry tokens), status, time
+    and client address."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -38,20 +66,70 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_and_record)
         finally:
-            client = scope.get("client") or ("-", 0)
+            path = _log_safe(scope["path"])
+            client = _log_safe((scope.get("client") or ("-", 0))[0])
             log.info(
-                "%s %s %d %.1fms",
+                "%s %s %d %.1fms %s",
                 scope["method"],
-                scope["path"],
+                path,
                 status,
                 (time.perf_counter() - started) * 1000,
+                client,
                 extra={
                     "http_method": scope["method"],
-                    "http_path": scope["path"],
+                    "http_path": path,
                     "http_status": status,
-                    "client": client[0],
+                    "client": client,
                 },
             )
+
+
+def _log_safe(text: str) -> str:
+    """Percent-encode what could forge or garble a log line. The ASGI path is already
+    percent-decoded, so ``%0a`` in a URL arrives here as a real newline."""
+    return quote(text, safe="/:@!$&'()*+,;=[]", errors="backslashreplace")
+
+
+class SecurityHeadersMiddleware:
+    """Adds ``SECURITY_HEADERS`` to every response, unless the handler set that header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class AllowedHostsMiddleware:
+    """Answers 400 to requests whose ``Host`` is not one of ours (see junjo.server.hosts)."""
+
+    def __init__(self, app: ASGIApp, policy: HostPolicy) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in _ANY_HOST_PATHS:
+            raw = _header(scope, "host")
+            host = normalize_host(raw) if raw is not None else _local_address(scope)
+            if host is None or not self.policy.allows(host, _local_address(scope)):
+                detail = (
+                    f"Host {raw!r} is not allowed here: add it to the allowed_hosts setting"
+                    " (or set public_url)"
+                )
+                await _refuse(send, 400, detail)
+                return
+        await self.app(scope, receive, send)
 
 
 class CrossOriginGuardMiddleware:
@@ -63,34 +141,51 @@ class CrossOriginGuardMiddleware:
     proxy that rewrites ``Host``, the configured ``public_url`` is our origin too.
     """
 
-    def __init__(self, app: ASGIApp, public_url: str = "") -> None:
+    def __init__(self, app: ASGIApp, policy: HostPolicy, public_url: str = "") -> None:
         self.app = app
-        self.trusted_hosts = {urlsplit(public_url).netloc.lower()} - {""}
+        self.policy = policy
+        self.public_netloc = urlsplit(public_url).netloc.lower()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
             and scope["method"] not in _SAFE_METHODS
             and scope["path"] not in _CSRF_EXEMPT_PATHS
-            and _is_cross_site(scope, self.trusted_hosts)
+            and self._is_cross_site(scope)
         ):
-            body = json.dumps({"detail": "Cross-origin request refused"}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 403,
-                    "headers": [(b"content-type", b"application/json")],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await _refuse(send, 403, "Cross-origin request refused")
             return
         await self.app(scope, receive, send)
 
+    def _is_cross_site(self, scope: Scope) -> bool:
+        origin = _header(scope, "origin")
+        if origin is None:
+            return _header(scope, "sec-fetch-site") == "cross-site"
+        netloc = urlsplit(origin).netloc.lower()
+        origin_host = normalize_host(netloc)
+        if origin == "null" or origin_host is None:
+            return True
+        if not self.policy.allows(origin_host, _local_address(scope)):
+            return True  # only a page served under one of our names is ours
+        ours = {self.public_netloc, (_header(scope, "host") or "").lower()} - {""}
+        return netloc not in ours
 
-def _is_cross_site(scope: Scope, trusted_hosts: set[str]) -> bool:
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    origin = headers.get("origin")
-    if origin is not None:
-        ours = trusted_hosts | {headers.get("host", "").lower()}
-        return origin == "null" or urlsplit(origin).netloc.lower() not in ours
-    return headers.get("sec-fetch-site", "") == "cross-site"
+
+def _header(scope: Scope, name: str) -> str | None:
+    wanted = name.encode()
+    for key, value in scope["headers"]:
+        if key.lower() == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+def _local_address(scope: Scope) -> str | None:
+    server = scope.get("server")
+    return server[0] if server else None
+
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

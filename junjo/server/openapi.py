@@ -8,6 +8,8 @@ test fails when a route has no description.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Literal, TypeVar
 
 from starlette.routing import BaseRoute, Mount, Route
@@ -23,11 +25,23 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "setup_token": [],
 }
 
-ERROR_SCHEMA = {
+Schema = dict[str, Any]
+
+ERROR_SCHEMA: Schema = {
     "type": "object",
     "properties": {"detail": {}},
     "required": ["detail"],
 }
+
+
+@dataclass(frozen=True)
+class Content:
+    """A body in several media types (OpenAPI's content map); a bare schema is JSON."""
+
+    by_media_type: dict[str, Schema]
+
+
+Body = Schema | Content
 
 
 def document(
@@ -35,11 +49,18 @@ def document(
     *,
     auth: Auth,
     tag: str,
-    responses: dict[int, dict[str, Any] | None] | None = None,
-    body: dict[str, Any] | None = None,
-    query: dict[str, dict[str, Any]] | None = None,
+    responses: dict[int, Body | None] | None = None,
+    body: Body | None = None,
+    query: dict[str, Schema] | None = None,
+    path: dict[str, Schema] | None = None,
+    error_body: Body = ERROR_SCHEMA,
 ) -> Callable[[Endpoint], Endpoint]:
-    """Attach an OpenAPI operation to an endpoint. ``responses`` maps status → JSON schema."""
+    """Attach an OpenAPI operation to an endpoint.
+
+    ``responses`` maps status → body (None: no body). The errors every such endpoint can
+    answer are added from what it declares (see ``_implied_errors``), with ``error_body``.
+    ``path`` gives schemas (patterns) of path parameters; the others are plain strings.
+    """
 
     def attach(endpoint: Endpoint) -> Endpoint:
         endpoint.__openapi__ = {  # type: ignore[attr-defined]
@@ -49,29 +70,57 @@ def document(
             "responses": responses or {200: None},
             "body": body,
             "query": query or {},
+            "path": path or {},
+            "error_body": error_body,
         }
         return endpoint
 
     return attach
 
 
-def _operation(meta: dict[str, Any], path_params: Iterable[str]) -> dict[str, Any]:
-    responses: dict[str, Any] = {}
-    for status, schema in meta["responses"].items():
-        entry: dict[str, Any] = {"description": "OK" if status < 300 else "Error"}
-        if schema is not None:
-            entry["content"] = {"application/json": {"schema": schema}}
-        responses[str(status)] = entry
+def _implied_errors(meta: dict[str, Any]) -> list[int]:
+    """Statuses the shared code answers for any endpoint that declares these inputs."""
+    statuses = []
     if meta["auth"] not in ("public", "setup_token"):
-        responses.setdefault("401", _error("Not signed in / no valid key"))
+        statuses.append(401)  # the guard: no session, no valid key
+    if meta["auth"] == "session_or_read_key":
+        statuses.append(403)  # an ingest key, which may read nothing
+    if isinstance(meta["body"], dict):
+        statuses += [400, 413, 422]  # http_utils.json_object: malformed, too big, not an object
+    if meta["query"] or meta["path"]:
+        statuses.append(422)  # a parameter that breaks its schema
+    return statuses
+
+
+def _response(status: int, body: Body | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"description": HTTPStatus(status).phrase}
+    if body is not None:
+        entry["content"] = _content(body)
+    return entry
+
+
+def _content(body: Body) -> dict[str, Any]:
+    schemas = body.by_media_type if isinstance(body, Content) else {"application/json": body}
+    return {media_type: {"schema": schema} for media_type, schema in schemas.items()}
+
+
+def _operation(meta: dict[str, Any], path_params: Iterable[str]) -> dict[str, Any]:
+    responses = {str(status): _response(status, body) for status, body in meta["responses"].items()}
+    for status in _implied_errors(meta):
+        responses.setdefault(str(status), _response(status, meta["error_body"]))
     op: dict[str, Any] = {
         "summary": meta["summary"],
         "tags": [meta["tag"]],
         "security": _SECURITY[meta["auth"]],
-        "responses": responses,
+        "responses": dict(sorted(responses.items())),
     }
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": meta["path"].get(name, {"type": "string"}),
+        }
         for name in path_params
     ]
     params += [
@@ -81,15 +130,15 @@ def _operation(meta: dict[str, Any], path_params: Iterable[str]) -> dict[str, An
     if params:
         op["parameters"] = params
     if meta["body"] is not None:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": meta["body"]}},
-        }
+        op["requestBody"] = {"required": True, "content": _content(meta["body"])}
     return op
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+_DESCRIPTION = (
+    "Every route but /health and /v1/* answers 400 when the Host header is not a name this"
+    " server answers to (the allowed_hosts setting), and those of them that change data"
+    " (POST, DELETE) answer 403 when Origin or Sec-Fetch-Site shows another site."
+)
 
 
 def iter_routes(routes: Iterable[BaseRoute]) -> Iterable[Route]:
@@ -116,7 +165,7 @@ def build_openapi(routes: Iterable[BaseRoute], version: str) -> dict[str, Any]:
             item[method.lower()] = _operation(meta, route.param_convertors)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Junjo server", "version": version},
+        "info": {"title": "Junjo server", "version": version, "description": _DESCRIPTION},
         "paths": paths,
         "components": {
             "securitySchemes": {

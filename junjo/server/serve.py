@@ -22,7 +22,8 @@ from junjo.features.api_keys.service import KeyVerifier
 from junjo.features.ingest.runtime import IngestRuntime
 from junjo.features.spans.store import SpanStore
 from junjo.features.users.service import has_users
-from junjo.server.app import create_app
+from junjo.server.app import create_app, host_policy
+from junjo.server.hosts import WILDCARD_BINDS
 from junjo.server.logging import configure_logging
 from junjo.server.runtime_file import (
     DataDirInUse,
@@ -132,7 +133,7 @@ def _span_reader(store: SpanStore) -> Callable[[], contextlib.AbstractContextMan
 
 
 def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::", ""):
+    if host in WILDCARD_BINDS:
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
 
@@ -144,7 +145,13 @@ def _print_banner(settings: Settings, http_url: str, setup_token: str | None) ->
         f"  OTLP/gRPC        {_url_host(settings.host)}:{settings.grpc_port}",
         f"  OTLP/HTTP        {http_url}/v1/traces",
         f"  Data dir         {settings.data_dir}",
+        f"  Allowed hosts    {host_policy(settings).describe()}",
     ]
+    if settings.host in WILDCARD_BINDS and not (settings.allowed_hosts or settings.public_url):
+        lines += [
+            "  Listening on every interface: reach it as localhost or by IP address;",
+            "  other names get 400 until listed in allowed_hosts (or set public_url).",
+        ]
     if setup_token:
         body = {"email": "you@example.com", "password": "...", "setup_token": setup_token}
         lines += [

@@ -48,6 +48,15 @@ def test_user_and_key_administration(tmp_path):
     assert bad_scope.returncode == 2 and "scope" in bad_scope.stderr
 
 
+def test_user_add_refuses_control_characters_in_the_email(tmp_path):
+    data = tmp_path / "data"
+    for email in ("ops\x01@example.com", "ops\x1b[31m@example.com"):
+        added = run_cli(data, "user", "add", email, "--password-stdin", stdin="pw-123456\n")
+        assert added.returncode == 2, added.stdout
+        assert "control characters" in added.stderr
+    assert json.loads(run_cli(data, "user", "list", "--json").stdout) == []
+
+
 def test_password_change_and_last_user_guard(tmp_path):
     data = tmp_path / "data"
     run_cli(data, "user", "add", "a@example.com", "--password-stdin", stdin="pw-123456\n")

@@ -94,3 +94,28 @@ def test_short_or_empty_secrets_are_refused(tmp_path: Path):
 def test_out_of_range_values_are_refused(env, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(env=env)
+
+
+def test_allowed_hosts_from_toml_list_or_comma_separated_env(tmp_path: Path):
+    toml = tmp_path / "junjo.toml"
+    toml.write_text('allowed_hosts = ["Junjo.Example.com", "*.corp.example", "[::1]"]\n')
+    from_toml = load_settings(env={}, config_file=toml).allowed_hosts
+    assert from_toml == ("junjo.example.com", "*.corp.example", "::1")
+    from_env = load_settings(env={"JUNJO_ALLOWED_HOSTS": " a.example , *,"}).allowed_hosts
+    assert from_env == ("a.example", "*")
+    assert load_settings(env={}).allowed_hosts == ()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"JUNJO_ALLOWED_HOSTS": "https://junjo.example.com"}, "allowed_hosts"),
+        ({"JUNJO_ALLOWED_HOSTS": "junjo.example.com:8080"}, "allowed_hosts"),
+        ({"JUNJO_ALLOWED_HOSTS": "bad host"}, "allowed_hosts"),
+        ({"JUNJO_PUBLIC_URL": "junjo.example.com"}, "public_url"),
+        ({"JUNJO_PUBLIC_URL": "ftp://junjo.example.com"}, "public_url"),
+    ],
+)
+def test_unusable_host_settings_are_refused(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env=env)

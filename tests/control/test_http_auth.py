@@ -99,6 +99,22 @@ def test_sign_in_and_bad_credentials(signed_in: TestClient):
     assert signed_in.get("/auth-test").status_code == 200
 
 
+def test_emails_with_control_characters_are_422_everywhere(client: TestClient):
+    nul = "admin\x00@example.com"
+    refused = first_user(client, email=nul)
+    assert refused.status_code == 422
+    assert "control characters" in refused.json()["detail"]
+    assert client.get("/users/db-has-users").json() == {"users_exist": False}
+    assert first_user(client).status_code == 200
+    for email in (nul, "b\x1b[2J@example.com", "admin@example.com\u202e"):
+        created = client.post("/users", json={"email": email, "password": PASSWORD})
+        assert created.status_code == 422, email
+        signed = client.post("/sign-in", json={"email": email, "password": PASSWORD})
+        assert signed.status_code == 422, email
+        assert "control characters" in signed.json()["detail"]
+    assert [u["email"] for u in client.get("/users").json()] == ["admin@example.com"]
+
+
 def test_sign_out_revokes_every_copy_of_the_cookie(signed_in: TestClient):
     stolen = signed_in.cookies[COOKIE_NAME]
     assert signed_in.post("/sign-out").json() == {"message": "signed out"}

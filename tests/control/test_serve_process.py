@@ -2,10 +2,12 @@
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import stat
 import subprocess
+import time
 
 import httpx
 import pytest
@@ -160,3 +162,33 @@ def test_keys_and_passwords_never_reach_the_log(tmp_path):
     assert "GET /api/v1/traces 200" in server.log
     for secret in (ingest, reader["key"], PASSWORD):
         assert secret not in server.log
+
+
+def _wait_for_log(server: ServerProcess, text: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in server.log:
+        assert time.monotonic() < deadline, f"{text!r} not logged:\n{server.log}"
+        time.sleep(0.05)
+
+
+def test_text_log_escapes_the_path_and_names_the_client(tmp_path):
+    """``%0a`` in a URL arrives percent-decoded in the ASGI path and forged a log line."""
+    with ServerProcess(tmp_path / "data") as server:
+        httpx.get(server.url + "/x%0a2026-01-01 00:00:00,000 INFO    junjo.http: FORGED%1b[2J")
+        httpx.get(server.url + "/health")
+        _wait_for_log(server, "GET /health 200")
+    lines = server.log.splitlines()
+    (forged,) = [line for line in lines if "FORGED" in line]  # one line, not two
+    assert "GET /x%0A2026-01-01%2000:00:00,000%20INFO%20%20%20%20junjo.http:%20FORGED%1B" in forged
+    assert "\x1b" not in server.log
+    health = next(line for line in lines if "GET /health 200" in line)
+    assert re.search(r"GET /health 200 [0-9.]+ms 127\.0\.0\.1$", health), health
+
+
+def test_every_interface_bind_says_which_hosts_it_answers(tmp_path):
+    with ServerProcess(tmp_path / "data", "--host", "0.0.0.0") as server:
+        assert httpx.get(server.url + "/api/config").status_code == 200
+        named = httpx.get(server.url + "/api/config", headers={"Host": "junjo.lan"})
+        assert named.status_code == 400
+    assert "Allowed hosts    localhost, the address a client connects to" in server.log
+    assert "other names get 400 until listed in allowed_hosts" in server.log

@@ -25,6 +25,25 @@ def test_invalid_emails_are_refused(control: ControlDB, email):
         service.create_user(control.db, OPERATOR, email, "password-1")
 
 
+CONTROL_CHARACTER_EMAILS = [
+    "a\x00b@example.com",  # NUL
+    "a@example.com\x00",
+    "a\x1b[31m@example.com",  # a terminal escape
+    "a\x7f@example.com",
+    "a\u202e@example.com",  # right-to-left override
+    "a\u200b@example.com",  # zero-width space
+]
+
+
+@pytest.mark.parametrize("email", CONTROL_CHARACTER_EMAILS)
+def test_emails_with_control_characters_are_refused(control: ControlDB, email):
+    with pytest.raises(InvalidInput, match="control characters"):
+        service.create_user(control.db, OPERATOR, email, "password-1")
+    with pytest.raises(InvalidInput, match="control characters"):
+        service.create_first_user(control.db, email, "password-1")
+    assert not service.has_users(control.db)
+
+
 def test_password_rules(control: ControlDB):
     with pytest.raises(InvalidInput, match="at least 8"):
         service.create_user(control.db, OPERATOR, "a@example.com", "short")

@@ -171,3 +171,32 @@ def test_status_needs_a_session_or_read_key(server: Harness):
     assert status["indexer_lag_seconds"] >= 0
     assert set(status["quarantined"]) == {"batches", "spans"}
     json.dumps(status)
+
+
+def test_otlp_doors_answer_any_host(server: Harness):
+    """Exporters may use any name that reaches the server (e.g. a docker-compose service
+    name nobody listed in allowed_hosts): a 400 would make them drop the batch."""
+    ids = new_ids(2)
+    named = {**PROTOBUF, "Host": "junjo_collector:4318"}
+    assert post(server, request_bytes(ids), named).status_code == 200
+    assert sorted(server.stored()) == sorted(i.key for i in ids)
+    ui = httpx.get(f"{server.http_url}/api/v1/ingest/status", headers={"Host": "evil.example"})
+    assert ui.status_code == 400
+
+
+def test_error_bodies_match_the_documented_google_rpc_status(server: Harness):
+    document = httpx.get(f"{server.http_url}/openapi.json").json()
+    responses = document["paths"]["/v1/traces"]["post"]["responses"]
+    body = request_bytes(new_ids(1))
+    as_json = post(server, body, JSON, key=None)
+    as_protobuf = post(server, body, PROTOBUF, key=None)
+    assert as_json.status_code == as_protobuf.status_code == 401
+    schema = responses["401"]["content"]["application/json"]["schema"]
+    assert set(as_json.json()) == set(schema["required"]) == set(schema["properties"])
+    assert isinstance(as_json.json()["code"], int) and as_json.json()["message"]
+    assert (
+        "google.rpc.Status"
+        in responses["401"]["content"]["application/x-protobuf"]["schema"]["description"]
+    )
+    assert status_pb2.Status.FromString(as_protobuf.content).code == as_json.json()["code"]
+    assert as_protobuf.headers["content-type"] == "application/x-protobuf"

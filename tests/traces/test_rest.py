@@ -1,5 +1,7 @@
 """The trace query REST API over data that went through real ingestion."""
 
+import re
+
 import httpx
 import pytest
 
@@ -165,3 +167,63 @@ def test_every_route_needs_credentials(seeded: Seeded, path):
     ingest_only = {"Authorization": f"Bearer {seeded.ingest_key}"}
     assert httpx.get(url, headers=ingest_only).status_code == 403
     assert seeded.get(path).status_code in (200, 404)
+
+
+def _operations(seeded: Seeded):
+    document = httpx.get(seeded.server.url + "/openapi.json", timeout=10).json()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "get" and {"bearer": []} in operation["security"]:
+                yield path, operation
+
+
+MALFORMED = {"integer": ["abc", "1.5", "1_0", " 5", "٣"], "boolean": ["maybe", "2"]}
+
+
+def test_every_query_parameter_refuses_empty_and_malformed_values(seeded: Seeded):
+    """``limit=`` silently meant the default, ``limit=1_0`` meant 10 and ``errors=`` false."""
+    checked = 0
+    for path, operation in _operations(seeded):
+        url = path.replace("{service_name}", "svc-b").replace("{trace_id}", "ab" * 16)
+        url = url.replace("{span_id}", "ab" * 8)
+        for param in (p for p in operation.get("parameters", []) if p["in"] == "query"):
+            name, schema = param["name"], param["schema"]
+            samples = ["", *MALFORMED.get(schema.get("type"), [])]
+            if "pattern" in schema:
+                samples.append("=no=match=")
+            for value in samples:
+                response = seeded.get(url, **{name: value})
+                assert response.status_code == 422, (path, name, value, response.text)
+                assert response.json()["detail"].startswith(f"{name}:"), (path, name, value)
+                checked += 1
+            assert "422" in operation["responses"], path
+    assert checked >= 35
+
+
+ID_SAMPLES = {
+    "trace_id": ("ab" * 16, ["AB" * 16, "ab" * 15 + "a", "ab" * 16 + "a", "g" * 32]),
+    "span_id": ("ab" * 8, ["AB" * 8, "ab" * 7 + "a", "ab" * 8 + "a", "g" * 16]),
+}
+
+
+def test_id_path_parameters_accept_exactly_their_documented_pattern(seeded: Seeded):
+    checked = 0
+    for path, operation in _operations(seeded):
+        params = {p["name"]: p["schema"] for p in operation.get("parameters", [])}
+        for name, (good, bad_values) in ID_SAMPLES.items():
+            if name not in params:
+                continue
+            assert re.fullmatch(params[name]["pattern"].strip("^$"), good)
+            others = {n: s for n, (s, _) in ID_SAMPLES.items() if n != name}
+            for bad in bad_values:
+                assert not re.fullmatch(params[name]["pattern"].strip("^$"), bad)
+                url = path.replace("{" + name + "}", bad)
+                for other, value in others.items():
+                    url = url.replace("{" + other + "}", value)
+                response = seeded.get(url)
+                assert response.status_code == 422, (path, name, bad, response.text)
+                checked += 1
+            url = path.replace("{trace_id}", ID_SAMPLES["trace_id"][0])
+            url = url.replace("{span_id}", ID_SAMPLES["span_id"][0])
+            assert seeded.get(url).status_code in (200, 404), path
+    assert checked == 24

@@ -44,7 +44,10 @@ async def list_keys(request: Request) -> JSONResponse:
     tag="api keys",
     body={
         "type": "object",
-        "properties": {"name": STRING, "scope": {"enum": ["ingest", "read"]}},
+        "properties": {
+            "name": {"type": "string", "pattern": "\\S", "maxLength": service.MAX_NAME_LENGTH},
+            "scope": {"enum": list(service.SCOPES)},
+        },
         "required": ["name"],
     },
     responses={201: CREATED_KEY, 422: ERROR_SCHEMA},

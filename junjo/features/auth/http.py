@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from junjo.features.auth.guards import require_user, session_principal
+from junjo.features.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from junjo.features.auth.sessions import COOKIE_NAME, SessionClaim
 from junjo.features.users import service as users
 from junjo.server.http_utils import client_address, control_call, json_object
@@ -18,9 +19,11 @@ from junjo.server.openapi import ERROR_SCHEMA, document
 
 STRING = {"type": "string"}
 MESSAGE = {"type": "object", "properties": {"message": STRING}, "required": ["message"]}
+EMAIL = {"type": "string", "format": "email", "maxLength": 254}
+PASSWORD = {"type": "string", "minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
 CREDENTIALS = {
     "type": "object",
-    "properties": {"email": STRING, "password": {"type": "string", "minLength": 8}},
+    "properties": {"email": EMAIL, "password": PASSWORD},
     "required": ["email", "password"],
 }
 
@@ -99,7 +102,7 @@ async def sign_in(request: Request) -> JSONResponse:
     email, password = body.get("email"), body.get("password")
     if not isinstance(email, str) or not isinstance(password, str):
         raise HTTPException(422, "email and password are required strings")
-    account, client = email.strip().lower(), client_address(request)
+    account, client = users.normalize_email(email), client_address(request)
     state.throttle.begin(account, client)
     user = await control_call(request, users.check_credentials, email, password)
     if user is None:

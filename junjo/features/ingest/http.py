@@ -38,7 +38,7 @@ from junjo.features.ingest.otlp import (
 )
 from junjo.features.ingest.service import AuthFailure, IngestRefused, IngestService, Refusal
 from junjo.server.http_utils import json_object
-from junjo.server.openapi import ERROR_SCHEMA, document
+from junjo.server.openapi import ERROR_SCHEMA, Content, document
 
 _MEDIA_TYPES: dict[str, WireFormat] = {
     "application/x-protobuf": "protobuf",
@@ -52,6 +52,50 @@ _CONTENT_TYPE: dict[WireFormat, str] = {
 # google.rpc.Code values for the Status body.
 _INVALID_ARGUMENT, _PERMISSION_DENIED, _RESOURCE_EXHAUSTED = 3, 7, 8
 _UNAVAILABLE, _UNAUTHENTICATED = 14, 16
+
+
+# The OpenAPI description of both encodings: a reply uses the request's (JSON when the
+# request's Content-Type is neither).
+def _otlp(message: str, json_schema: dict) -> Content:
+    binary = {"type": "string", "format": "binary", "description": f"protobuf {message}"}
+    return Content({"application/x-protobuf": binary, "application/json": json_schema})
+
+
+OTLP_STATUS = _otlp(
+    "google.rpc.Status",
+    {
+        "type": "object",
+        "description": "google.rpc.Status; code is a google.rpc.Code",
+        "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
+        "required": ["code", "message"],
+    },
+)
+EXPORT_REQUEST = _otlp(
+    "ExportTraceServiceRequest",
+    {
+        "type": "object",
+        "description": "ExportTraceServiceRequest in OTLP/JSON (hex ids)",
+        "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}},
+    },
+)
+EXPORT_RESPONSE = _otlp(
+    "ExportTraceServiceResponse",
+    {
+        "type": "object",
+        "description": "{} or, when spans were rejected, partialSuccess",
+        "properties": {
+            "partialSuccess": {
+                "type": "object",
+                "properties": {
+                    "rejectedSpans": {"type": "string"},
+                    "errorMessage": {"type": "string"},
+                },
+            }
+        },
+    },
+)
+IGNORED_EXPORT = _otlp("Export{Metrics,Logs}ServiceRequest", {"type": "object"})
+IGNORED_RESPONSE = _otlp("Export{Metrics,Logs}ServiceResponse", {"type": "object"})
 
 
 class _Reply(Exception):
@@ -68,7 +112,12 @@ class _Reply(Exception):
     "OTLP/HTTP trace export (application/x-protobuf or application/json, optional gzip)",
     auth="api_key",
     tag="ingest",
-    responses={200: None, 400: None, 403: None, 413: None, 415: None, 429: None, 503: None},
+    body=EXPORT_REQUEST,
+    responses={
+        200: EXPORT_RESPONSE,
+        **dict.fromkeys((400, 401, 403, 413, 415, 429, 503), OTLP_STATUS),
+    },
+    error_body=OTLP_STATUS,
 )
 async def export_traces(request: Request) -> Response:
     wire = _MEDIA_TYPES.get(_media_type(request), "json")  # errors before 415 answer JSON
@@ -174,6 +223,9 @@ def _content_length(request: Request) -> int | None:
     "OTLP/HTTP metrics and logs: accepted and discarded (older SDKs send them)",
     auth="api_key",
     tag="ingest",
+    body=IGNORED_EXPORT,
+    responses={200: IGNORED_RESPONSE, **dict.fromkeys((401, 403, 413, 503), OTLP_STATUS)},
+    error_body=OTLP_STATUS,
 )
 async def export_ignored(request: Request) -> Response:
     """``/v1/metrics`` and ``/v1/logs``: authenticated no-ops, like their gRPC twins."""

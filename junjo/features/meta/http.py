@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -19,9 +21,12 @@ async def health(request: Request) -> JSONResponse:
 
 @document("Endpoints an SDK should use", auth="public", tag="meta")
 async def api_config(request: Request) -> JSONResponse:
+    """From ``public_url`` when set, else from the request's Host, which the Host check
+    (junjo.server.hosts) has already limited to names this server answers to."""
     settings = request.app.state.settings
     base = settings.public_url.rstrip("/") or f"{request.url.scheme}://{request.url.netloc}"
-    grpc_host = request.url.hostname or settings.host
+    host = urlsplit(base).hostname or settings.host
+    grpc_host = f"[{host}]" if ":" in host else host
     return JSONResponse(
         {
             "environment": "self-hosted",

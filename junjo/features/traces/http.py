@@ -13,25 +13,33 @@ from starlette.routing import Route
 
 from junjo.features.auth.guards import require_principal
 from junjo.features.traces import queries
-from junjo.features.traces.params import filters_from_params, parse_bool, parse_int
+from junjo.features.traces.params import bool_param, filters_from_params, int_param
 from junjo.server.openapi import ERROR_SCHEMA, document
 
-STRING = {"type": "string"}
+# Query parameters that are present must not be empty (traces.params); ids are what
+# queries.check_trace_id / check_span_id accept.
+TEXT = {"type": "string", "minLength": 1}
+TRACE_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$", "description": "32 lowercase hex"}
+SPAN_ID = {"type": "string", "pattern": "^[0-9a-f]{16}$", "description": "16 lowercase hex"}
+IDS = {"trace_id": TRACE_ID, "span_id": SPAN_ID}
+# Starlette's {name:path} matches no newline: such a service name is a 404 (no route).
+SERVICE = {"service_name": {"type": "string", "pattern": "^[^\\n]*$"}}
 SPAN = {"type": "object", "description": "A span in Junjo AI Studio's JSON shape"}
 SPANS = {"type": "array", "items": SPAN}
+SERVICE_SPANS = {200: SPANS, 404: ERROR_SCHEMA}
 LIMIT = {"limit": {"type": "integer", "minimum": 1, "maximum": queries.MAX_LIMIT}}
 SEARCH_PARAMS = {
-    "service": STRING,
-    "since": {"type": "string", "description": "1h, 30m, 2d, or an ISO-8601 time"},
-    "until": {"type": "string"},
+    "service": TEXT,
+    "since": TEXT | {"description": "1h, 30m, 2d, ns since the epoch, or an ISO-8601 time"},
+    "until": TEXT | {"description": "like since"},
     "errors": {"type": "boolean"},
     "llm": {"type": "boolean"},
-    "name": {"type": "string", "description": "some span of the trace has this name"},
-    "attr": {"type": "string", "description": "key=value that some span of the trace has"},
-    "trace_id_prefix": STRING,
+    "name": TEXT | {"description": "some span of the trace has this name"},
+    "attr": TEXT | {"pattern": "^[^=]+=", "description": "key=value some span of it has"},
+    "trace_id_prefix": {"type": "string", "pattern": "^[0-9a-fA-F]{1,32}$"},
     "indexed_after": {"type": "integer", "description": "ns; for following new traces"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
-    "cursor": STRING,
+    "cursor": TEXT | {"description": "next_cursor of the previous page"},
 }
 
 
@@ -59,10 +67,17 @@ async def services(request: Request) -> JSONResponse:
     return JSONResponse(await _read(request, queries.service_names))
 
 
-@document("Newest spans of a service", auth="session_or_read_key", tag="observability", query=LIMIT)
+@document(
+    "Newest spans of a service",
+    auth="session_or_read_key",
+    tag="observability",
+    query=LIMIT,
+    path=SERVICE,
+    responses=SERVICE_SPANS,
+)
 async def service_spans(request: Request) -> JSONResponse:
     await require_principal(request)  # first: 401 before any 422
-    limit = parse_int(request.query_params.get("limit"), "limit", 100)
+    limit = int_param(request.query_params, "limit", 100)
     service = request.path_params["service_name"]
     return JSONResponse(_studio(await _read(request, queries.service_spans, service, limit)))
 
@@ -72,6 +87,8 @@ async def service_spans(request: Request) -> JSONResponse:
     auth="session_or_read_key",
     tag="observability",
     query={**LIMIT, "has_llm": {"type": "boolean"}},
+    path=SERVICE,
+    responses=SERVICE_SPANS,
 )
 async def root_spans(request: Request) -> JSONResponse:
     await require_principal(request)  # first: 401 before any 422
@@ -80,18 +97,23 @@ async def root_spans(request: Request) -> JSONResponse:
         request,
         queries.root_spans,
         request.path_params["service_name"],
-        has_llm=parse_bool(params.get("has_llm"), "has_llm"),
-        limit=parse_int(params.get("limit"), "limit", 100),
+        has_llm=bool_param(params, "has_llm"),
+        limit=int_param(params, "limit", 100),
     )
     return JSONResponse(_studio(found))
 
 
 @document(
-    "Workflow spans of a service", auth="session_or_read_key", tag="observability", query=LIMIT
+    "Workflow spans of a service",
+    auth="session_or_read_key",
+    tag="observability",
+    query=LIMIT,
+    path=SERVICE,
+    responses=SERVICE_SPANS,
 )
 async def workflow_spans(request: Request) -> JSONResponse:
     await require_principal(request)  # first: 401 before any 422
-    limit = parse_int(request.query_params.get("limit"), "limit", 100)
+    limit = int_param(request.query_params, "limit", 100)
     service = request.path_params["service_name"]
     return JSONResponse(_studio(await _read(request, queries.workflow_spans, service, limit)))
 
@@ -100,7 +122,8 @@ async def workflow_spans(request: Request) -> JSONResponse:
     "Every span of a trace, newest first",
     auth="session_or_read_key",
     tag="observability",
-    responses={200: SPANS, 422: ERROR_SCHEMA},
+    responses={200: SPANS},
+    path=IDS,
 )
 async def trace_spans(request: Request) -> JSONResponse:
     await require_principal(request)  # first: 401 before any 422
@@ -112,7 +135,8 @@ async def trace_spans(request: Request) -> JSONResponse:
     "One span, or null (200) when it is not stored",
     auth="session_or_read_key",
     tag="observability",
-    responses={200: {"oneOf": [SPAN, {"type": "null"}]}, 422: ERROR_SCHEMA},
+    responses={200: {"oneOf": [SPAN, {"type": "null"}]}},
+    path=IDS,
 )
 async def one_span(request: Request) -> JSONResponse:
     await require_principal(request)  # first: 401 before any 422
@@ -129,7 +153,7 @@ async def one_span(request: Request) -> JSONResponse:
     auth="session_or_read_key",
     tag="traces",
     query=SEARCH_PARAMS,
-    responses={200: {"type": "object"}, 422: ERROR_SCHEMA},
+    responses={200: {"type": "object"}},
 )
 async def search(request: Request) -> JSONResponse:
     await require_principal(request)  # before parsing, so 401 comes before 422
@@ -141,7 +165,8 @@ async def search(request: Request) -> JSONResponse:
     "A whole trace with its summary",
     auth="session_or_read_key",
     tag="traces",
-    responses={200: {"type": "object"}, 404: ERROR_SCHEMA, 422: ERROR_SCHEMA},
+    responses={200: {"type": "object"}, 404: ERROR_SCHEMA},
+    path=IDS,
 )
 async def trace_detail(request: Request) -> JSONResponse:
     await require_principal(request)  # first: 401 before any 422
@@ -164,7 +189,8 @@ async def service_summaries(request: Request) -> JSONResponse:
     "A workflow or subflow run: graph, node spans, store transitions with state, integrity",
     auth="session_or_read_key",
     tag="traces",
-    responses={200: {"type": "object"}, 404: ERROR_SCHEMA, 422: ERROR_SCHEMA},
+    responses={200: {"type": "object"}, 404: ERROR_SCHEMA},
+    path=IDS,
 )
 async def workflow_execution(request: Request) -> JSONResponse:
     await require_principal(request)  # first: 401 before any 422

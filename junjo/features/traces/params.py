@@ -2,6 +2,8 @@
 
 Both doors take the same strings (``since=1h``, ``errors=true``, ``attr=key=value``), so
 ``junjo traces list --since 1h`` means the same thing locally and against a server.
+A parameter that is present must have a valid value: ``limit=`` or ``errors=`` is a 422,
+not "use the default" (leave the parameter out for that).
 """
 
 from __future__ import annotations
@@ -35,8 +37,19 @@ def parse_time(value: str, name: str, now_ns: int | None = None) -> int:
     return int(moment.timestamp() * 1_000_000_000)
 
 
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def query_value(params: Mapping[str, str], name: str) -> str | None:
+    """The parameter's value; None when absent. Present but empty is an error."""
+    value = params.get(name)
+    if value == "":
+        raise InvalidInput(f"{name}: must not be empty (leave the parameter out instead)")
+    return value
+
+
 def parse_bool(value: str | None, name: str) -> bool:
-    if value is None or value == "":
+    if value is None:
         return False
     lowered = value.lower()
     if lowered in ("1", "true", "yes"):
@@ -47,35 +60,45 @@ def parse_bool(value: str | None, name: str) -> bool:
 
 
 def parse_int(value: str | None, name: str, default: int) -> int:
-    if value is None or value == "":
+    # Not bare int(): it also takes " 5", "1_000" and non-ASCII digits.
+    if value is None:
         return default
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{name}: must be an integer") from exc
+    if not _INTEGER.fullmatch(value):
+        raise InvalidInput(f"{name}: must be an integer")
+    return int(value)
+
+
+def bool_param(params: Mapping[str, str], name: str) -> bool:
+    return parse_bool(query_value(params, name), name)
+
+
+def int_param(params: Mapping[str, str], name: str, default: int) -> int:
+    return parse_int(query_value(params, name), name, default)
 
 
 def filters_from_params(params: Mapping[str, str]) -> TraceFilters:
+    def text(name: str) -> str | None:
+        return query_value(params, name)
+
     attribute = None
-    if params.get("attr"):
-        key, sep, value = params["attr"].partition("=")
+    if (attr := text("attr")) is not None:
+        key, sep, value = attr.partition("=")
         if not sep or not key:
             raise InvalidInput("attr: use key=value")
         attribute = (key, value)
+    since, until, indexed_after = text("since"), text("until"), text("indexed_after")
     return TraceFilters(
-        service=params.get("service") or None,
-        since_ns=parse_time(params["since"], "since") if params.get("since") else None,
-        until_ns=parse_time(params["until"], "until") if params.get("until") else None,
-        errors_only=parse_bool(params.get("errors"), "errors"),
-        llm_only=parse_bool(params.get("llm"), "llm"),
-        span_name=params.get("name") or None,
+        service=text("service"),
+        since_ns=parse_time(since, "since") if since is not None else None,
+        until_ns=parse_time(until, "until") if until is not None else None,
+        errors_only=bool_param(params, "errors"),
+        llm_only=bool_param(params, "llm"),
+        span_name=text("name"),
         attribute=attribute,
-        trace_id_prefix=params.get("trace_id_prefix") or None,
-        indexed_after_ns=(
-            parse_int(params.get("indexed_after"), "indexed_after", 0)
-            if params.get("indexed_after")
-            else None
-        ),
-        limit=parse_int(params.get("limit"), "limit", 50),
-        cursor=params.get("cursor") or None,
+        trace_id_prefix=text("trace_id_prefix"),
+        indexed_after_ns=parse_int(indexed_after, "indexed_after", 0)
+        if indexed_after is not None
+        else None,
+        limit=int_param(params, "limit", 50),
+        cursor=text("cursor"),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from dataclasses import dataclass
 
 import sqlite_utils
@@ -20,6 +21,9 @@ from junjo.features.auth.principal import Principal
 from junjo.ids import new_id
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Control (NUL, ESC...), format (bidi overrides, zero-width) and surrogate code points: an
+# email holding one cannot be typed, would garble a terminal or the UI, or spoof another.
+_INVISIBLE_CATEGORIES = {"Cc", "Cf", "Cs"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,11 @@ def normalize_email(email: object) -> str:
     if not isinstance(email, str):
         raise InvalidInput("email: must be a string")
     email = email.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
+    if len(email) > 254:
+        raise InvalidInput("email: not a valid email address")
+    if any(unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in email):
+        raise InvalidInput("email: must not contain control characters")
+    if not _EMAIL.match(email):
         raise InvalidInput("email: not a valid email address")
     return email
 
