@@ -264,12 +264,12 @@ async def ingest_status(request: Request) -> JSONResponse:
     responses={200: {"type": "object"}, 422: ERROR_SCHEMA},
 )
 async def list_quarantine(request: Request) -> JSONResponse:
+    from junjo.features.traces.params import int_param
+
     principal = await require_principal(request)
-    raw = request.query_params.get("limit", "20")
-    if not raw.isdigit():
-        raise InvalidInput("limit: must be an integer between 0 and 1000")
+    limit = int_param(request.query_params, "limit", 20)
     service: IngestService = request.app.state.ingest
-    return JSONResponse(await run_in_threadpool(service.quarantine, principal, int(raw)))
+    return JSONResponse(await run_in_threadpool(service.quarantine, principal, limit))
 
 
 _REPLAY_BODY = {
