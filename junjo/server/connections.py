@@ -2,8 +2,9 @@
 
 Out of descriptors, nothing works: ``accept()`` fails for every client (``/health`` and gRPC
 too), the databases cannot open files, and asyncio's accept loop logs the failure up to
-``backlog`` times per wake-up and re-arms itself once per failure (CPython 3.11): 1,100
-silent sockets under a 1,024-descriptor limit wrote 375,865 log lines in 12 s. So:
+``backlog`` times per wake-up and re-arms itself once per failure (CPython 3.11; python/cpython
+issue 151615): 1,100 silent sockets under a 1,024-descriptor limit wrote 375,865 log lines in
+12 s. So, at the source, the process is kept from running out:
 
 - ``raise_open_file_limit`` lifts the soft limit to the hard one at start;
 - ``connection_limits`` splits that limit between the HTTP door, the gRPC door and a reserve
@@ -35,23 +36,27 @@ log = logging.getLogger("junjo.server")
 # Descriptors kept for what is not a client connection: SQLite (junjo.db, wal.db and their
 # -wal/-shm files, per connection), DuckDB, the log, pipes to the conversion worker, epoll.
 RESERVED_FDS = 64
-# Used when the hard limit is unlimited (macOS): the kernel refuses more than this anyway.
-_UNLIMITED_TARGET = 1 << 16
+# Tried when the hard limit is unlimited (macOS), then macOS's OPEN_MAX if that is refused.
+_UNLIMITED_TARGETS = (1 << 16, 10240)
 
 
 def raise_open_file_limit() -> int:
     """Raise the soft open-file limit to the hard limit; the soft limit now in force."""
     if resource is None:
-        return _UNLIMITED_TARGET
+        return _UNLIMITED_TARGETS[0]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = _UNLIMITED_TARGET if hard == resource.RLIM_INFINITY else hard
-    if soft != resource.RLIM_INFINITY and soft < target:
+    targets = _UNLIMITED_TARGETS if hard == resource.RLIM_INFINITY else (hard,)
+    for target in targets:
+        if soft == resource.RLIM_INFINITY or soft >= target:
+            break
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
         except (ValueError, OSError) as exc:
-            log.warning("could not raise the open-file limit from %d to %d: %s", soft, target, exc)
-    return _UNLIMITED_TARGET if soft == resource.RLIM_INFINITY else soft
+            log.debug("cannot raise the open-file limit from %d to %d: %s", soft, target, exc)
+            continue
+        soft = target
+        break
+    return _UNLIMITED_TARGETS[0] if soft == resource.RLIM_INFINITY else soft
 
 
 @dataclass(frozen=True)

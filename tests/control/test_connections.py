@@ -5,6 +5,8 @@ In-process, over real sockets."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +22,7 @@ from starlette.routing import Route
 from junjo.config import Settings
 from junjo.server.connections import connection_limits, guarded_protocol
 from junjo.server.http_utils import json_object
+from tests.support.server import REPO
 
 
 async def echo(request: Request) -> JSONResponse:
@@ -154,3 +157,18 @@ def test_connection_caps_fit_inside_the_open_file_limit():
     assert low.http >= 32
     high = connection_limits(1 << 20, http_max_connections=1000)
     assert (high.http, high.http_backlog) == (1000, 128)
+
+
+def test_the_soft_open_file_limit_is_raised_to_the_hard_limit():
+    script = (
+        "import resource\n"
+        "from junjo.server.connections import raise_open_file_limit\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))\n"
+        "print(raise_open_file_limit(), *resource.getrlimit(resource.RLIMIT_NOFILE))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    now, soft, hard = map(int, result.stdout.split())
+    assert now == soft == hard
