@@ -58,6 +58,17 @@ class Settings:
     http_max_body_mb: int = 64
     ingest_max_backlog_mb: int = 512
     ingest_min_free_disk_mb: int = 256
+    # Slow and idle clients. A connection must send its request headers (HTTP) or finish its
+    # HTTP/2 handshake (gRPC) within header_timeout_seconds of connecting, and an idle HTTP
+    # connection is closed after it too. An HTTP request body must arrive at
+    # http_body_min_rate_kib KiB/s, after a grace of http_body_timeout_seconds (else 408); a
+    # gRPC request message within grpc_receive_timeout_seconds (else DEADLINE_EXCEEDED).
+    header_timeout_seconds: int = 10
+    http_body_timeout_seconds: int = 10
+    http_body_min_rate_kib: int = 64
+    grpc_receive_timeout_seconds: int = 30
+    # HTTP connections held at once (fewer when the open-file limit is low).
+    http_max_connections: int = 1000
     # 1: under load, a worker process converts spans for the indexer; 0: never.
     index_workers: int = 1
     # Longer attribute values (and span names, status messages) are stored cut to this size.

@@ -1,9 +1,10 @@
-"""Small helpers every HTTP adapter uses: JSON bodies in, JSON out."""
+"""Small helpers every HTTP adapter uses: request bodies (paced, bounded), JSON in and out."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -13,15 +14,54 @@ from starlette.requests import Request
 Result = TypeVar("Result")
 
 MAX_JSON_BODY = 1 << 20
+KIB = 1 << 10
+
+
+class BodyTimeout(Exception):
+    """The request body did not arrive at the minimum pace (answered 408)."""
+
+
+async def body_chunks(request: Request) -> AsyncIterator[bytes]:
+    """The request body as it arrives, which must be at a minimum pace, else BodyTimeout.
+
+    The body may take ``http_body_timeout_seconds`` plus one second for every
+    ``http_body_min_rate_kib`` KiB received, counted from when it is first asked for. A
+    client that stalls or trickles would otherwise hold its connection (and whatever the
+    body has claimed) for ever.
+    """
+    settings = request.app.state.settings
+    grace = settings.http_body_timeout_seconds
+    rate = settings.http_body_min_rate_kib * KIB
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    received = 0
+    stream = aiter(request.stream())
+    while True:
+        try:
+            async with asyncio.timeout_at(started + grace + received / rate):
+                chunk = await anext(stream)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise BodyTimeout(
+                f"request body too slow: {received} bytes in {loop.time() - started:.0f} s"
+                f" (send at least {settings.http_body_min_rate_kib} KiB/s)"
+            ) from None
+        received += len(chunk)
+        yield chunk
 
 
 async def json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; 400/413/422 with a clear detail otherwise."""
+    """The request body as a JSON object; 400/408/413/422 with a clear detail otherwise."""
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_JSON_BODY:
-            raise HTTPException(413, "Request body too large")
+    try:
+        async for chunk in body_chunks(request):
+            body += chunk
+            if len(body) > MAX_JSON_BODY:
+                raise HTTPException(413, "Request body too large")
+    except BodyTimeout as exc:
+        # Close the connection: reading on after the reply would wait for the same client.
+        raise HTTPException(408, str(exc), headers={"Connection": "close"}) from exc
     try:
         value = json.loads(body or b"null")
         # JSON may spell a lone UTF-16 surrogate ("\ud800"), which no UTF-8 store takes.

@@ -23,6 +23,12 @@ from junjo.features.ingest.runtime import IngestRuntime
 from junjo.features.spans.store import SpanStore
 from junjo.features.users.service import has_users
 from junjo.server.app import create_app, host_policy
+from junjo.server.connections import (
+    ConnectionLimits,
+    connection_limits,
+    guarded_protocol,
+    raise_open_file_limit,
+)
 from junjo.server.hosts import WILDCARD_BINDS
 from junjo.server.logging import configure_logging
 from junjo.server.runtime_file import (
@@ -54,8 +60,9 @@ def _serve_locked(settings: Settings) -> None:
     setup_token = None if has_users(control.db) else secrets.token_urlsafe(24)
     local_token = secrets.token_urlsafe(32)
     key_verifier = KeyVerifier(settings.control_db_path)
+    limits = _connection_limits(settings)
     try:
-        ingest = IngestRuntime(settings, key_verifier)
+        ingest = IngestRuntime(settings, key_verifier, grpc_max_connections=limits.grpc)
     except duckdb.IOException as exc:  # e.g. a `junjo traces` command is reading the file
         raise Conflict(f"cannot open the span store: {exc}; retry in a moment") from None
     app = create_app(
@@ -77,6 +84,8 @@ def _serve_locked(settings: Settings) -> None:
             server_header=False,
             lifespan="off",
             timeout_graceful_shutdown=10,
+            http=guarded_protocol(limits.http, settings.header_timeout_seconds),
+            backlog=limits.http_backlog,
         )
     )
     http_url = f"http://{_url_host(settings.host)}:{settings.port}"
@@ -91,6 +100,20 @@ def _serve_locked(settings: Settings) -> None:
         ingest.stop()
         key_verifier.close()
         log.info("stopped")
+
+
+def _connection_limits(settings: Settings) -> ConnectionLimits:
+    fd_limit = raise_open_file_limit()
+    limits = connection_limits(fd_limit, settings.http_max_connections)
+    if limits.http < settings.http_max_connections:
+        log.warning(
+            "the open-file limit (%d) leaves room for %d HTTP connections, not"
+            " http_max_connections = %d; raise it (ulimit -n, or LimitNOFILE= in systemd)",
+            fd_limit,
+            limits.http,
+            settings.http_max_connections,
+        )
+    return limits
 
 
 class GracefulServer(uvicorn.Server):

@@ -193,6 +193,44 @@ def test_paced_exports_count_against_the_in_flight_byte_budget(start_server, mon
     assert service._admission.bytes == 0
 
 
+def test_calls_whose_message_never_comes_time_out_and_block_nothing(start_server):
+    server = start_server(grpc_receive_timeout_seconds=2)
+    release = threading.Event()
+
+    def never() -> Any:
+        release.wait(30)
+        yield from ()
+
+    channel = grpc.insecure_channel(server.grpc_target)
+    metadata = (("x-junjo-api-key", server.keys.ingest),)
+    try:
+        # More silent calls than handler threads (16): none of them holds one.
+        stalled = [
+            channel.stream_unary(TRACE_EXPORT).future(never(), metadata=metadata) for _ in range(24)
+        ]
+        ids = new_ids(2)
+        assert server.call(TRACE_EXPORT, request_bytes(ids))[0] == grpc.StatusCode.OK
+        for call in stalled:
+            with pytest.raises(grpc.RpcError) as error:
+                call.result(timeout=30)
+            assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert "not received within 2 s" in error.value.details()
+        assert sorted(server.stored()) == sorted(i.key for i in ids)
+        assert server.runtime.service.refusals()["timed_out"] == 24
+    finally:
+        release.set()
+        channel.close()
+
+
+def test_a_call_without_a_message_is_invalid(server: Harness):
+    with (
+        grpc.insecure_channel(server.grpc_target) as channel,
+        pytest.raises(grpc.RpcError) as error,
+    ):
+        channel.stream_unary(TRACE_EXPORT)(iter(()), timeout=10)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
 HEALTH_WATCH = "/grpc.health.v1.Health/Watch"
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import socket
+import time
 
 import httpx
 from google.rpc import status_pb2
@@ -143,6 +146,103 @@ def test_low_disk_and_shutdown_are_503_with_retry_after(start_server):
     assert response.status_code == 503
     assert "Retry-After" in response.headers
     assert response.json()["code"] == 14
+
+
+def test_an_unexpected_error_is_503_with_retry_after_and_logged_once(
+    server: Harness, monkeypatch, caplog
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in accept")
+
+    monkeypatch.setattr(server.runtime.service, "accept", broken)
+    with caplog.at_level(logging.ERROR):
+        response = post(server, request_bytes(new_ids(1)), PROTOBUF)
+        as_json = post(server, json_body(new_ids(1)), JSON)
+    assert response.status_code == 503  # OTLP clients retry 503 and drop a batch on 500
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.headers["content-type"] == "application/x-protobuf"
+    status = status_pb2.Status.FromString(response.content)
+    assert (status.code, status.message) == (14, "temporary server error; retry later")
+    assert (as_json.status_code, as_json.json()["code"]) == (503, 14)
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in errors] == [
+        "unexpected error in POST /v1/traces"
+    ] * 2  # once per request, with the traceback, and nothing else
+    assert all("a bug in accept" in str(record.exc_info[1]) for record in errors)
+
+
+def test_a_gzip_body_of_many_empty_members_is_400_at_once(server: Harness):
+    started = time.monotonic()
+    response = post(server, gzipped(b"") * 200_000, {**PROTOBUF, "Content-Encoding": "gzip"})
+    assert response.status_code == 400
+    assert "members" in status_pb2.Status.FromString(response.content).message
+    assert time.monotonic() - started < 2
+
+
+def raw_export(server: Harness, declared: int, sent: bytes) -> socket.socket:
+    """An export over a raw socket: headers declaring ``declared`` bytes, then ``sent``."""
+    host, port = server.http_url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sock.sendall(
+        b"POST /v1/traces HTTP/1.1\r\nHost: junjo\r\nContent-Type: application/x-protobuf\r\n"
+        + f"x-junjo-api-key: {server.keys.ingest}\r\nContent-Length: {declared}\r\n\r\n".encode()
+        + sent
+    )
+    return sock
+
+
+def response_until_closed(sock: socket.socket) -> tuple[bytes, bytes]:
+    """(status line and headers, body) of what the server sent before closing."""
+    received = bytearray()
+    while chunk := sock.recv(65536):
+        received += chunk
+    head, _, body = bytes(received).partition(b"\r\n\r\n")
+    return head, body
+
+
+def wait_for_in_flight_bytes(server: Harness, at_least: int) -> None:
+    deadline = time.monotonic() + 10
+    while server.runtime.service.status()["in_flight"]["bytes"] < at_least:
+        assert time.monotonic() < deadline, server.runtime.service.status()["in_flight"]
+        time.sleep(0.01)
+
+
+def test_a_stalled_body_is_408_closed_and_frees_its_budget(start_server):
+    server = start_server(http_body_timeout_seconds=1)
+    service = server.runtime.service
+    with raw_export(server, 1 << 20, b"\x0a" * 1000) as stalled:
+        wait_for_in_flight_bytes(server, 1000)  # what arrived is held, not the 1 MiB declared
+        assert service.status()["in_flight"] == {"requests": 0, "bytes": 1000}
+        head, body = response_until_closed(stalled)
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert b"connection: close" in head.lower()
+    status = status_pb2.Status.FromString(body)
+    assert status.code == 4 and "too slow" in status.message  # DEADLINE_EXCEEDED
+    assert service.status()["in_flight"] == {"requests": 0, "bytes": 0}
+    assert service.refusals()["timed_out"] == 1
+    assert post(server, request_bytes(new_ids(1)), PROTOBUF).status_code == 200
+
+
+def test_bodies_claim_the_budget_as_they_arrive_and_are_503_when_it_is_gone(
+    start_server, monkeypatch
+):
+    server = start_server()
+    monkeypatch.setattr(server.runtime.service._admission, "_max_bytes", 1_000_000)
+    with raw_export(server, 900_000, b"\x0a" * 700_000):
+        wait_for_in_flight_bytes(server, 700_000)
+        refused = post(server, request_bytes(new_ids(1), padding=400_000), PROTOBUF)
+        assert refused.status_code == 503
+        assert refused.headers["Retry-After"] == "1"
+        assert "in flight" in status_pb2.Status.FromString(refused.content).message
+        # 200 KB fits in what is left of the budget: 300 KB, not the 100 KB left if the
+        # half-sent body held all it declared.
+        fits = post(server, request_bytes(new_ids(1), padding=200_000), PROTOBUF)
+        assert fits.status_code == 200
+    deadline = time.monotonic() + 10  # the half-sent body's client went away: bytes freed
+    while server.runtime.service.status()["in_flight"]["bytes"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert post(server, request_bytes(new_ids(1), padding=400_000), PROTOBUF).status_code == 200
 
 
 def test_metrics_and_logs_are_authenticated_no_ops(server: Harness):

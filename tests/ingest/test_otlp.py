@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 import zlib
 
 import pytest
@@ -142,6 +144,25 @@ def test_gzip_bomb_is_refused_without_inflating_it():
     assert len(bomb) < 100_000
     with pytest.raises(PayloadTooLarge):
         decompress(bomb, "gzip", 1 << 20)
+
+
+def test_many_empty_gzip_members_are_refused_at_once():
+    body = gzipped(b"") * 200_000  # 4 MB; 16 s to decompress before members were capped
+    started = time.monotonic()
+    with pytest.raises(OtlpDecodeError, match=r"more than 4096 members"):
+        decompress(body, "gzip", 64 << 20)
+    assert time.monotonic() - started < 0.5
+
+
+def test_gzip_members_up_to_the_cap_decode_in_linear_time():
+    parts = [os.urandom(100) for _ in range(4095)] + [bytes(8 << 20)]
+    body = b"".join(gzipped(part) for part in parts)  # the last member's output is large
+    started = time.monotonic()
+    assert decompress(body, "gzip", 16 << 20) == b"".join(parts)
+    assert time.monotonic() - started < 0.5
+    big = os.urandom(3 << 20)  # incompressible: a long input, fed in growing slices
+    assert decompress(gzipped(big) + gzipped(b"tail"), "gzip", 4 << 20) == big + b"tail"
+    assert decompress(zlib.compress(big), "deflate", 4 << 20) == big
 
 
 @pytest.mark.parametrize("body", [b"not gzip", gzipped(b"x" * 1000)[:-12]])

@@ -73,6 +73,35 @@ def test_admission_limits_requests_and_bytes(service: IngestService):
     assert service.refusals()["overloaded"] == 2
 
 
+def in_flight(service: IngestService) -> tuple[int, int]:
+    """(requests, bytes) in flight, as ``status()`` reports them."""
+    return service._admission.requests, service._admission.bytes
+
+
+def test_a_body_claims_bytes_as_they_arrive_and_frees_them_on_exit(service: IngestService):
+    with service.receiving() as body:  # the budget is 1,000 bytes here
+        body.grow(600)
+        assert in_flight(service) == (0, 600)
+        with service.receiving() as other:
+            with pytest.raises(IngestRefused) as refused:
+                other.grow(500)  # 1,100 > 1,000: refused, and nothing claimed
+            assert refused.value.reason is Refusal.OVERLOADED
+            other.grow(400)
+        body.grow(300)
+        with service.admit(0):  # a complete body takes a slot; its bytes are already held
+            assert in_flight(service) == (1, 900)
+    assert in_flight(service) == (0, 0)
+    assert service.refusals()["overloaded"] == 1
+
+
+def test_a_body_alone_may_grow_past_the_budget(service: IngestService):
+    with service.receiving() as body:
+        body.grow(800)
+        body.grow(800)  # nothing else holds bytes: like a lone request at the size limit
+        with pytest.raises(IngestRefused), service.admit(10):
+            pass  # but nothing else fits beside it
+
+
 def test_a_slot_freed_during_the_wait_is_taken(service: IngestService):
     release = threading.Event()
 

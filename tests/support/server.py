@@ -46,10 +46,20 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class ServerProcess:
-    """Starts ``junjo serve``; collects its stderr; waits until /health answers."""
+    """Starts ``junjo serve``; collects its stderr; waits until /health answers.
 
-    def __init__(self, data_dir: Path, *extra_args: str, env: dict[str, str] | None = None):
+    ``open_files``: run it under that open-file limit (soft and hard).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *extra_args: str,
+        env: dict[str, str] | None = None,
+        open_files: int | None = None,
+    ):
         self.data_dir = data_dir
+        self.open_files = open_files
         self.port = free_port()
         self.grpc_port = free_port()
         self.extra_args = extra_args
@@ -76,6 +86,8 @@ class ServerProcess:
             str(self.grpc_port),
             *self.extra_args,
         )
+        if self.open_files is not None:  # a shell sets the limit, then becomes junjo (exec)
+            args = ["/bin/sh", "-c", f'ulimit -n {self.open_files} && exec "$@"', "sh", *args]
         self.output = []
         self.proc = subprocess.Popen(
             args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=self.env

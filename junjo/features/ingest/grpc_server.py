@@ -10,6 +10,8 @@ RESOURCE_EXHAUSTED, and drop the batch on anything else):
     missing / unknown key     UNAUTHENTICATED
     read-scope key            PERMISSION_DENIED
     malformed request         INVALID_ARGUMENT
+    request message not received within grpc_receive_timeout_seconds
+                              DEADLINE_EXCEEDED  (retried, as the OTLP spec asks)
     WAL backlog over bound    RESOURCE_EXHAUSTED
     low disk, overload, shutting down, WAL or key-store failure, unexpected error
                               UNAVAILABLE  (never INTERNAL: the client would drop the data)
@@ -21,12 +23,14 @@ would give up after a few seconds of backpressure instead of about 30.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
@@ -53,14 +57,27 @@ _HEALTH_SERVING = b"\x08\x01"
 _HEALTH_NOT_SERVING = b"\x08\x02"
 _HEALTH_SERVICE_UNKNOWN = b"\x08\x03"
 _HEALTH_KNOWN = frozenset({"", TRACE_SERVICE, METRICS_SERVICE, LOGS_SERVICE})
-# A Watch holds one of the handler threads for as long as the client listens.
 _MAX_HEALTH_WATCHES = 4
 _WATCH_POLL_S = 0.5
+# Connections with no call for this long are closed (GOAWAY; clients reconnect when they
+# next export), so idle and half-open connections do not hold file descriptors for ever.
+_MAX_CONNECTION_IDLE_MS = 5 * 60 * 1000
+# Streams one connection may have open at once, so one client cannot take every call slot.
+_MAX_STREAMS_PER_CONNECTION = 32
 
-Behavior = Callable[[bytes, grpc.ServicerContext], bytes]
+Result = TypeVar("Result")
+Outcome = tuple[grpc.StatusCode, str, bytes]
 
 
 class GrpcIngestServer:
+    """grpc.aio on an event loop thread of its own; blocking work runs on a thread pool.
+
+    The synchronous grpc server receives a request message on a handler thread, with no
+    time limit: 16 clients that open a call and never send its message held every thread,
+    and every other export timed out. Here a message is received on the event loop and
+    must arrive within ``receive_timeout_s``; only a complete request takes a thread.
+    """
+
     def __init__(
         self,
         service: IngestService,
@@ -70,115 +87,196 @@ class GrpcIngestServer:
         port: int,
         max_receive_bytes: int,
         workers: int = 16,
+        receive_timeout_s: float = 30,
+        handshake_timeout_s: float = 10,
+        max_connections: int | None = None,
     ) -> None:
         self._service = service
         self._verifier = verifier
         self._address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        self._server = grpc.server(
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="junjo-grpc"),
-            handlers=[self._handlers()],
-            options=[
-                ("grpc.max_receive_message_length", max_receive_bytes),
-                # Without this a second server could bind the same port and split traffic.
-                ("grpc.so_reuseport", 0),
-            ],
-            # A backstop on queued calls (each may hold flow-control buffers); beyond it gRPC
-            # answers RESOURCE_EXHAUSTED, which OTLP clients retry.
-            maximum_concurrent_rpcs=workers * 8,
+        self._workers = workers
+        self._receive_timeout_s = receive_timeout_s
+        self._options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", max_receive_bytes),
+            # Without this a second server could bind the same port and split traffic.
+            ("grpc.so_reuseport", 0),
+            # A connection that never finishes its HTTP/2 handshake (default: 120 s).
+            ("grpc.server_handshake_timeout_ms", int(handshake_timeout_s * 1000)),
+            ("grpc.max_connection_idle_ms", _MAX_CONNECTION_IDLE_MS),
+            ("grpc.max_concurrent_streams", _MAX_STREAMS_PER_CONNECTION),
+        ]
+        if max_connections is not None:
+            # Beyond it new connections are closed at once: the open-file limit is shared
+            # with the HTTP door and the databases.
+            self._options.append(("grpc.max_allowed_incoming_connections", max_connections))
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="junjo-grpc")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="junjo-grpc-loop", daemon=True
         )
+        self._server: grpc.aio.Server | None = None
         self._watches = threading.BoundedSemaphore(_MAX_HEALTH_WATCHES)
         self.port = 0
 
     def start(self) -> int:
         """Bind and serve; returns the port actually bound (useful with port 0)."""
+        self._thread.start()
+        self.port = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
+        return self.port
+
+    async def _start(self) -> int:
+        self._server = grpc.aio.server(
+            handlers=[self._handlers()],
+            options=self._options,
+            # A backstop on calls in progress (each may hold flow-control buffers); beyond
+            # it gRPC answers RESOURCE_EXHAUSTED, which OTLP clients retry.
+            maximum_concurrent_rpcs=self._workers * 8,
+        )
         try:
             port = self._server.add_insecure_port(self._address)
         except RuntimeError as exc:
             raise OSError(f"cannot listen for OTLP/gRPC on {self._address}: {exc}") from exc
         if not port:
             raise OSError(f"cannot listen for OTLP/gRPC on {self._address}")
-        self._server.start()
-        self.port = port
+        await self._server.start()
         return port
 
     def stop(self, grace: float) -> None:
         """Refuse new calls at once; give in-flight exports ``grace`` seconds to finish."""
-        self._server.stop(grace).wait(grace + 1)
+        if self._thread.is_alive():
+            if self._server is not None:
+                stopping = asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop)
+                with contextlib.suppress(TimeoutError):
+                    stopping.result(grace + 1)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+        if not self._thread.is_alive():
+            self._loop.close()
+        # Queued exports still run: each is acked or refused, and leaves its admission.
+        self._pool.shutdown(wait=False)
 
     # -- handlers ----------------------------------------------------------------------------
+    # Every method reads its one request message itself (``_request``), with a time limit,
+    # so each is registered as taking a request stream.
 
     def _handlers(self) -> grpc.GenericRpcHandler:
-        methods: dict[str, Behavior] = {
+        unary = {
             f"/{TRACE_SERVICE}/Export": self._export_traces,
             f"/{METRICS_SERVICE}/Export": self._export_ignored,
             f"/{LOGS_SERVICE}/Export": self._export_ignored,
             f"/{HEALTH_SERVICE}/Check": self._health_check,
         }
-        handlers = {name: grpc.unary_unary_rpc_method_handler(fn) for name, fn in methods.items()}
-        handlers[f"/{HEALTH_SERVICE}/Watch"] = grpc.unary_stream_rpc_method_handler(
+        handlers = {name: grpc.stream_unary_rpc_method_handler(fn) for name, fn in unary.items()}
+        handlers[f"/{HEALTH_SERVICE}/Watch"] = grpc.stream_stream_rpc_method_handler(
             self._health_watch
         )
         return _RawHandler(handlers)
 
-    def _export_traces(self, request: bytes, context: grpc.ServicerContext) -> bytes:
-        code, message = grpc.StatusCode.OK, ""
+    async def _request(self, context: grpc.aio.ServicerContext) -> bytes:
+        """The call's request message, which must have arrived within the receive timeout."""
         try:
-            key = self._service.authenticate(self._verifier, _api_key(context))
-            # gRPC has already read the body: a paced export holds it in memory, so it is
-            # paced inside its admission, whose byte budget bounds what waits here.
-            with self._service.admit(len(request)):
+            message = await asyncio.wait_for(context.read(), self._receive_timeout_s)
+        except TimeoutError:
+            self._service.record_timeout()
+            await context.abort(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"request message not received within {self._receive_timeout_s:g} s",
+            )
+        if message is grpc.aio.EOF:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no request message sent")
+        return message
+
+    async def _in_pool(self, fn: Callable[..., Result], *args: Any) -> Result:
+        """Run blocking ``fn`` on the handler pool. A call cancelled meanwhile (client gone,
+        server stopping) does not cancel ``fn``, which always runs to its end."""
+        job = asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        return await asyncio.shield(job)
+
+    async def _export_traces(self, requests: Any, context: grpc.aio.ServicerContext) -> bytes:
+        request = await self._request(context)
+        # Admission before queueing for a thread: every received body waiting here is inside
+        # the in-flight budget. When it is full, refuse at once (UNAVAILABLE is retried).
+        hold = contextlib.ExitStack()
+        try:
+            hold.enter_context(self._service.admit(len(request), wait_s=0))
+        except IngestRefused as exc:
+            await context.abort(_refusal_code(exc.reason), str(exc))
+        code, message, reply = await self._in_pool(
+            self._export_admitted, request, _api_key(context), hold
+        )
+        if code is not grpc.StatusCode.OK:
+            await context.abort(code, message)
+        return reply
+
+    def _export_admitted(
+        self, request: bytes, raw_key: str | None, hold: contextlib.ExitStack
+    ) -> Outcome:
+        """Authenticate, pace and store an admitted export, then leave the admission."""
+        with hold:
+            try:
+                key = self._service.authenticate(self._verifier, raw_key)
+                # gRPC has already read the body: a paced export holds it in memory, so it
+                # is paced inside its admission, whose byte budget bounds what waits here.
                 time.sleep(self._service.pacing_delay())
                 result = self._service.accept(request, "protobuf", api_key_id=key.id)
-        except AuthFailure as exc:
-            code, message = _AUTH_CODES[exc.reason], str(exc)
-        except IngestRefused as exc:
-            code, message = _refusal_code(exc.reason), str(exc)
-        except (OtlpDecodeError, PayloadTooLarge) as exc:
-            self._service.record_invalid()
-            code, message = grpc.StatusCode.INVALID_ARGUMENT, str(exc)
-        except Exception:
-            log.exception("unexpected error in TraceService/Export")
-            code, message = grpc.StatusCode.UNAVAILABLE, "temporary server error; retry later"
-        if code is not grpc.StatusCode.OK:
-            context.abort(code, message)
-        return encode_response(result.rejected_spans, result.error_message, "protobuf")
+            except AuthFailure as exc:
+                return _AUTH_CODES[exc.reason], str(exc), b""
+            except IngestRefused as exc:
+                return _refusal_code(exc.reason), str(exc), b""
+            except (OtlpDecodeError, PayloadTooLarge) as exc:
+                self._service.record_invalid()
+                return grpc.StatusCode.INVALID_ARGUMENT, str(exc), b""
+            except Exception:
+                log.exception("unexpected error in TraceService/Export")
+                return grpc.StatusCode.UNAVAILABLE, "temporary server error; retry later", b""
+        reply = encode_response(result.rejected_spans, result.error_message, "protobuf")
+        return grpc.StatusCode.OK, "", reply
 
-    def _export_ignored(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+    async def _export_ignored(self, requests: Any, context: grpc.aio.ServicerContext) -> bytes:
         """Older SDKs attach a metric reader; answer success so they stay quiet."""
-        try:
-            self._service.authenticate(self._verifier, _api_key(context))
-        except AuthFailure as exc:
-            context.abort(_AUTH_CODES[exc.reason], str(exc))
-        except IngestRefused as exc:
-            context.abort(_refusal_code(exc.reason), str(exc))
+        await self._request(context)
+        code, message = await self._in_pool(self._check_key, _api_key(context))
+        if code is not grpc.StatusCode.OK:
+            await context.abort(code, message)
         return b""  # an empty Export*ServiceResponse
 
-    def _health_check(self, request: bytes, context: grpc.ServicerContext) -> bytes:
-        name = _health_service_name(request)
+    def _check_key(self, raw_key: str | None) -> tuple[grpc.StatusCode, str]:
+        try:
+            self._service.authenticate(self._verifier, raw_key)
+        except AuthFailure as exc:
+            return _AUTH_CODES[exc.reason], str(exc)
+        except IngestRefused as exc:
+            return _refusal_code(exc.reason), str(exc)
+        return grpc.StatusCode.OK, ""
+
+    async def _health_check(self, requests: Any, context: grpc.aio.ServicerContext) -> bytes:
+        name = _health_service_name(await self._request(context))
         if name is None:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "malformed HealthCheckRequest")
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "malformed HealthCheckRequest")
         if name not in _HEALTH_KNOWN:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {name!r}")
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {name!r}")
         return _HEALTH_NOT_SERVING if self._service.shutting_down else _HEALTH_SERVING
 
-    def _health_watch(self, request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+    async def _health_watch(
+        self, requests: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
         """The status now, then each change. Ends once the server is shutting down, so an
         open watch never holds up a graceful stop."""
-        name = _health_service_name(request)
+        name = _health_service_name(await self._request(context))
         if name is None:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "malformed HealthCheckRequest")
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "malformed HealthCheckRequest")
         if not self._watches.acquire(blocking=False):
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many health watches open")
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many health watches open")
         try:
             sent = None
-            while context.is_active():
+            while True:
                 status = self._watched_status(name)
                 if status != sent:
                     yield status
                     sent = status
                 if status == _HEALTH_NOT_SERVING:
                     return
-                time.sleep(_WATCH_POLL_S)
+                await asyncio.sleep(_WATCH_POLL_S)
         finally:
             self._watches.release()
 
@@ -209,7 +307,7 @@ def _refusal_code(reason: Refusal) -> grpc.StatusCode:
     return grpc.StatusCode.UNAVAILABLE
 
 
-def _api_key(context: grpc.ServicerContext) -> str | None:
+def _api_key(context: grpc.aio.ServicerContext) -> str | None:
     """``x-junjo-api-key`` as the Junjo SDK sends it, else ``authorization: Bearer``."""
     bearer = None
     for item in context.invocation_metadata() or ():

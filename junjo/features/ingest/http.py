@@ -7,10 +7,12 @@ Status codes, per the OTLP/HTTP spec (clients retry 429, 502, 503 and 504 only):
     content type not protobuf or JSON,
     or an unknown Content-Encoding           415
     body (or its decompressed form) too big  413
-    malformed protobuf / JSON                400
+    malformed protobuf / JSON / gzip         400
+    body slower than the minimum pace        408 (and the connection is closed)
     WAL backlog over bound                   429 + Retry-After
     low disk, overload, shutting down,
-    WAL or key-store failure                 503 + Retry-After
+    WAL or key-store failure,
+    any unexpected error                     503 + Retry-After (never 500: clients drop those)
 
 Success is 200 with an ExportTraceServiceResponse in the request's encoding (with
 ``partial_success`` when spans were rejected); errors carry a ``google.rpc.Status`` body.
@@ -19,10 +21,11 @@ Success is 200 with an ExportTraceServiceResponse in the request's encoding (wit
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -36,9 +39,17 @@ from junjo.features.ingest.otlp import (
     encode_response,
     encode_status,
 )
-from junjo.features.ingest.service import AuthFailure, IngestRefused, IngestService, Refusal
-from junjo.server.http_utils import json_object
+from junjo.features.ingest.service import (
+    AuthFailure,
+    BodyBudget,
+    IngestRefused,
+    IngestService,
+    Refusal,
+)
+from junjo.server.http_utils import BodyTimeout, body_chunks, json_object
 from junjo.server.openapi import ERROR_SCHEMA, Content, document
+
+log = logging.getLogger("junjo.ingest.http")
 
 _MEDIA_TYPES: dict[str, WireFormat] = {
     "application/x-protobuf": "protobuf",
@@ -50,8 +61,10 @@ _CONTENT_TYPE: dict[WireFormat, str] = {
     "json": "application/json",
 }
 # google.rpc.Code values for the Status body.
-_INVALID_ARGUMENT, _PERMISSION_DENIED, _RESOURCE_EXHAUSTED = 3, 7, 8
+_INVALID_ARGUMENT, _DEADLINE_EXCEEDED, _PERMISSION_DENIED, _RESOURCE_EXHAUSTED = 3, 4, 7, 8
 _UNAVAILABLE, _UNAUTHENTICATED = 14, 16
+# Retry-After for an unexpected error, as for a failed WAL write.
+_UNEXPECTED_RETRY_AFTER_S = 5
 
 
 # The OpenAPI description of both encodings: a reply uses the request's (JSON when the
@@ -115,7 +128,7 @@ class _Reply(Exception):
     body=EXPORT_REQUEST,
     responses={
         200: EXPORT_RESPONSE,
-        **dict.fromkeys((400, 401, 403, 413, 415, 429, 503), OTLP_STATUS),
+        **dict.fromkeys((400, 401, 403, 408, 413, 415, 429, 503), OTLP_STATUS),
     },
     error_body=OTLP_STATUS,
 )
@@ -125,10 +138,30 @@ async def export_traces(request: Request) -> Response:
         return await _export(request)
     except _Reply as reply:
         return _error_response(reply, wire)
+    except ClientDisconnect:
+        return _gone()
+    except Exception:
+        return _error_response(_unexpected(request), wire)
+
+
+def _unexpected(request: Request) -> _Reply:
+    """A bug or an unforeseen failure: 503, which OTLP clients retry (they drop a 500)."""
+    log.exception("unexpected error in %s %s", request.method, request.url.path)
+    return _Reply(
+        503, _UNAVAILABLE, "temporary server error; retry later", _UNEXPECTED_RETRY_AFTER_S
+    )
+
+
+def _gone() -> Response:
+    """The client hung up mid-body: nobody reads this, but the request log shows it."""
+    return Response(status_code=400)
 
 
 def _error_response(reply: _Reply, wire: WireFormat) -> Response:
-    headers = {"Retry-After": str(reply.retry_after)} if reply.retry_after else None
+    headers = {"Retry-After": str(reply.retry_after)} if reply.retry_after else {}
+    if reply.status == 408:
+        # The rest of the body would come from the same slow client: close instead.
+        headers["Connection"] = "close"
     return Response(
         encode_status(reply.code, str(reply), wire),
         status_code=reply.status,
@@ -159,12 +192,14 @@ async def _export(request: Request) -> Response:
     if delay:
         await asyncio.sleep(delay)
     try:
-        # Admit before reading: the in-flight budget must cover bodies being received.
-        with service.admit(declared if declared is not None else limit, wait_s=0):
-            body = await _read_body(request, limit, service)
-            result = await run_in_threadpool(
-                service.accept, body, wire, content_encoding=encoding, api_key_id=key.id
-            )
+        # The in-flight budget covers bodies being received, by what has arrived (not by
+        # what Content-Length promises); a request slot is taken once the body is complete.
+        with service.receiving() as budget:
+            body = await _read_body(request, limit, service, budget)
+            with service.admit(0, wait_s=0):
+                result = await run_in_threadpool(
+                    service.accept, body, wire, content_encoding=encoding, api_key_id=key.id
+                )
     except IngestRefused as exc:
         status = 429 if exc.reason is Refusal.BACKLOG else 503
         code = _RESOURCE_EXHAUSTED if exc.reason is Refusal.BACKLOG else _UNAVAILABLE
@@ -197,13 +232,21 @@ async def _authenticate(request: Request, service: IngestService):
         raise _Reply(503, _UNAVAILABLE, str(exc), exc.retry_after_s) from exc
 
 
-async def _read_body(request: Request, limit: int, service: IngestService) -> bytes:
+async def _read_body(
+    request: Request, limit: int, service: IngestService, budget: BodyBudget
+) -> bytes:
+    """The body, claimed from the in-flight budget chunk by chunk as it arrives."""
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            service.record_invalid()
-            raise _Reply(413, _INVALID_ARGUMENT, f"request body is larger than {limit} bytes")
+    try:
+        async for chunk in body_chunks(request):
+            if len(body) + len(chunk) > limit:
+                service.record_invalid()
+                raise _Reply(413, _INVALID_ARGUMENT, f"request body is larger than {limit} bytes")
+            budget.grow(len(chunk))
+            body += chunk
+    except BodyTimeout as exc:
+        service.record_timeout()
+        raise _Reply(408, _DEADLINE_EXCEEDED, str(exc)) from exc
     return bytes(body)
 
 
@@ -233,9 +276,16 @@ async def export_ignored(request: Request) -> Response:
     service: IngestService = request.app.state.ingest
     try:
         await _authenticate(request, service)
-        await _read_body(request, service.limits.max_body_bytes, service)
+        with service.receiving() as budget:
+            await _read_body(request, service.limits.max_body_bytes, service, budget)
+    except IngestRefused as exc:
+        return _error_response(_Reply(503, _UNAVAILABLE, str(exc), exc.retry_after_s), wire)
     except _Reply as reply:
         return _error_response(reply, wire)
+    except ClientDisconnect:
+        return _gone()
+    except Exception:
+        return _error_response(_unexpected(request), wire)
     return Response(encode_response(0, "", wire), media_type=_CONTENT_TYPE[wire])
 
 

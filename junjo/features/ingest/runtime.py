@@ -38,7 +38,12 @@ GIL_SWITCH_INTERVAL_S = 0.001
 
 class IngestRuntime:
     def __init__(
-        self, settings: Settings, key_verifier: KeyVerifierLike, *, grpc_workers: int = 16
+        self,
+        settings: Settings,
+        key_verifier: KeyVerifierLike,
+        *,
+        grpc_workers: int = 16,
+        grpc_max_connections: int | None = None,
     ) -> None:
         self.settings = settings
         settings.ensure_data_dir()
@@ -68,6 +73,9 @@ class IngestRuntime:
             port=settings.grpc_port,
             max_receive_bytes=settings.grpc_max_receive_mb * MIB,
             workers=grpc_workers,
+            receive_timeout_s=settings.grpc_receive_timeout_seconds,
+            handshake_timeout_s=settings.header_timeout_seconds,
+            max_connections=grpc_max_connections,
         )
         self.grpc_port = 0
         self._started = False

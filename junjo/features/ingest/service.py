@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -109,8 +109,10 @@ class IngestLimits:
 class _Admission:
     """Bounds requests and bytes in flight, so memory stays flat however hard clients push.
 
-    A request larger than the byte budget is still admitted when it is alone, otherwise a
-    request at the size limit could never get in.
+    Bytes are held by requests (a gRPC export's whole message) and by HTTP bodies while they
+    arrive, which claim what has arrived so far and grow with it. A claim above the byte
+    budget is still granted when nothing else holds bytes, otherwise a request at the size
+    limit could never get in.
     """
 
     def __init__(self, max_requests: int, max_bytes: int) -> None:
@@ -127,9 +129,7 @@ class _Admission:
             while True:
                 if self.closed:
                     raise IngestRefused(Refusal.SHUTTING_DOWN, "server is shutting down")
-                if self.requests < self._max_requests and (
-                    self.requests == 0 or self.bytes + size <= self._max_bytes
-                ):
+                if self.requests < self._max_requests and self._fits(size, held=0):
                     self.requests += 1
                     self.bytes += size
                     return
@@ -144,6 +144,23 @@ class _Admission:
             self.bytes -= size
             self._cond.notify_all()
 
+    def grow(self, held: int, extra: int) -> None:
+        """Add ``extra`` bytes to a claim of ``held`` bytes, at once or not at all."""
+        with self._cond:
+            if self.closed:
+                raise IngestRefused(Refusal.SHUTTING_DOWN, "server is shutting down")
+            if not self._fits(extra, held):
+                raise IngestRefused(Refusal.OVERLOADED, "too many export bytes in flight")
+            self.bytes += extra
+
+    def shrink(self, size: int) -> None:
+        with self._cond:
+            self.bytes -= size
+            self._cond.notify_all()
+
+    def _fits(self, extra: int, held: int) -> bool:
+        return extra == 0 or self.bytes + extra <= self._max_bytes or self.bytes == held
+
     def close_and_drain(self, timeout: float) -> bool:
         """Refuse new requests; wait for those in flight. False if some are still running."""
         deadline = time.monotonic() + timeout
@@ -156,6 +173,28 @@ class _Admission:
                     return False
                 self._cond.wait(remaining)
         return True
+
+
+class BodyBudget:
+    """The in-flight bytes one HTTP body holds while it arrives: what has arrived so far."""
+
+    def __init__(self, admission: _Admission, count_refusal: Callable[[str], None]) -> None:
+        self._admission = admission
+        self._count_refusal = count_refusal
+        self.held = 0
+
+    def grow(self, extra: int) -> None:
+        """Claim ``extra`` more bytes, or IngestRefused (OVERLOADED) when the budget is gone."""
+        try:
+            self._admission.grow(self.held, extra)
+        except IngestRefused as exc:
+            self._count_refusal(exc.reason)
+            raise
+        self.held += extra
+
+    def release(self) -> None:
+        self._admission.shrink(self.held)
+        self.held = 0
 
 
 class _FreeDisk:
@@ -257,6 +296,19 @@ class IngestService:
         finally:
             self._admission.leave(size)
 
+    @contextlib.contextmanager
+    def receiving(self) -> Iterator[BodyBudget]:
+        """In-flight bytes for a body being received, claimed as it arrives, freed on exit.
+
+        A client that declares a large body and then stalls holds only what it has sent.
+        Once the body is complete, take a request slot with ``admit(0)``.
+        """
+        budget = BodyBudget(self._admission, self._count_refusal)
+        try:
+            yield budget
+        finally:
+            budget.release()
+
     def accept(
         self,
         body: bytes,
@@ -330,6 +382,10 @@ class IngestService:
     def record_invalid(self) -> None:
         """Adapters call this for a batch refused as malformed or too large."""
         self._count_refusal("invalid")
+
+    def record_timeout(self) -> None:
+        """Adapters call this for a request whose body or message arrived too slowly."""
+        self._count_refusal("timed_out")
 
     # -- status and lifecycle --------------------------------------------------------------
 
