@@ -6,9 +6,11 @@ This module is imported by ``junjo --help``, so it must stay free of heavy impor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,8 @@ from typing import Any
 
 ENV_PREFIX = "JUNJO_"
 SECRET_FILE = "secret_key"
+# Files 0600 and dirs 0700: the data dir holds password hashes, the session secret and spans.
+PRIVATE_UMASK = 0o077
 
 
 class ConfigError(Exception):
@@ -72,10 +76,43 @@ class Settings:
         return self.data_dir / "server.json"
 
     def ensure_data_dir(self) -> None:
+        """Create the data dir (0700) and keep everything this process writes there private.
+
+        Every command that writes the data dir calls this first. The umask is process-wide
+        (as PostgreSQL does it) because SQLite and DuckDB create their -wal, -shm, .wal and
+        spill files themselves, DuckDB's .wal anew after each checkpoint, so no mode given
+        at one ``open`` could reach them all. Files an older junjo left readable by others
+        are tightened too. The data dir itself is left as its owner made it (see
+        ``data_dir_exposure``)."""
+        os.umask(PRIVATE_UMASK)
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _restrict_to_owner(self.data_dir)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _restrict_to_owner(data_dir: Path) -> None:
+    """chmod what is under the data dir to 0600 (files) or 0700 (dirs), where it is looser.
+    Symlinks are not followed; a file this user may not chmod is left alone."""
+    for dirpath, dirnames, filenames in os.walk(data_dir):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            with contextlib.suppress(OSError):  # gone meanwhile, or not ours
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode) or not stat.S_IMODE(mode) & 0o077:
+                    continue
+                os.chmod(path, 0o700 if stat.S_ISDIR(mode) else 0o600)
+
+
+def data_dir_exposure(settings: Settings) -> str | None:
+    """A warning when other users may enter or list the data dir (like ``junjo doctor``
+    would give): the files in it are private, but their names and sizes are not."""
+    mode = stat.S_IMODE(settings.data_dir.stat().st_mode)
+    if not mode & 0o077:
+        return None
+    path = settings.data_dir
+    return f"data dir {path} is accessible to other users (mode {mode:04o}): run chmod 700 {path}"
 
 
 def load_settings(

@@ -15,7 +15,7 @@ import duckdb
 import uvicorn
 
 from junjo import __version__
-from junjo.config import Settings, session_secret
+from junjo.config import Settings, data_dir_exposure, session_secret
 from junjo.db.control import ControlDB
 from junjo.errors import Conflict
 from junjo.features.api_keys.service import KeyVerifier
@@ -38,17 +38,20 @@ log = logging.getLogger("junjo.server")
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_format)
     settings.ensure_data_dir()
+    exposure = data_dir_exposure(settings)
+    if exposure:
+        log.warning("%s", exposure)
     try:
         lock = ServerLock(settings.data_dir)
     except DataDirInUse as exc:
         raise Conflict(f"{exc}; stop it first or pass another --data-dir") from None
     try:
-        _serve_locked(settings)
+        _serve_locked(settings, exposure)
     finally:
         lock.release()
 
 
-def _serve_locked(settings: Settings) -> None:
+def _serve_locked(settings: Settings, exposure: str | None) -> None:
     control = ControlDB(settings.control_db_path)
     setup_token = None if has_users(control.db) else secrets.token_urlsafe(24)
     local_token = secrets.token_urlsafe(32)
@@ -83,7 +86,7 @@ def _serve_locked(settings: Settings) -> None:
     try:
         ingest.start()
         write_runtime_file(settings.runtime_file_path, runtime)
-        _print_banner(settings, http_url, setup_token)
+        _print_banner(settings, http_url, setup_token, exposure)
         server.run()
     finally:
         remove_runtime_file(settings.runtime_file_path)
@@ -137,7 +140,9 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _print_banner(settings: Settings, http_url: str, setup_token: str | None) -> None:
+def _print_banner(
+    settings: Settings, http_url: str, setup_token: str | None, exposure: str | None
+) -> None:
     lines = [
         f"Junjo {__version__}",
         f"  HTTP API         {http_url}",
@@ -145,6 +150,8 @@ def _print_banner(settings: Settings, http_url: str, setup_token: str | None) ->
         f"  OTLP/HTTP        {http_url}/v1/traces",
         f"  Data dir         {settings.data_dir}",
     ]
+    if exposure:
+        lines += ["", f"Warning: {exposure}"]
     if setup_token:
         body = {"email": "you@example.com", "password": "...", "setup_token": setup_token}
         lines += [

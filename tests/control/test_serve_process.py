@@ -6,11 +6,13 @@ import signal
 import sqlite3
 import stat
 import subprocess
+import time
 
 import httpx
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.support.files import assert_private, file_modes
 from tests.support.server import ServerProcess, free_port, junjo_command, run_cli
 
 pytestmark = pytest.mark.slow
@@ -160,3 +162,64 @@ def test_keys_and_passwords_never_reach_the_log(tmp_path):
     assert "GET /api/v1/traces 200" in server.log
     for secret in (ingest, reader["key"], PASSWORD):
         assert secret not in server.log
+
+
+def test_every_file_in_an_existing_data_dir_is_private(tmp_path):
+    """A data dir made by `mkdir` under the usual umask 022, as a self-hoster would."""
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o755)
+    added = run_cli(data, "user", "add", "a@example.com", "--password-stdin", stdin=PASSWORD)
+    assert added.returncode == 0, added.stderr
+    (data / "junjo.db").chmod(0o644)  # as an older junjo left it
+    keys = [
+        json.loads(run_cli(data, "keys", "create", scope, "--scope", scope, "--json").stdout)
+        for scope in ("ingest", "read")
+    ]
+    server = ServerProcess(data, umask=0o022).start()
+    try:
+        from tests.ingest.otlp_data import new_ids, request_bytes
+
+        exported = httpx.post(
+            server.url + "/v1/traces",
+            content=request_bytes(new_ids(3)),
+            headers={"x-junjo-api-key": keys[0]["key"], "Content-Type": "application/x-protobuf"},
+        )
+        assert exported.status_code == 200
+        wait_until_indexed(server, keys[1]["key"], spans=3)
+        client = httpx.Client(base_url=server.url, timeout=30)
+        signed_in = client.post("/sign-in", json={"email": "a@example.com", "password": PASSWORD})
+        assert signed_in.status_code == 200
+        created = client.post("/users", json={"email": "b@example.com", "password": PASSWORD})
+        assert created.status_code == 200
+        assert {"junjo.db-wal", "wal.db", "spans.duckdb", "server.json"} <= set(file_modes(data))
+        assert_private(data)
+    finally:
+        assert server.stop() == 0
+    assert_private(data)
+    assert stat.S_IMODE(data.stat().st_mode) == 0o755  # the owner's choice, but named:
+    warning = f"data dir {data} is accessible to other users (mode 0755): run chmod 700 {data}"
+    assert warning in server.log
+    assert server.log.count(warning) == 2  # a log line, and in the banner
+
+
+def test_a_private_data_dir_gives_no_warning(tmp_path):
+    with ServerProcess(tmp_path / "data", umask=0o022) as server:
+        pass
+    assert "accessible to other users" not in server.log
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+    assert_private(tmp_path / "data")
+
+
+def wait_until_indexed(server: ServerProcess, read_key: str, spans: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        status = httpx.get(
+            server.url + "/api/v1/ingest/status",
+            headers={"Authorization": f"Bearer {read_key}"},
+            timeout=5,
+        ).json()
+        if status["indexed"]["spans"] >= spans:
+            return
+        assert time.monotonic() < deadline, f"not indexed: {status}"
+        time.sleep(0.05)
