@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import ipaddress
 import os
 import secrets
 import stat
@@ -47,10 +48,18 @@ class Settings:
     cookie_secure: bool | None = None
     # Public URL of this server, used for /api/config and printed links.
     public_url: str = ""
-    # Sign-in throttling: failures allowed per account / per client in the window.
+    # Reverse proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed. Empty: none; the connecting address is the client.
+    trusted_proxies: str = ""
+    # Sign-in throttling (docs/auth.md): failures in the window allowed for one account from
+    # one client, and from one client; beyond the first from anywhere, attempts for that
+    # account wait first (doubling from 1 s up to the max delay).
     signin_max_failures_per_account: int = 5
     signin_max_failures_per_client: int = 20
     signin_failure_window_seconds: int = 900
+    signin_max_delay_seconds: int = 10
+    # argon2id hashes/checks at once (64 MiB each while they run); a few more may queue.
+    password_check_concurrency: int = 2
     # Ingestion limits and backpressure.
     grpc_max_receive_mb: int = 64
     http_max_body_mb: int = 64
@@ -145,10 +154,33 @@ _RANGES = {
     "port": (1, 65535),
     "grpc_port": (1, 65535),
     "index_workers": (0, 1),  # groups are converted one at a time: one worker is enough
+    "password_check_concurrency": (1, 64),
 }
 
 
+def trusted_proxy_list(value: str) -> list[str]:
+    """``trusted_proxies`` as uvicorn's ``forwarded_allow_ips``; ValueError for a bad entry.
+
+    uvicorn would take a malformed entry as a literal that matches nothing, and ``*`` as
+    "every client may name its own address", so both are refused here."""
+    proxies = []
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network") from None
+        single = network.num_addresses == 1
+        proxies.append(str(network.network_address) if single else str(network))
+    return proxies
+
+
 def _validated(settings: Settings) -> Settings:
+    try:
+        trusted_proxy_list(settings.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(
+            f"setting 'trusted_proxies': {exc} (use e.g. \"127.0.0.1, 10.0.0.0/8\")"
+        ) from None
     for name, choices in _CHOICES.items():
         if getattr(settings, name).lower() not in choices:
             raise ConfigError(f"setting {name!r}: use one of {', '.join(choices)}")

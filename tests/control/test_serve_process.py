@@ -98,7 +98,8 @@ def test_concurrent_requests_over_real_http(tmp_path):
 
         with ThreadPoolExecutor(20) as pool:
             codes = list(pool.map(first_user, range(20)))
-        assert codes.count(200) == 1 and set(codes) <= {200, 400}
+        # At most a few argon2 hashes run at once: the rest are told to retry (503).
+        assert codes.count(200) == 1 and set(codes) <= {200, 400, 503}
 
         winner = next(f"u{i}@example.com" for i, code in enumerate(codes) if code == 200)
         client = httpx.Client(base_url=url, timeout=30)
@@ -110,7 +111,8 @@ def test_concurrent_requests_over_real_http(tmp_path):
             body = {"email": f"new{i}@example.com", "password": PASSWORD}
             return client.post("/users", json=body).status_code
 
-        with ThreadPoolExecutor(16) as pool:
+        # 8 writers: never more hashes at once than the password gate admits (2 + 8 queued).
+        with ThreadPoolExecutor(8) as pool:
             codes = list(pool.map(write, range(90)))
         assert codes.count(200) == 30 and codes.count(404) == 60
         assert len(client.get("/users").json()) == 31  # every acknowledged create is there
