@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def file_modes(root: Path) -> dict[str, int]:
-    """Permission bits of everything under ``root`` (files the server deletes meanwhile, such
+    """``st_mode`` of everything under ``root`` (files the server deletes meanwhile, such
     as a checkpointed WAL, are skipped)."""
     modes = {}
     for dirpath, dirnames, filenames in os.walk(root):
