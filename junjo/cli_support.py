@@ -76,6 +76,7 @@ def control_db(data_dir: Path | None, config: Path | None) -> sqlite_utils.Datab
 
     settings = load(config, data_dir=data_dir)
     with friendly_errors():
+        settings.ensure_data_dir()
         return open_control_db(settings.control_db_path)
 
 

@@ -6,9 +6,12 @@ This module is imported by ``junjo --help``, so it must stay free of heavy impor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import ipaddress
 import os
 import secrets
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +22,8 @@ from junjo.server.hosts import check_pattern
 
 ENV_PREFIX = "JUNJO_"
 SECRET_FILE = "secret_key"
+# Files 0600 and dirs 0700: the data dir holds password hashes, the session secret and spans.
+PRIVATE_UMASK = 0o077
 
 
 class ConfigError(Exception):
@@ -49,10 +54,18 @@ class Settings:
     # Host names (besides localhost, the bind address, public_url's host and the address a
     # client connects to) that requests may carry in Host; "*.example.com", or "*" for any.
     allowed_hosts: tuple[str, ...] = ()
-    # Sign-in throttling: failures allowed per account / per client in the window.
+    # Reverse proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed. Empty: none; the connecting address is the client.
+    trusted_proxies: str = ""
+    # Sign-in throttling (docs/auth.md): failures in the window allowed for one account from
+    # one client, and from one client; beyond the first from anywhere, attempts for that
+    # account wait first (doubling from 1 s up to the max delay).
     signin_max_failures_per_account: int = 5
     signin_max_failures_per_client: int = 20
     signin_failure_window_seconds: int = 900
+    signin_max_delay_seconds: int = 10
+    # argon2id hashes/checks at once (64 MiB each while they run); a few more may queue.
+    password_check_concurrency: int = 2
     # Ingestion limits and backpressure.
     grpc_max_receive_mb: int = 64
     http_max_body_mb: int = 64
@@ -91,10 +104,43 @@ class Settings:
         return self.data_dir / "server.json"
 
     def ensure_data_dir(self) -> None:
+        """Create the data dir (0700) and keep everything this process writes there private.
+
+        Every command that writes the data dir calls this first. The umask is process-wide
+        (as PostgreSQL does it) because SQLite and DuckDB create their -wal, -shm, .wal and
+        spill files themselves, DuckDB's .wal anew after each checkpoint, so no mode given
+        at one ``open`` could reach them all. Files an older junjo left readable by others
+        are tightened too. The data dir itself is left as its owner made it (see
+        ``data_dir_exposure``)."""
+        os.umask(PRIVATE_UMASK)
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _restrict_to_owner(self.data_dir)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _restrict_to_owner(data_dir: Path) -> None:
+    """chmod what is under the data dir to 0600 (files) or 0700 (dirs), where it is looser.
+    Symlinks are not followed; a file this user may not chmod is left alone."""
+    for dirpath, dirnames, filenames in os.walk(data_dir):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            with contextlib.suppress(OSError):  # gone meanwhile, or not ours
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode) or not stat.S_IMODE(mode) & 0o077:
+                    continue
+                os.chmod(path, 0o700 if stat.S_ISDIR(mode) else 0o600)
+
+
+def data_dir_exposure(settings: Settings) -> str | None:
+    """A warning when other users may enter or list the data dir (like ``junjo doctor``
+    would give): the files in it are private, but their names and sizes are not."""
+    mode = stat.S_IMODE(settings.data_dir.stat().st_mode)
+    if not mode & 0o077:
+        return None
+    path = settings.data_dir
+    return f"data dir {path} is accessible to other users (mode {mode:04o}): run chmod 700 {path}"
 
 
 def load_settings(
@@ -127,12 +173,35 @@ _RANGES = {
     "port": (1, 65535),
     "grpc_port": (1, 65535),
     "index_workers": (0, 1),  # groups are converted one at a time: one worker is enough
+    "password_check_concurrency": (1, 64),
 }
+
+
+def trusted_proxy_list(value: str) -> list[str]:
+    """``trusted_proxies`` as uvicorn's ``forwarded_allow_ips``; ValueError for a bad entry.
+
+    uvicorn would take a malformed entry as a literal that matches nothing, and ``*`` as
+    "every client may name its own address", so both are refused here."""
+    proxies = []
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network") from None
+        single = network.num_addresses == 1
+        proxies.append(str(network.network_address) if single else str(network))
+    return proxies
 
 
 def _validated(settings: Settings) -> Settings:
     _check_public_url(settings.public_url)
     settings = dataclasses.replace(settings, allowed_hosts=_host_patterns(settings.allowed_hosts))
+    try:
+        trusted_proxy_list(settings.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(
+            f"setting 'trusted_proxies': {exc} (use e.g. \"127.0.0.1, 10.0.0.0/8\")"
+        ) from None
     for name, choices in _CHOICES.items():
         if getattr(settings, name).lower() not in choices:
             raise ConfigError(f"setting {name!r}: use one of {', '.join(choices)}")

@@ -26,9 +26,17 @@ class PermissionDenied(JunjoError):
     """HTTP 403: the caller is known but may not do this."""
 
 
-class TooManyAttempts(JunjoError):
-    """HTTP 429: retry after ``retry_after`` seconds."""
+class RetryLater(JunjoError):
+    """Not now: the caller may retry after ``retry_after`` seconds (HTTP ``Retry-After``)."""
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TooManyAttempts(RetryLater):
+    """HTTP 429: this caller tried too often."""
+
+
+class Busy(RetryLater):
+    """HTTP 503: the server is at a limit it keeps to protect itself (memory, say)."""

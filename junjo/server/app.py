@@ -18,6 +18,7 @@ from junjo.db.control import ControlDB
 from junjo.features.api_keys import http as api_keys_http
 from junjo.features.api_keys.service import KeyVerifier
 from junjo.features.auth import http as auth_http
+from junjo.features.auth import passwords
 from junjo.features.auth.sessions import SessionSigner
 from junjo.features.auth.throttle import SignInThrottle
 from junjo.features.ingest import http as ingest_http
@@ -49,6 +50,7 @@ _STATUS_BY_ERROR: dict[type[errors.JunjoError], int] = {
     errors.Conflict: 409,
     errors.PermissionDenied: 403,
     errors.TooManyAttempts: 429,
+    errors.Busy: 503,
 }
 
 
@@ -56,7 +58,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.JunjoError)
     status = next(code for kind, code in _STATUS_BY_ERROR.items() if isinstance(exc, kind))
     headers = {}
-    if isinstance(exc, errors.TooManyAttempts):
+    if isinstance(exc, errors.RetryLater):
         headers["Retry-After"] = str(exc.retry_after)
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
@@ -145,10 +147,12 @@ def create_app(
     app.state.control = control
     app.state.key_verifier = key_verifier
     app.state.signer = SessionSigner(session_secret, settings.session_max_age_seconds)
+    passwords.limit_concurrent_checks(settings.password_check_concurrency)
     app.state.throttle = SignInThrottle(
         settings.signin_max_failures_per_account,
         settings.signin_max_failures_per_client,
         settings.signin_failure_window_seconds,
+        settings.signin_max_delay_seconds,
     )
     app.state.setup = SetupState(setup_token)
     app.state.local_token = local_token

@@ -15,7 +15,7 @@ import duckdb
 import uvicorn
 
 from junjo import __version__
-from junjo.config import Settings, session_secret
+from junjo.config import Settings, data_dir_exposure, session_secret, trusted_proxy_list
 from junjo.db.control import ControlDB
 from junjo.errors import Conflict
 from junjo.features.api_keys.service import KeyVerifier
@@ -45,17 +45,20 @@ log = logging.getLogger("junjo.server")
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_format)
     settings.ensure_data_dir()
+    exposure = data_dir_exposure(settings)
+    if exposure:
+        log.warning("%s", exposure)
     try:
         lock = ServerLock(settings.data_dir)
     except DataDirInUse as exc:
         raise Conflict(f"{exc}; stop it first or pass another --data-dir") from None
     try:
-        _serve_locked(settings)
+        _serve_locked(settings, exposure)
     finally:
         lock.release()
 
 
-def _serve_locked(settings: Settings) -> None:
+def _serve_locked(settings: Settings, exposure: str | None) -> None:
     control = ControlDB(settings.control_db_path)
     setup_token = None if has_users(control.db) else secrets.token_urlsafe(24)
     local_token = secrets.token_urlsafe(32)
@@ -86,6 +89,10 @@ def _serve_locked(settings: Settings) -> None:
             timeout_graceful_shutdown=10,
             http=guarded_protocol(limits.http, settings.header_timeout_seconds),
             backlog=limits.http_backlog,
+            # uvicorn would believe X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS),
+            # so any local process could pick the address sign-in throttling counts.
+            proxy_headers=bool(settings.trusted_proxies.strip()),
+            forwarded_allow_ips=trusted_proxy_list(settings.trusted_proxies),
         )
     )
     http_url = f"http://{_url_host(settings.host)}:{settings.port}"
@@ -93,7 +100,7 @@ def _serve_locked(settings: Settings) -> None:
     try:
         ingest.start()
         write_runtime_file(settings.runtime_file_path, runtime)
-        _print_banner(settings, http_url, setup_token)
+        _print_banner(settings, http_url, setup_token, exposure)
         server.run()
     finally:
         remove_runtime_file(settings.runtime_file_path)
@@ -161,7 +168,9 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _print_banner(settings: Settings, http_url: str, setup_token: str | None) -> None:
+def _print_banner(
+    settings: Settings, http_url: str, setup_token: str | None, exposure: str | None
+) -> None:
     lines = [
         f"Junjo {__version__}",
         f"  HTTP API         {http_url}",
@@ -175,6 +184,8 @@ def _print_banner(settings: Settings, http_url: str, setup_token: str | None) ->
             "  Listening on every interface: reach it as localhost or by IP address;",
             "  other names get 400 until listed in allowed_hosts (or set public_url).",
         ]
+    if exposure:
+        lines += ["", f"Warning: {exposure}"]
     if setup_token:
         body = {"email": "you@example.com", "password": "...", "setup_token": setup_token}
         lines += [

@@ -1,9 +1,11 @@
 """The terminal door: real `junjo` subprocesses on a temp data dir."""
 
 import json
+import stat
 import subprocess
 import sys
 
+from tests.support.files import assert_private
 from tests.support.server import clean_env, run_cli
 
 
@@ -112,3 +114,22 @@ def test_bad_config_is_a_usage_error(tmp_path):
         env=clean_env(JUNJO_PORT="eighty"),
     )
     assert result.returncode == 2 and "'port'" in result.stderr
+
+
+def test_commands_that_create_the_data_dir_keep_it_private(tmp_path):
+    """Under the usual umask 022, files would be world-readable unless junjo says otherwise."""
+    added = run_cli(
+        tmp_path / "a",
+        "user",
+        "add",
+        "a@example.com",
+        "--password-stdin",
+        stdin="pw-123456\n",
+        umask=0o022,
+    )
+    assert added.returncode == 0, added.stderr
+    assert run_cli(tmp_path / "m", "migrate", umask=0o022).returncode == 0
+    for data in (tmp_path / "a", tmp_path / "m"):
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        assert (data / "junjo.db").exists()
+        assert_private(data)

@@ -119,3 +119,19 @@ def test_allowed_hosts_from_toml_list_or_comma_separated_env(tmp_path: Path):
 def test_unusable_host_settings_are_refused(env, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(env=env)
+
+
+def test_trusted_proxies_are_addresses_or_networks():
+    from junjo.config import trusted_proxy_list
+
+    assert load_settings(env={}).trusted_proxies == ""  # believe no X-Forwarded-For
+    assert trusted_proxy_list(" 127.0.0.1, 10.1.2.3/8,::1 ,") == ["127.0.0.1", "10.0.0.0/8", "::1"]
+    for bad in ("*", "proxy.local", "10.0.0.0/33"):
+        with pytest.raises(ConfigError, match="'trusted_proxies'"):
+            load_settings(env={"JUNJO_TRUSTED_PROXIES": bad})
+
+
+def test_password_check_concurrency_is_bounded():
+    assert load_settings(env={}).password_check_concurrency == 2
+    with pytest.raises(ConfigError, match="'password_check_concurrency'"):
+        load_settings(env={"JUNJO_PASSWORD_CHECK_CONCURRENCY": "0"})

@@ -1,5 +1,7 @@
 """The auth, users and API-key HTTP contract, through the real app and a real SQLite file."""
 
+import contextlib
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -255,3 +257,18 @@ def test_public_url_is_our_origin_behind_a_proxy(settings, control):
         assert client.post("/users/create-first-user", json=body, headers=ours).status_code == 200
         evil = {"Origin": "https://evil.example"}
         assert client.post("/api_keys", json={"name": "x"}, headers=evil).status_code == 403
+
+
+def test_filling_the_throttle_table_keeps_every_lockout(signed_in: TestClient, app):
+    """A spray of fresh accounts and addresses once overflowed the table, which was then
+    cleared, lifting every lockout with it."""
+    from junjo.errors import TooManyAttempts
+
+    signed_in.cookies.clear()
+    bad = {"email": "admin@example.com", "password": "wrong-password"}
+    assert [signed_in.post("/sign-in", json=bad).status_code for _ in range(6)][-1] == 429
+    for n in range(30_000):  # the counting step of as many sign-ins, without the hashing
+        with contextlib.suppress(TooManyAttempts):
+            app.state.throttle.begin(f"spray{n}@example.com", f"10.0.{n >> 8}.{n & 255}")
+    right = {"email": "admin@example.com", "password": PASSWORD}
+    assert signed_in.post("/sign-in", json=right).status_code == 429

@@ -28,7 +28,10 @@ def junjo_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "junjo", *args]
 
 
-def run_cli(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    data_dir: Path, *args: str, stdin: str | None = None, umask: int = -1
+) -> subprocess.CompletedProcess:
+    """``junjo ARGS --data-dir DATA_DIR``; ``umask`` (e.g. 0o022, a common default) when given."""
     return subprocess.run(
         junjo_command(*args, "--data-dir", str(data_dir)),
         input=stdin,
@@ -36,7 +39,15 @@ def run_cli(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.
         text=True,
         timeout=60,
         env=clean_env(COLUMNS="200"),  # a wide terminal, so table cells are not wrapped
+        umask=umask,
     )
+
+
+def client_from(address: str, base_url: str, **kwargs: object) -> httpx.Client:
+    """An HTTP client whose connections come from ``address`` (any of 127.0.0.0/8 works on
+    Linux), so one test can play several clients of the server."""
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=base_url, transport=transport, **kwargs)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -57,9 +68,11 @@ class ServerProcess:
         *extra_args: str,
         env: dict[str, str] | None = None,
         open_files: int | None = None,
+        umask: int = -1,
     ):
         self.data_dir = data_dir
         self.open_files = open_files
+        self.umask = umask  # -1: inherit the test process's
         self.port = free_port()
         self.grpc_port = free_port()
         self.extra_args = extra_args
@@ -90,7 +103,12 @@ class ServerProcess:
             args = ["/bin/sh", "-c", f'ulimit -n {self.open_files} && exec "$@"', "sh", *args]
         self.output = []
         self.proc = subprocess.Popen(
-            args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=self.env
+            args,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env=self.env,
+            umask=self.umask,
         )
         threading.Thread(target=self._collect, args=(self.proc,), daemon=True).start()
         deadline = time.monotonic() + timeout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 from starlette.concurrency import run_in_threadpool
@@ -10,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from junjo.errors import Busy
 from junjo.features.auth.guards import require_user, session_principal
 from junjo.features.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from junjo.features.auth.sessions import COOKIE_NAME, SessionClaim
@@ -63,7 +65,13 @@ async def db_has_users(request: Request) -> JSONResponse:
     auth="setup_token",
     tag="auth",
     body=CREDENTIALS | {"properties": {**CREDENTIALS["properties"], "setup_token": STRING}},
-    responses={200: MESSAGE, 400: ERROR_SCHEMA, 403: ERROR_SCHEMA, 422: ERROR_SCHEMA},
+    responses={
+        200: MESSAGE,
+        400: ERROR_SCHEMA,
+        403: ERROR_SCHEMA,
+        422: ERROR_SCHEMA,
+        503: ERROR_SCHEMA,
+    },
 )
 async def create_first_user(request: Request) -> JSONResponse:
     state = request.app.state
@@ -94,7 +102,13 @@ async def create_first_user(request: Request) -> JSONResponse:
     auth="public",
     tag="auth",
     body=CREDENTIALS,
-    responses={200: MESSAGE, 401: ERROR_SCHEMA, 422: ERROR_SCHEMA, 429: ERROR_SCHEMA},
+    responses={
+        200: MESSAGE,
+        401: ERROR_SCHEMA,
+        422: ERROR_SCHEMA,
+        429: ERROR_SCHEMA,
+        503: ERROR_SCHEMA,
+    },
 )
 async def sign_in(request: Request) -> JSONResponse:
     state = request.app.state
@@ -102,12 +116,17 @@ async def sign_in(request: Request) -> JSONResponse:
     email, password = body.get("email"), body.get("password")
     if not isinstance(email, str) or not isinstance(password, str):
         raise HTTPException(422, "email and password are required strings")
-    account, client = users.normalize_email(email), client_address(request)
-    state.throttle.begin(account, client)
-    user = await control_call(request, users.check_credentials, email, password)
+    attempt = state.throttle.begin(users.normalize_email(email), client_address(request))
+    if attempt.delay:
+        await asyncio.sleep(attempt.delay)  # an account under attack: slower, not locked
+    try:
+        user = await control_call(request, users.check_credentials, email, password)
+    except Busy:
+        state.throttle.abandoned(attempt)
+        raise
     if user is None:
         raise HTTPException(401, "Invalid credentials")
-    state.throttle.succeeded(account, client)
+    state.throttle.succeeded(attempt)
     return _signed_in(request, user, "signed in")
 
 

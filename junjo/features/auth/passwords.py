@@ -2,21 +2,87 @@
 
 Unlike bcrypt there is no silent 72-byte truncation; a 1 KiB cap keeps a hostile
 password from costing more than a normal one.
+
+Each hash or check holds 64 MiB for its ~0.1-0.2 s, so a burst of sign-ins on the web
+server's thread pool (40 threads) once took the process from 107 MiB to 2 GiB. Every
+computation therefore passes one process-wide gate: a few at a time, a short queue behind
+them, and ``Busy`` (HTTP 503 with Retry-After) past that.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from junjo.errors import InvalidInput
+from junjo.errors import Busy, InvalidInput
 
 MIN_LENGTH = 8
 MAX_LENGTH = 1024
 
+DEFAULT_CONCURRENCY = 2
+# Waiting requests each hold a worker thread, so the queue stays short: at ~0.15 s a check,
+# 4 per slot is under a second of waiting.
+QUEUE_PER_SLOT = 4
+# A waiter gives up after this long (a slow or stalled machine) rather than hang.
+MAX_WAIT_SECONDS = 10.0
+RETRY_AFTER_SECONDS = 1
+
 _hasher = PasswordHasher()
 # Verified against when the account does not exist, so both paths cost the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class PasswordCheckGate:
+    """At most ``concurrency`` argon2 computations at once and ``queue`` more waiting."""
+
+    def __init__(
+        self,
+        concurrency: int,
+        queue: int | None = None,
+        max_wait_seconds: float = MAX_WAIT_SECONDS,
+    ) -> None:
+        self._slots = threading.Semaphore(concurrency)
+        waiting = QUEUE_PER_SLOT * concurrency if queue is None else queue
+        self._max_admitted = concurrency + waiting
+        self._admitted = 0  # running + waiting
+        self._lock = threading.Lock()
+        self._max_wait = max_wait_seconds
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a slot for one computation, or raise Busy when the queue is full or slow."""
+        with self._lock:
+            if self._admitted >= self._max_admitted:
+                raise _busy()
+            self._admitted += 1
+        try:
+            if not self._slots.acquire(timeout=self._max_wait):
+                raise _busy()
+            try:
+                yield
+            finally:
+                self._slots.release()
+        finally:
+            with self._lock:
+                self._admitted -= 1
+
+
+def _busy() -> Busy:
+    return Busy("Too many sign-ins at once; try again in a moment", RETRY_AFTER_SECONDS)
+
+
+# Process-wide, because the memory it protects is the process's.
+_gate = PasswordCheckGate(DEFAULT_CONCURRENCY)
+
+
+def limit_concurrent_checks(concurrency: int) -> None:
+    """Size the gate (``password_check_concurrency``); called when the web app is built."""
+    global _gate
+    _gate = PasswordCheckGate(concurrency)
 
 
 def check_password_rules(password: object) -> str:
@@ -30,12 +96,17 @@ def check_password_rules(password: object) -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(check_password_rules(password))
+    """The argon2id hash; raises Busy when too many computations are under way."""
+    check_password_rules(password)
+    with _gate.slot():
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """True when ``password`` matches; never raises for a wrong or malformed hash."""
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    """True when ``password`` matches; never raises for a wrong or malformed hash (Busy
+    when too many computations are under way)."""
+    with _gate.slot():
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False

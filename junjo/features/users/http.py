@@ -39,7 +39,7 @@ async def list_users(request: Request) -> JSONResponse:
     auth="session",
     tag="users",
     body=CREDENTIALS,
-    responses={200: MESSAGE, 409: ERROR_SCHEMA, 422: ERROR_SCHEMA},
+    responses={200: MESSAGE, 409: ERROR_SCHEMA, 422: ERROR_SCHEMA, 503: ERROR_SCHEMA},
 )
 async def create_user(request: Request) -> JSONResponse:
     actor = await require_user(request)
