@@ -54,9 +54,9 @@ class Settings:
     # Host names (besides localhost, the bind address, public_url's host and the address a
     # client connects to) that requests may carry in Host; "*.example.com", or "*" for any.
     allowed_hosts: tuple[str, ...] = ()
-    # Reverse proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For and
-    # X-Forwarded-Proto are believed. Empty: none; the connecting address is the client.
-    trusted_proxies: str = ""
+    # Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For and X-Forwarded-Proto are
+    # believed. Empty: none; the connecting address is the client.
+    trusted_proxies: tuple[str, ...] = ()
     # Sign-in throttling (docs/auth.md): failures in the window allowed for one account from
     # one client, and from one client; beyond the first from anywhere, attempts for that
     # account wait first (doubling from 1 s up to the max delay).
@@ -177,27 +177,28 @@ _RANGES = {
 }
 
 
-def trusted_proxy_list(value: str) -> list[str]:
-    """``trusted_proxies`` as uvicorn's ``forwarded_allow_ips``; ValueError for a bad entry.
-
-    uvicorn would take a malformed entry as a literal that matches nothing, and ``*`` as
-    "every client may name its own address", so both are refused here."""
+def _proxy_networks(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """``trusted_proxies`` normalized for uvicorn's ``forwarded_allow_ips``; ValueError for
+    a bad entry. uvicorn would take a malformed entry as a literal that matches nothing, and
+    ``*`` as "every client may name its own address", so both are refused here."""
     proxies = []
-    for entry in filter(None, (part.strip() for part in value.split(","))):
+    for entry in entries:
         try:
             network = ipaddress.ip_network(entry, strict=False)
         except ValueError:
             raise ValueError(f"{entry!r} is not an IP address or network") from None
         single = network.num_addresses == 1
         proxies.append(str(network.network_address) if single else str(network))
-    return proxies
+    return tuple(proxies)
 
 
 def _validated(settings: Settings) -> Settings:
     _check_public_url(settings.public_url)
     settings = dataclasses.replace(settings, allowed_hosts=_host_patterns(settings.allowed_hosts))
     try:
-        trusted_proxy_list(settings.trusted_proxies)
+        settings = dataclasses.replace(
+            settings, trusted_proxies=_proxy_networks(settings.trusted_proxies)
+        )
     except ValueError as exc:
         raise ConfigError(
             f"setting 'trusted_proxies': {exc} (use e.g. \"127.0.0.1, 10.0.0.0/8\")"

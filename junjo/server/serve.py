@@ -15,7 +15,7 @@ import duckdb
 import uvicorn
 
 from junjo import __version__
-from junjo.config import Settings, data_dir_exposure, session_secret, trusted_proxy_list
+from junjo.config import Settings, data_dir_exposure, session_secret
 from junjo.db.control import ControlDB
 from junjo.errors import Conflict
 from junjo.features.api_keys.service import KeyVerifier
@@ -91,8 +91,8 @@ def _serve_locked(settings: Settings, exposure: str | None) -> None:
             backlog=limits.http_backlog,
             # uvicorn would believe X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS),
             # so any local process could pick the address sign-in throttling counts.
-            proxy_headers=bool(settings.trusted_proxies.strip()),
-            forwarded_allow_ips=trusted_proxy_list(settings.trusted_proxies),
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies),
         )
     )
     http_url = f"http://{_url_host(settings.host)}:{settings.port}"
