@@ -507,19 +507,20 @@ class PhaseResult:
         return sum(a[1] for a in self.acks)
 
 
-def run_phase(
+def start_clients(
     server: Server,
-    args,
-    *,
     rate: float | None,
     batch: int,
     clients: int,
     duration: float,
-    wait_index: bool,
-) -> PhaseResult:
+    *,
+    backfill: bool = False,
+) -> tuple[list, mp.Queue, float]:
+    """Client processes sending for ``duration`` s from the returned start time (leaving
+    them 3 s to build their requests); each puts its ClientReport on the queue."""
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    start_at = time.monotonic() + 3.0  # time for the spawned clients to build their requests
+    start_at = time.monotonic() + 3.0
     per_client = rate / clients if rate else None
     procs = [
         ctx.Process(
@@ -533,12 +534,36 @@ def run_phase(
                 start_at,
                 random.randrange(1 << 30),
                 out,
+                backfill,
             ),
         )
         for _ in range(clients)
     ]
     for proc in procs:
         proc.start()
+    return procs, out, start_at
+
+
+def refusals(reports: list[ClientReport]) -> dict[str, int]:
+    """Refused exports of all clients, by gRPC status."""
+    refused: dict[str, int] = {}
+    for report in reports:
+        for name, count in report.refused.items():
+            refused[name] = refused.get(name, 0) + count
+    return refused
+
+
+def run_phase(
+    server: Server,
+    args,
+    *,
+    rate: float | None,
+    batch: int,
+    clients: int,
+    duration: float,
+    wait_index: bool,
+) -> PhaseResult:
+    procs, out, start_at = start_clients(server, rate, batch, clients, duration)
     while time.monotonic() < start_at - 0.05:
         time.sleep(0.01)
     base = server.status()["indexed"]["spans"]
@@ -553,14 +578,10 @@ def run_phase(
         server.wait_drained()
         time.sleep(0.1)
     sampler.stop()
-    refused: dict[str, int] = {}
-    for report in reports:
-        for name, count in report.refused.items():
-            refused[name] = refused.get(name, 0) + count
     return PhaseResult(
         duration=duration,
         acks=sorted(a for r in reports for a in r.acks),
-        refused=refused,
+        refused=refusals(reports),
         client_cpu_s=sum(r.cpu_s for r in reports),
         server_cpu_s=server_cpu,
         rss_peak=sampler.rss_peak,

@@ -25,8 +25,6 @@ span was not indexed or the indexer reported a write error.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import random
 import statistics
 import sys
 import tempfile
@@ -38,7 +36,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_ingest import SPANS_PER_TRACE, Server, _proc_status, _process_tree, client_main  # noqa: E402
+from bench_ingest import (  # noqa: E402
+    SPANS_PER_TRACE,
+    Server,
+    _proc_status,
+    _process_tree,
+    refusals,
+    start_clients,
+)
 
 
 @dataclass
@@ -102,29 +107,9 @@ def soak(args, *, label: str, backfill: bool, duration: float, every: float) -> 
 
 
 def _soak(server: Server, args, *, label: str, backfill: bool, duration: float, every: float):
-    ctx = mp.get_context("spawn")
-    out = ctx.Queue()
-    start_at = time.monotonic() + 3.0
-    per_client = args.rate / args.clients
-    procs = [
-        ctx.Process(
-            target=client_main,
-            args=(
-                server.target,
-                server.ingest_key,
-                args.batch,
-                per_client,
-                duration,
-                start_at,
-                random.randrange(1 << 30),
-                out,
-                backfill,
-            ),
-        )
-        for _ in range(args.clients)
-    ]
-    for proc in procs:
-        proc.start()
+    procs, out, start_at = start_clients(
+        server, args.rate, args.batch, args.clients, duration, backfill=backfill
+    )
     samples: list[Sample] = []
     halt = threading.Event()
     sampler = threading.Thread(target=sample_loop, args=(server, samples, halt), daemon=True)
@@ -142,17 +127,13 @@ def _soak(server: Server, args, *, label: str, backfill: bool, duration: float, 
     sampler.join()
     status = server.status()
     errors = [s.error for s in samples if s.error]
-    refused: dict[str, int] = {}
-    for report in reports:
-        for name, count in report.refused.items():
-            refused[name] = refused.get(name, 0) + count
     return SoakResult(
         label=label,
         rate=args.rate,
         duration=duration,
         acked=sum(spans for r in reports for _, spans, _ in r.acks),
         sent=sum(r.sent for r in reports) * (args.batch // SPANS_PER_TRACE * SPANS_PER_TRACE),
-        refused=refused,
+        refused=refusals(reports),
         indexed=status["indexed"]["spans"],
         duplicates=status["indexed"]["duplicate_spans"],
         quarantined=status["quarantined"]["spans"],
