@@ -21,6 +21,7 @@ from junjo.features.auth.principal import Principal
 from tests.ingest.sdk_clients import grpc_exporter, sdk_spans, span_keys
 from tests.ingest.spans_query import span_key_counts
 from tests.support.server import ServerProcess
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -72,10 +73,12 @@ class Load:
         return self
 
     def wait_for_acks(self, count: int, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.acked) < count:
-            assert time.monotonic() < deadline, f"only {len(self.acked)} spans acked"
-            time.sleep(0.02)
+        wait_until(
+            lambda: len(self.acked) >= count,
+            timeout,
+            interval=0.02,
+            message=lambda: f"only {len(self.acked)} spans acked",
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -84,17 +87,16 @@ class Load:
 
 
 def wait_until_indexed(server: ServerProcess, read_key: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = httpx.get(
-            f"{server.url}/api/v1/ingest/status",
-            headers={"Authorization": f"Bearer {read_key}"},
-            timeout=5,
-        ).json()
-        if status["backlog"]["batches"] == 0:
-            return status
-        assert time.monotonic() < deadline, f"indexer did not catch up: {status}"
-        time.sleep(0.1)
+    status: dict = {}
+
+    def caught_up() -> dict | None:
+        headers = {"Authorization": f"Bearer {read_key}"}
+        status.update(httpx.get(f"{server.url}/api/v1/ingest/status", headers=headers).json())
+        return status if status["backlog"]["batches"] == 0 else None
+
+    return wait_until(
+        caught_up, timeout, interval=0.1, message=lambda: f"indexer did not catch up: {status}"
+    )
 
 
 def assert_acked_spans_stored_once(data_dir: Path, acked: list[tuple[str, str]]) -> None:
