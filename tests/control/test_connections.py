@@ -23,6 +23,7 @@ from junjo.config import Settings
 from junjo.server.connections import connection_limits, guarded_protocol
 from junjo.server.http_utils import json_object
 from tests.support.server import REPO
+from tests.support.wait import wait_until
 
 
 async def echo(request: Request) -> JSONResponse:
@@ -60,13 +61,6 @@ class Served:
     def stop(self) -> None:
         self.server.should_exit = True
         self._thread.join(10)
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import signal
 import sqlite3
 import stat
 import subprocess
-import time
 
 import httpx
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from tests.conftest import PASSWORD
 from tests.support.files import assert_private, file_modes
 from tests.support.server import ServerProcess, free_port, junjo_command, run_cli
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -168,10 +168,9 @@ def test_keys_and_passwords_never_reach_the_log(tmp_path):
 
 
 def _wait_for_log(server: ServerProcess, text: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in server.log:
-        assert time.monotonic() < deadline, f"{text!r} not logged:\n{server.log}"
-        time.sleep(0.05)
+    wait_until(
+        lambda: text in server.log, timeout, 0.05, lambda: f"{text!r} not logged:\n{server.log}"
+    )
 
 
 def test_text_log_escapes_the_path_and_names_the_client(tmp_path):
@@ -245,14 +244,12 @@ def test_a_private_data_dir_gives_no_warning(tmp_path):
 
 
 def wait_until_indexed(server: ServerProcess, read_key: str, spans: int) -> None:
-    deadline = time.monotonic() + 30
-    while True:
+    def indexed() -> bool:
         status = httpx.get(
             server.url + "/api/v1/ingest/status",
             headers={"Authorization": f"Bearer {read_key}"},
             timeout=5,
         ).json()
-        if status["indexed"]["spans"] >= spans:
-            return
-        assert time.monotonic() < deadline, f"not indexed: {status}"
-        time.sleep(0.05)
+        return status["indexed"]["spans"] >= spans
+
+    wait_until(indexed, 30, 0.05, "not indexed")

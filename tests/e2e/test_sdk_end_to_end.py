@@ -4,7 +4,6 @@ what is stored in DuckDB must match, span for span, what the SDK says it sent.""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import duckdb
@@ -12,6 +11,7 @@ import pytest
 
 from scripts.sdk_e2e.run import run_workload
 from tests.support.server import ServerProcess, run_cli
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -31,16 +31,14 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list[dict], 
 
 
 def _wait_until_indexed(data_dir, server: ServerProcess, expected: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def indexed() -> bool:
         result = run_cli(data_dir, "services", "--json")
-        if (
+        return (
             result.returncode == 0
             and sum(s["span_count"] for s in json.loads(result.stdout)) >= expected
-        ):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"spans not indexed in time:\n{server.log}")
+        )
+
+    wait_until(indexed, 30, interval=0.2, message=lambda: f"spans not indexed:\n{server.log}")
 
 
 def _rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ served by uvicorn on a free port, with an ingest key and a read key in the contr
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from junjo.features.auth.principal import Principal
 from junjo.features.ingest.runtime import IngestRuntime
 from junjo.server.app import create_app
 from tests.ingest.spans_query import stored_span_keys
+from tests.support.wait import wait_until
 
 TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 # Stands for the operator, as the token a server writes to server.json does.
@@ -126,10 +126,7 @@ def _serve_in_thread(app: Any) -> tuple[str, Callable[[], None]]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
+    wait_until(lambda: server.started, timeout=10, message="uvicorn did not start")
     port = server.servers[0].sockets[0].getsockname()[1]
 
     def stop() -> None:

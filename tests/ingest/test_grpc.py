@@ -18,6 +18,7 @@ from junjo.features.auth.principal import Principal
 from tests.ingest.conftest import TRACE_EXPORT, Harness
 from tests.ingest.otlp_data import SpanIds, new_ids, request_bytes
 from tests.ingest.sdk_clients import grpc_exporter, sdk_spans, span_keys
+from tests.support.wait import wait_until
 
 METRICS_EXPORT = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
 LOGS_EXPORT = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
@@ -56,17 +57,16 @@ def test_read_scope_key_cannot_ingest(server: Harness):
 
 
 def test_sdk_exporter_does_not_retry_a_bad_key(server: Harness):
-    started = time.monotonic()
     result = grpc_exporter(server.grpc_target, "wrong").export(sdk_spans(1))
     assert result == SpanExportResult.FAILURE
-    assert time.monotonic() - started < 2
+    # Counted, not timed (a retry would come after a 1 s backoff): one attempt only.
+    assert server.runtime.service.refusals()["unauthenticated"] == 1
 
 
-def test_deleted_key_is_refused_within_one_second(server: Harness):
+def test_deleted_key_is_refused_on_the_next_request(server: Harness):
     payload = request_bytes(new_ids(1))
-    assert server.call(TRACE_EXPORT, payload)[0] == grpc.StatusCode.OK
+    assert server.call(TRACE_EXPORT, payload)[0] == grpc.StatusCode.OK  # the key is cached now
     delete_key(server.keys.control.db, Principal.operator(), server.keys.ingest_id)
-    time.sleep(1.0)
     code, _, _ = server.call(TRACE_EXPORT, request_bytes(new_ids(1)))
     assert code == grpc.StatusCode.UNAUTHENTICATED
 
@@ -182,10 +182,8 @@ def test_paced_exports_count_against_the_in_flight_byte_budget(start_server, mon
     monkeypatch.setattr(service._admission, "_max_bytes", len(big) + 100_000)
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(server.call, TRACE_EXPORT, big)
-        deadline = time.monotonic() + 5
-        while service._admission.requests == 0:  # the first is paced now, holding its bytes
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        # The first is paced now, holding its bytes.
+        wait_until(lambda: service._admission.requests, timeout=10)
         second = server.call(TRACE_EXPORT, request_bytes(new_ids(1), padding=600_000))
         assert first.result()[0] == grpc.StatusCode.OK
     assert second[0] == grpc.StatusCode.UNAVAILABLE

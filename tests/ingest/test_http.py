@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from tests.ingest.conftest import Harness
 from tests.ingest.otlp_data import SpanIds, gzip_bomb, gzipped, json_body, new_ids, request_bytes
 from tests.ingest.sdk_clients import http_exporter, sdk_spans, span_keys
+from tests.support.wait import wait_until
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 JSON = {"Content-Type": "application/json"}
@@ -201,10 +202,10 @@ def response_until_closed(sock: socket.socket) -> tuple[bytes, bytes]:
 
 
 def wait_for_in_flight_bytes(server: Harness, at_least: int) -> None:
-    deadline = time.monotonic() + 10
-    while server.runtime.service.status()["in_flight"]["bytes"] < at_least:
-        assert time.monotonic() < deadline, server.runtime.service.status()["in_flight"]
-        time.sleep(0.01)
+    def in_flight() -> dict:
+        return server.runtime.service.status()["in_flight"]
+
+    wait_until(lambda: in_flight()["bytes"] >= at_least, 10, message=lambda: str(in_flight()))
 
 
 def test_a_stalled_body_is_408_closed_and_frees_its_budget(start_server):
@@ -238,10 +239,8 @@ def test_bodies_claim_the_budget_as_they_arrive_and_are_503_when_it_is_gone(
         # half-sent body held all it declared.
         fits = post(server, request_bytes(new_ids(1), padding=200_000), PROTOBUF)
         assert fits.status_code == 200
-    deadline = time.monotonic() + 10  # the half-sent body's client went away: bytes freed
-    while server.runtime.service.status()["in_flight"]["bytes"]:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    # The half-sent body's client went away: its bytes are freed.
+    wait_until(lambda: not server.runtime.service.status()["in_flight"]["bytes"])
     assert post(server, request_bytes(new_ids(1), padding=400_000), PROTOBUF).status_code == 200
 
 

@@ -4,7 +4,6 @@ stop the indexer for the batches behind it (the real runtime: WAL, indexer, Duck
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,14 +23,6 @@ from tests.spans.db import query
 
 MIB = 1 << 20
 U64_MAX = (1 << 64) - 1
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 30) -> object:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-    return value
 
 
 def with_times(ids, *, bad: int, start: int = 0, end: int = 0, event: int = 0) -> bytes:

@@ -26,6 +26,7 @@ from tests.ingest.sdk_clients import grpc_exporter, sdk_spans, span_keys
 from tests.ingest.spans_query import span_key_counts
 from tests.otlp_builders import make_span, request_payload
 from tests.support.server import ServerProcess, run_cli
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -77,10 +78,12 @@ class Load:
         return self
 
     def wait_for_acks(self, count: int, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.acked) < count:
-            assert time.monotonic() < deadline, f"only {len(self.acked)} spans acked"
-            time.sleep(0.02)
+        wait_until(
+            lambda: len(self.acked) >= count,
+            timeout,
+            interval=0.02,
+            message=lambda: f"only {len(self.acked)} spans acked",
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -89,17 +92,16 @@ class Load:
 
 
 def wait_until_indexed(server: ServerProcess, read_key: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = httpx.get(
-            f"{server.url}/api/v1/ingest/status",
-            headers={"Authorization": f"Bearer {read_key}"},
-            timeout=5,
-        ).json()
-        if status["backlog"]["batches"] == 0:
-            return status
-        assert time.monotonic() < deadline, f"indexer did not catch up: {status}"
-        time.sleep(0.1)
+    status: dict = {}
+
+    def caught_up() -> dict | None:
+        headers = {"Authorization": f"Bearer {read_key}"}
+        status.update(httpx.get(f"{server.url}/api/v1/ingest/status", headers=headers).json())
+        return status if status["backlog"]["batches"] == 0 else None
+
+    return wait_until(
+        caught_up, timeout, interval=0.1, message=lambda: f"indexer did not catch up: {status}"
+    )
 
 
 def assert_acked_spans_stored_once(data_dir: Path, acked: list[tuple[str, str]]) -> None:
@@ -171,14 +173,6 @@ def alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; only its parent's wait is missing
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-    return value
-
-
 def test_the_conversion_worker_exits_when_the_server_is_killed(tmp_path: Path):
     # Before: after `kill -9` of junjo serve its conversion worker stayed alive for good.
     ingest_key, read_key = make_keys(tmp_path / "data")
@@ -189,11 +183,12 @@ def test_the_conversion_worker_exits_when_the_server_is_killed(tmp_path: Path):
         code, _, _ = raw_export(server.grpc_target, ingest_key, request_payload(big))
         assert code.name == "OK"
         wait_until_indexed(server, read_key)
-        workers = wait_for(lambda: children_of(server.proc.pid), 30, "no worker started")
+        workers = wait_until(lambda: children_of(server.proc.pid), 30, message="no worker")
     finally:
         server.proc.send_signal(signal.SIGKILL)
         server.proc.wait(10)
-    wait_for(lambda: not any(alive(pid) for pid in workers), 15, f"{workers} outlived the server")
+    outlived = f"{workers} outlived the server"
+    wait_until(lambda: not any(alive(pid) for pid in workers), 15, message=outlived)
 
 
 def raw_export(target: str, key: str, payload: bytes):

@@ -21,6 +21,7 @@ from junjo.features.ingest.service import (
 from junjo.features.ingest.wal import WriteAheadLog
 from tests.ingest.conftest import TRACE_EXPORT, Harness
 from tests.ingest.otlp_data import new_ids, request_bytes
+from tests.support.wait import wait_until
 
 
 class _Indexer:
@@ -112,32 +113,42 @@ def test_a_slot_freed_during_the_wait_is_taken(service: IngestService):
     holders = [threading.Thread(target=hold) for _ in range(2)]
     for holder in holders:
         holder.start()
-    time.sleep(0.05)
+    wait_until(lambda: service._admission.requests == 2)  # both slots taken
     threading.Timer(0.01, release.set).start()
-    with service.admit(10, wait_s=2):
+    with service.admit(10, wait_s=10):  # a long wait: a slow timer cannot make it fail
         pass
     for holder in holders:
         holder.join()
 
 
 def test_close_waits_for_in_flight_then_refuses(service: IngestService):
-    entered = threading.Event()
+    entered, release = threading.Event(), threading.Event()
 
-    def slow() -> None:
+    def in_flight() -> None:
         with service.admit(1):
             entered.set()
-            time.sleep(0.3)
+            release.wait(10)
 
-    worker = threading.Thread(target=slow)
+    def refusing() -> bool:
+        try:
+            with service.admit(1):
+                return False
+        except IngestRefused as refused:
+            return refused.reason is Refusal.SHUTTING_DOWN
+
+    worker = threading.Thread(target=in_flight)
     worker.start()
-    entered.wait(5)
-    started = time.monotonic()
-    assert service.close(timeout=5)
-    assert time.monotonic() - started >= 0.2
-    with pytest.raises(IngestRefused) as refused, service.admit(1):
-        pass
-    assert refused.value.reason is Refusal.SHUTTING_DOWN
-    worker.join()
+    assert entered.wait(10)
+    closed: list[bool] = []
+    closer = threading.Thread(target=lambda: closed.append(service.close(timeout=10)))
+    closer.start()
+    wait_until(refusing)  # close() has begun
+    assert closed == []  # and waits, as one export is still in flight
+    release.set()
+    closer.join(10)
+    worker.join(10)
+    assert closed == [True]
+    assert refusing()
 
 
 def test_wal_failure_is_retried_then_refused_as_storage_error(service, monkeypatch):

@@ -8,7 +8,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, closing
 from pathlib import Path
 
@@ -20,18 +20,12 @@ from tests.ingest.conftest import TRACE_EXPORT
 from tests.ingest.otlp_data import new_ids, request_bytes
 from tests.ingest.test_serve_process import make_keys
 from tests.support.server import ServerProcess
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT_S = 4  # the body / message / header timeout the servers here run with
 OPEN_FILES = 256
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 30, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
-        time.sleep(0.05)
 
 
 def in_flight(server: ServerProcess, read_key: str) -> dict:
@@ -147,7 +141,7 @@ def test_stalled_bodies_and_calls_neither_block_exports_nor_stay_open(tmp_path: 
         bodies = [
             stack.enter_context(closing(stalled_body(server.port, ingest_key))) for _ in range(40)
         ]
-        wait_until(lambda: in_flight(server, read_key)["bytes"] >= 40, what="bodies read")
+        wait_until(lambda: in_flight(server, read_key)["bytes"] >= 40, message="bodies read")
         stalled_calls = StalledCalls(server.grpc_target, ingest_key, 20)
         stack.callback(stalled_calls.close)
 
@@ -198,7 +192,7 @@ def test_silent_grpc_connections_beyond_the_open_file_limit(tmp_path: Path):
         wait_until(
             lambda: grpc_export(server, ingest_key) == grpc.StatusCode.OK,
             timeout=TIMEOUT_S + 30,
-            what="a gRPC export to succeed",
+            message="a gRPC export to succeed",
         )
         assert http_export(server, ingest_key).status_code == 200
     assert len(server.log) < 20_000, server.log[-2000:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from tests.otlp_builders import (
     span_count,
 )
 from tests.spans.db import query, query_dicts
+from tests.support.wait import wait_until
 
 
 def append(wal: WriteAheadLog, payload: bytes, spans: int, key: str | None = "key-1") -> int:
@@ -40,12 +42,24 @@ def simple_payload(n: int = 3, **kwargs) -> bytes:
     return request_payload([make_span(name=f"s{i}", start_ns=T0 + i) for i in range(n)], **kwargs)
 
 
-def wal_drained(wal: WriteAheadLog, timeout: float = 5) -> bool:
+def wal_drained(wal: WriteAheadLog, timeout: float = 10) -> bool:
     """The WAL is pruned after each commit, just after flush() has returned."""
-    deadline = time.monotonic() + timeout
-    while wal.totals().pending_batches and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return wal.totals().pending_batches == 0
+    return wait_until(lambda: wal.totals().pending_batches == 0, timeout, message="WAL not pruned")
+
+
+def wait_idle_for(indexer: Indexer, seconds: float) -> None:
+    """Until the indexer has been idle ``seconds`` and then finished an idle poll (a poll's
+    work, such as releasing memory, is done once the next poll has begun)."""
+    wait_until(lambda: indexer._idle_since is not None)
+    idle_since = indexer._idle_since
+    wait_until(lambda: time.monotonic() >= idle_since + seconds)
+    wait_idle_polls(indexer, 1)
+
+
+def wait_idle_polls(indexer: Indexer, polls: int) -> None:
+    """Until the idle indexer has finished ``polls`` more polls of the empty WAL."""
+    start = indexer._empty_reads
+    wait_until(lambda: indexer._empty_reads >= start + polls + 1)
 
 
 def quarantine_rows(wal: WriteAheadLog, columns: str) -> list[tuple]:
@@ -184,20 +198,22 @@ def test_transient_store_errors_are_retried_without_skipping(wal, store, make_in
     real_write = store.write_batches
     calls = {"n": 0}
 
+    seen = threading.Event()
+
     def flaky_write(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] <= 2:
             raise duckdb.IOException("No space left on device")
+        seen.wait(10)  # the error stays visible until the test has looked at it
         return real_write(*args, **kwargs)
 
     store.write_batches = flaky_write
     append(wal, simple_payload(3), 3)
     indexer = make_indexer(store)
-    deadline = time.monotonic() + 5
-    while indexer.status().last_error is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert "No space left" in (indexer.status().last_error or "")
+    error = wait_until(lambda: indexer.status().last_error)
+    assert "No space left" in error
     assert indexer.status().oldest_unindexed_received_at_ns is not None  # lag is visible
+    seen.set()
     assert indexer.flush(timeout=10)
     assert calls["n"] == 3
     assert stored_count(store) == 3 and quarantine_rows(wal, "id") == []
@@ -257,10 +273,11 @@ def test_stop_indexes_what_is_already_in_the_wal(wal, store):
 
 def test_wake_beats_the_idle_poll(wal, store, make_indexer):
     indexer = make_indexer(store, idle_poll_seconds=30)
-    time.sleep(0.05)  # let it go idle
-    append(wal, simple_payload(1), 1)
+    wait_until(lambda: indexer._empty_reads)  # idle: found the WAL empty, now waits 30 s
+    seq = append(wal, simple_payload(1), 1)
     indexer.wake()
-    assert indexer.flush(timeout=3)  # long before the 30 s poll would notice
+    # Not flush(), which wakes the indexer itself; 10 s is long before the 30 s poll.
+    wait_until(lambda: indexer.status().indexed_seq == seq, timeout=10)
 
 
 def test_flush_times_out_when_nothing_indexes(wal, store):
@@ -336,9 +353,7 @@ def test_stop_while_retrying_leaves_the_batch_in_the_wal(wal, store):
     append(wal, simple_payload(2), 2)
     indexer = Indexer(wal, store, idle_poll_seconds=0.01)
     indexer.start()
-    deadline = time.monotonic() + 5
-    while indexer.status().last_error is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: indexer.status().last_error)
     started = time.monotonic()
     assert indexer.stop(timeout=10)
     assert time.monotonic() - started < 5  # the backoff wait is interrupted
@@ -360,14 +375,12 @@ def test_memory_is_released_once_idle_after_writing(wal, store, make_indexer, mo
     released = []
     store.release_memory = lambda: released.append(time.monotonic())
     indexer = make_indexer(store)
-    time.sleep(0.3)
+    wait_idle_for(indexer, 0.05)
     assert released == []  # nothing written yet: nothing to hand back
     append(wal, simple_payload(2), 2)
     assert indexer.flush(timeout=10)
-    deadline = time.monotonic() + 5
-    while not released and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.3)
+    wait_until(lambda: released)
+    wait_idle_polls(indexer, 10)
     assert len(released) == 1  # once per burst, not on every idle poll
 
 
@@ -391,10 +404,8 @@ def test_conversion_in_a_worker_process_stores_the_same_rows(wal, store, monkeyp
     try:
         assert indexer.flush(timeout=60)
         assert worker_results and None not in worker_results  # converted over there
-        deadline = time.monotonic() + 10
-        while indexer.converter.worker_running and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not indexer.converter.worker_running  # it exits once the indexer is idle
+        # It exits once the indexer is idle.
+        wait_until(lambda: not indexer.converter.worker_running, timeout=10, interval=0.05)
     finally:
         assert indexer.stop(timeout=10)
     assert stored_count(store) == 5

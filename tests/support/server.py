@@ -9,10 +9,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
+
+from tests.support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -111,18 +112,21 @@ class ServerProcess:
             umask=self.umask,
         )
         threading.Thread(target=self._collect, args=(self.proc,), daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"junjo serve exited early:\n{self.log}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"junjo serve did not become healthy:\n{self.log}")
+        try:
+            wait_until(self._healthy, timeout, interval=0.05)
+        except AssertionError:
+            self.kill()
+            raise RuntimeError(f"junjo serve did not become healthy:\n{self.log}") from None
+        return self
+
+    def _healthy(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"junjo serve exited early:\n{self.log}")
+        try:
+            return httpx.get(self.url + "/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def _collect(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stderr is not None

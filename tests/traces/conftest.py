@@ -5,7 +5,6 @@ the real junjo SDK workload."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from opentelemetry.trace import (
 )
 
 from tests.support.server import ServerProcess, run_cli
+from tests.support.wait import wait_until
 
 PASSWORD = "correct horse battery"
 
@@ -101,13 +101,10 @@ def _seed_otel(seeded: Seeded) -> None:
 
 
 def _wait_indexed(seeded: Seeded, expected_traces: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = seeded.get("/api/v1/traces", limit="100").json()["traces"]
-        if len(found) >= expected_traces:
-            return
-        time.sleep(0.1)
-    raise AssertionError("traces were not indexed in time")
+    def indexed() -> bool:
+        return len(seeded.get("/api/v1/traces", limit="100").json()["traces"]) >= expected_traces
+
+    wait_until(indexed, timeout, interval=0.1, message="traces were not indexed in time")
 
 
 @pytest.fixture(scope="module")

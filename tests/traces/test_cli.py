@@ -1,9 +1,13 @@
 """`junjo traces` and `junjo services` in all three modes: through the local server on the
 same data dir, against a remote server with a read key, and on the files directly."""
 
+from __future__ import annotations
+
 import json
 import signal
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -13,6 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from tests.support.server import clean_env, junjo_command, run_cli
+from tests.support.wait import wait_until
 from tests.traces.conftest import Seeded
 
 pytestmark = pytest.mark.slow
@@ -81,17 +86,71 @@ def test_services_everywhere(seeded: Seeded):
     assert json.loads(remote(seeded, "services", "--json").stdout) == local
 
 
-def test_tail_prints_new_traces_and_stops_on_ctrl_c(seeded: Seeded):
-    tail = subprocess.Popen(
-        junjo_command(
-            "traces", "tail", "--json", "--interval", "0.2", "--data-dir", str(seeded.data_dir)
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-    )
-    time.sleep(2)  # let it start polling before the trace is sent
+FOLLOWING = "Following new traces; Ctrl-C to stop.\n"  # on stderr, once it follows
+# Ctrl-C ends tail within milliseconds; the bound leaves room for a loaded machine (the old
+# tail never ended when started with SIGINT ignored).
+PROMPT_EXIT_S = 5
+
+
+class Tail:
+    """``junjo traces tail ARGS`` in the background; its output lines collected as they come,
+    so a test waits for a line instead of sleeping."""
+
+    def __init__(self, *args: str, sigint_ignored: bool = False) -> None:
+        command = junjo_command("traces", "tail", *args)
+        if sigint_ignored:  # as a script's `cmd &` starts it (a test run started so too)
+            command = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command]
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env()
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._collect, args=(stream, lines), daemon=True)
+            for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _collect(stream, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line)
+
+    def wait_following(self) -> None:
+        wait_until(lambda: FOLLOWING in self.err, timeout=30, message=self._explain)
+
+    def wait_for_output(self, text: str) -> None:
+        wait_until(lambda: text in "".join(self.out), timeout=30, message=self._explain)
+
+    def ctrl_c(self) -> float:
+        """Send SIGINT; the seconds tail took to exit."""
+        self.proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        wait_until(
+            lambda: self.proc.poll() is not None,
+            timeout=30,
+            message=lambda: f"tail still running after SIGINT: {self._explain()}",
+        )
+        return time.monotonic() - sent
+
+    def _explain(self) -> str:
+        return f"stdout={self.out!r} stderr={self.err!r}"
+
+    def __enter__(self) -> Tail:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:  # a failed test: leave no process behind
+            self.proc.kill()
+        self.proc.wait(10)
+        for reader in self._readers:  # every line read, then the pipes closed
+            reader.join(10)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            stream.close()
+
+
+def _send_one_trace(seeded: Seeded, name: str) -> None:
     provider = TracerProvider(resource=Resource.create({"service.name": "tailed"}))
     exporter = OTLPSpanExporter(
         endpoint=seeded.server.grpc_target,
@@ -99,15 +158,43 @@ def test_tail_prints_new_traces_and_stops_on_ctrl_c(seeded: Seeded):
         headers=(("x-junjo-api-key", seeded.ingest_key),),
     )
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    with provider.get_tracer("t").start_as_current_span("fresh-trace"):
+    with provider.get_tracer("t").start_as_current_span(name):
         pass
     provider.shutdown()
-    time.sleep(2)
-    tail.send_signal(signal.SIGINT)
-    out, err = tail.communicate(timeout=10)
-    assert tail.returncode == 0, err
-    lines = [json.loads(line) for line in out.splitlines()]
-    assert [line["root_name"] for line in lines] == ["fresh-trace"]
+
+
+def test_tail_prints_new_traces_and_stops_on_ctrl_c(seeded: Seeded):
+    with Tail("--json", "--interval", "0.2", "--data-dir", str(seeded.data_dir)) as tail:
+        tail.wait_following()  # only traces indexed from now on are printed
+        _send_one_trace(seeded, "fresh-trace")
+        tail.wait_for_output('"fresh-trace"')
+        assert tail.ctrl_c() < PROMPT_EXIT_S
+    assert tail.proc.returncode == 0
+    assert [json.loads(line)["root_name"] for line in tail.out] == ["fresh-trace"]
+    assert tail.err == [FOLLOWING]  # no traceback, no "Aborted!"
+
+
+def test_tail_stops_on_ctrl_c_when_started_with_sigint_ignored(seeded: Seeded):
+    """A shell script's `junjo traces tail &` (or a test run started that way) starts tail
+    with SIGINT ignored; it must still stop on it, as it has no other way to end."""
+    with Tail("--data-dir", str(seeded.data_dir), sigint_ignored=True) as tail:
+        tail.wait_following()
+        assert tail.ctrl_c() < PROMPT_EXIT_S
+    assert tail.proc.returncode == 0 and tail.err == [FOLLOWING]
+
+
+def test_tail_stops_on_ctrl_c_while_its_request_hangs(tmp_path):
+    """A server that accepts the request and never answers: tail is inside the HTTP call."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(30)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with Tail("--server", url, "--api-key", "k", "--data-dir", str(tmp_path)) as tail:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(30)
+                assert conn.recv(65536).startswith(b"GET /api/v1/traces")  # it waits for us
+                assert tail.ctrl_c() < PROMPT_EXIT_S
+    assert tail.proc.returncode == 0 and tail.err == [FOLLOWING]
 
 
 def test_files_directly_when_no_server_runs(seeded: Seeded):

@@ -7,8 +7,12 @@ authentication failed.
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -153,27 +157,79 @@ def tail(
     config: ConfigFile = None,
 ) -> None:
     """Follow new traces as they arrive, one line each, until Ctrl-C."""
+
+    def open_source() -> contextlib.AbstractContextManager[TraceSource]:
+        return _source(data_dir, config, server, api_key)
+
+    _until_ctrl_c(lambda: _follow(open_source, _params(service, errors), interval, json_output))
+
+
+def _follow(
+    open_source: Callable[[], contextlib.AbstractContextManager[TraceSource]],
+    params: dict[str, str],
+    interval: float,
+    json_output: bool,
+) -> None:
+    """Print each trace indexed after the start, polling forever."""
     import json
 
     from junjo.features.traces import render
 
     console = _console()
     seen_after = time.time_ns()
+    # On stderr, so --json output stays clean; also tells scripts that tail is following.
+    typer.echo("Following new traces; Ctrl-C to stop.", err=True)
+    while True:
+        # Resolved on every poll, so tail carries on across server restarts and never
+        # holds the DuckDB file between polls.
+        with open_source() as source:
+            page = source.search({**params, "indexed_after": str(seen_after), "limit": "200"})
+        for summary in sorted(page["traces"], key=lambda s: s["indexed_at_ns"]):
+            seen_after = max(seen_after, summary["indexed_at_ns"])
+            if json_output:
+                typer.echo(json.dumps(summary))
+            else:
+                console.print(render.trace_line(summary))
+        time.sleep(interval)
+
+
+def _until_ctrl_c(work: Callable[[], None]) -> None:
+    """Run ``work`` until it returns or fails, or until Ctrl-C, which ends the command at
+    once (exit code 0) whatever ``work`` is doing.
+
+    Python runs a signal handler only between bytecodes of the main thread, so a Ctrl-C
+    during a C call waits for that call: measured 8 s for a DuckDB query (which then fails
+    with RuntimeError "Query interrupted", a traceback), and opening a DuckDB file or a
+    DNS lookup are not interruptible either. So ``work`` runs in a thread with SIGINT
+    blocked (threads it starts, DuckDB's, inherit that), the signal always lands on the
+    main thread, which only waits, and the process exits without waiting for the worker:
+    it holds nothing but read handles and whole lines already printed.
+
+    The handler is installed explicitly because a command started from a script's
+    ``cmd &`` (a test runner started that way included) inherits SIGINT *ignored*, and
+    Python keeps it so: tail, which only ever ends on Ctrl-C, would then never end.
+    """
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            work()
+        except BaseException as exc:  # re-raised below: its message and exit code
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="junjo-tail", daemon=True)
     try:
-        while True:
-            # Resolved on every poll, so tail carries on across server restarts and never
-            # holds the DuckDB file between polls.
-            with _source(data_dir, config, server, api_key) as source:
-                page = source.search(_params(service, errors, indexed_after=seen_after, limit=200))
-            for summary in sorted(page["traces"], key=lambda s: s["indexed_at_ns"]):
-                seen_after = max(seen_after, summary["indexed_at_ns"])
-                if json_output:
-                    typer.echo(json.dumps(summary))
-                else:
-                    console.print(render.trace_line(summary))
-            time.sleep(interval)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        worker.start()
+        worker.join()  # interruptible: SIGINT raises KeyboardInterrupt here
     except KeyboardInterrupt:
-        pass
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # e.g. a closed pipe
+                stream.flush()
+        os._exit(0)
+    if failure:
+        raise failure[0]
 
 
 def services(
