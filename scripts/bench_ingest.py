@@ -14,7 +14,7 @@ Phases of one run, on a fresh data dir:
   idle       RSS after start-up and a few warm-up exports
   steady     open loop at --steady-rate spans/s: export p50/p99, ack-to-queryable p50/p95
   max        closed loop, as fast as the server acks: spans/s acked and spans/s indexed
-  overload   open loop at 10x --steady-rate: peak RSS, refusals (backpressure)
+  overload   open loop at --overload x --steady-rate (10): peak RSS, refusals (backpressure)
 
 "Queryable" is read from ``GET /api/v1/ingest/status``: a batch counts as queryable once
 the indexed span count reaches the number of spans acknowledged up to and including it
@@ -677,7 +677,7 @@ def _measure(server: Server, args, number: int) -> dict[str, float]:
         f"max acked {out['max_acked_spans_s']:.0f}/s indexed {out['max_indexed_spans_s']:.0f}/s",
     )
 
-    over = phase(10 * args.steady_rate, args.batch, args.clients * 2, wait_index=False)
+    over = phase(args.overload * args.steady_rate, args.batch, args.clients * 2, wait_index=False)
     out["overload_acked_spans_s"] = over.acked_spans / over.duration
     out["overload_peak_rss_mib"] = over.rss_peak
     out["overload_refused"] = sum(over.refused.values())
@@ -713,7 +713,7 @@ ROWS = [
     ("idle_rss_mib", "idle RSS MiB (after start-up)", "{:.0f}"),
     ("idle_after_load_rss_mib", "idle RSS MiB (after the load)", "{:.0f}"),
     ("peak_rss_mib", "peak RSS MiB (whole run, VmHWM)", "{:.0f}"),
-    ("overload_peak_rss_mib", "overload (10x steady): peak RSS MiB", "{:.0f}"),
+    ("overload_peak_rss_mib", "overload (--overload x steady): peak RSS MiB", "{:.0f}"),
     ("overload_acked_spans_s", "overload: spans/s acknowledged", "{:,.0f}"),
     ("overload_refused", "overload: refused exports (retryable)", "{:.0f}"),
     ("overload_loadgen_cpu_pct", "  load generator CPU % at overload", "{:.0f}"),
@@ -752,6 +752,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=512, help="spans per export (max, overload)")
     parser.add_argument("--steady-batch", type=int, default=128, help="spans per export (steady)")
     parser.add_argument("--steady-rate", type=float, default=2000, help="offered spans/s")
+    parser.add_argument(
+        "--overload", type=float, default=10, help="overload phase: this many times steady"
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args()
     template, _ = build_template(args.batch, 1)
