@@ -187,6 +187,8 @@ def _proxy_networks(entries: tuple[str, ...]) -> tuple[str, ...]:
             network = ipaddress.ip_network(entry, strict=False)
         except ValueError:
             raise ValueError(f"{entry!r} is not an IP address or network") from None
+        if network.prefixlen == 0:  # every address: as bad as "*"
+            raise ValueError(f"{entry!r} would believe any client")
         single = network.num_addresses == 1
         proxies.append(str(network.network_address) if single else str(network))
     return tuple(proxies)

@@ -125,7 +125,7 @@ def test_trusted_proxies_are_addresses_or_networks():
     assert load_settings(env={}).trusted_proxies == ()  # believe no X-Forwarded-For
     env = {"JUNJO_TRUSTED_PROXIES": " 127.0.0.1, 10.1.2.3/8,::1 ,"}
     assert load_settings(env=env).trusted_proxies == ("127.0.0.1", "10.0.0.0/8", "::1")
-    for bad in ("*", "proxy.local", "10.0.0.0/33"):
+    for bad in ("*", "proxy.local", "10.0.0.0/33", "0.0.0.0/0", "::/0"):
         with pytest.raises(ConfigError, match="'trusted_proxies'"):
             load_settings(env={"JUNJO_TRUSTED_PROXIES": bad})
 

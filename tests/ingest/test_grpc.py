@@ -221,12 +221,33 @@ def test_calls_whose_message_never_comes_time_out_and_block_nothing(start_server
 
 
 def test_a_call_without_a_message_is_invalid(server: Harness):
+    metadata = (("x-junjo-api-key", server.keys.ingest),)
     with (
         grpc.insecure_channel(server.grpc_target) as channel,
         pytest.raises(grpc.RpcError) as error,
     ):
-        channel.stream_unary(TRACE_EXPORT)(iter(()), timeout=10)
+        channel.stream_unary(TRACE_EXPORT)(iter(()), timeout=10, metadata=metadata)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_caller_without_a_key_is_refused_before_its_message_is_read(server: Harness):
+    # The message never comes: the key is checked first, so the answer is immediate, not a
+    # DEADLINE_EXCEEDED after the receive timeout, and nothing of the caller's is held.
+    never = threading.Event()
+
+    def no_message():
+        never.wait(30)
+        yield b""
+
+    started = time.monotonic()
+    with (
+        grpc.insecure_channel(server.grpc_target) as channel,
+        pytest.raises(grpc.RpcError) as error,
+    ):
+        channel.stream_unary(TRACE_EXPORT)(no_message(), timeout=20)
+    never.set()
+    assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert time.monotonic() - started < 10
 
 
 HEALTH_WATCH = "/grpc.health.v1.Health/Watch"

@@ -158,6 +158,8 @@ def test_quarantine_is_listed_and_replayed_over_http(server: Harness):
     replay = f"{base}/quarantine/replay"
     assert httpx.post(replay, json={"all": True}, headers=read).status_code == 401
     assert httpx.post(replay, json={}, headers=operator).status_code == 422
+    for bad in ([], [2**63], [True], list(range(1, 1002))):
+        assert httpx.post(replay, json={"ids": bad}, headers=operator).status_code == 422
     assert httpx.post(replay, json={"ids": [entry["id"] + 1]}, headers=operator).status_code == 404
     response = httpx.post(replay, json={"ids": [entry["id"]]}, headers=operator)
     assert response.json() == {"replayed": [entry["id"]], "spans": 2}

@@ -381,3 +381,88 @@ def test_a_span_that_cannot_be_stored_is_set_aside_alone():
     (resource_spans,) = repacked.resource_spans
     assert [s.name for s in resource_spans.scope_spans[0].spans] == ["too late", "bad event"]
     assert resource_spans.resource.attributes[0].value.string_value == "svc"
+
+
+# -- oversized values ------------------------------------------------------------------------
+
+KIB = 1024
+
+
+def one_row(payload: bytes, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+    batch = convert_request(payload, **kwargs)
+    (row,) = rows_of(batch)
+    return row, batch
+
+
+def rows_of(batch: Any) -> list[dict[str, Any]]:
+    return [dict(zip(SPAN_COLUMNS, row, strict=True)) for row in batch.spans]
+
+
+def test_a_value_over_the_limit_is_cut_at_a_character_and_noted():
+    value = "é" * (40 * KIB)  # 80 KiB of UTF-8
+    span = make_span(name="n" * (100 * KIB), attributes={"big": value, "small": "s"})
+    row, batch = one_row(request_payload([span]), max_value_bytes=64 * KIB)
+    attrs = json.loads(row["attributes_json"])
+    assert attrs["big"].endswith("…[truncated by junjo: 81,920 bytes]")
+    assert attrs["big"].startswith("éé") and len(attrs["big"].encode()) < 64 * KIB + 64
+    assert attrs["small"] == "s"
+    assert row["name"].endswith("…[truncated by junjo: 102,400 bytes]")
+    assert attrs["junjo.server.truncated"] == {"attributes.big": 81_920, "name": 102_400}
+    assert batch.truncated_values == 2
+
+
+def test_a_request_under_the_limit_is_not_inspected():
+    span = make_span(attributes={"big": "x" * (60 * KIB)})
+    row, batch = one_row(request_payload([span]), max_value_bytes=64 * KIB)
+    assert json.loads(row["attributes_json"])["big"] == "x" * (60 * KIB)
+    assert batch.truncated_values == 0
+
+
+def test_many_values_under_the_limit_still_fit_the_column():
+    # Ten 48 KiB values are each under a 64 KiB limit, but the column is kept under 4x it.
+    attrs = {f"doc{i}": "y" * (48 * KIB) for i in range(10)}
+    row, batch = one_row(request_payload([make_span(attributes=attrs)]), max_value_bytes=64 * KIB)
+    assert len(row["attributes_json"].encode()) <= 4 * 64 * KIB + 2 * KIB
+    cut = json.loads(row["attributes_json"])["junjo.server.truncated"]
+    assert cut == {f"attributes.doc{i}": 48 * KIB for i in range(10)}
+    assert batch.truncated_values == 10
+
+
+def test_a_huge_resource_is_cut_once_for_all_its_spans():
+    resource = {f"r{i}": "z" * (60 * KIB) for i in range(20)}
+    spans = [make_span(), make_span()]
+    request = make_request([make_resource_spans(spans, resource_attributes=resource)])
+    request.resource_spans[0].schema_url = "u" * (100 * KIB)
+    batch = convert_request(request.SerializeToString(), max_value_bytes=64 * KIB)
+    for row in rows_of(batch):
+        assert len(row["resource_attributes_json"].encode()) <= 4 * 64 * KIB + 2 * KIB
+        assert len(row["resource_schema_url"].encode()) < 64 * KIB + 64
+        cut = json.loads(row["attributes_json"])["junjo.server.truncated"]
+        assert cut["resource.schema_url"] == 100 * KIB and "resource.attributes.r0" in cut
+    assert batch.truncated_values == 21  # counted once, not per span
+
+
+def test_a_column_of_countless_small_values_keeps_what_fits_and_counts_the_rest():
+    attrs = {f"k{i:06}": "v" * 10 for i in range(40_000)}  # ~1 MB of JSON in 20-byte items
+    row, _ = one_row(request_payload([make_span(attributes=attrs)]), max_value_bytes=16 * KIB)
+    kept = json.loads(row["attributes_json"])
+    cut = kept.pop("junjo.server.truncated")
+    assert len(row["attributes_json"].encode()) <= 4 * 16 * KIB + KIB
+    assert cut == {"attributes[dropped]": 40_000 - len(kept)}
+    assert list(kept) == [f"k{i:06}" for i in range(len(kept))]  # the leading ones
+
+
+def test_events_and_links_are_cut_and_state_rows_take_the_cut_patch():
+    patch = json.dumps([{"op": "replace", "path": "/doc", "value": "p" * (100 * KIB)}])
+    event = set_state_event(store_id="s", sequence=1, patch=patch)
+    link = make_link(trace_id=b"\x01" * (70 * KIB), span_id=new_span_id())
+    span = make_span(events=[event], links=[link])
+    row, batch = one_row(request_payload([span]), max_value_bytes=64 * KIB)
+    ((state,),) = [batch.state_changes]
+    stored_patch = state[STATE_CHANGE_COLUMNS.index("patch")]
+    assert stored_patch.endswith(f"…[truncated by junjo: {len(patch):,} bytes]")
+    assert json.loads(row["events_json"])[0]["attributes"]["junjo.state_json_patch"] == (
+        stored_patch
+    )
+    cut = json.loads(row["attributes_json"])["junjo.server.truncated"]
+    assert set(cut) == {"events[0].attributes.junjo.state_json_patch", "links[0].traceId"}

@@ -193,6 +193,7 @@ class GrpcIngestServer:
         return await asyncio.shield(job)
 
     async def _export_traces(self, requests: Any, context: grpc.aio.ServicerContext) -> bytes:
+        key = await self._caller(context)
         request = await self._request(context)
         # Admission before queueing for a thread: every received body waiting here is inside
         # the in-flight budget. When it is full, refuse at once (UNAVAILABLE is retried).
@@ -201,26 +202,19 @@ class GrpcIngestServer:
             hold.enter_context(self._service.admit(len(request), wait_s=0))
         except IngestRefused as exc:
             await context.abort(_refusal_code(exc.reason), str(exc))
-        code, message, reply = await self._in_pool(
-            self._export_admitted, request, _api_key(context), hold
-        )
+        code, message, reply = await self._in_pool(self._export_admitted, request, key, hold)
         if code is not grpc.StatusCode.OK:
             await context.abort(code, message)
         return reply
 
-    def _export_admitted(
-        self, request: bytes, raw_key: str | None, hold: contextlib.ExitStack
-    ) -> Outcome:
-        """Authenticate, pace and store an admitted export, then leave the admission."""
+    def _export_admitted(self, request: bytes, key: Any, hold: contextlib.ExitStack) -> Outcome:
+        """Pace and store an admitted export, then leave the admission."""
         with hold:
             try:
-                key = self._service.authenticate(self._verifier, raw_key)
                 # gRPC has already read the body: a paced export holds it in memory, so it
                 # is paced inside its admission, whose byte budget bounds what waits here.
                 time.sleep(self._service.pacing_delay())
                 result = self._service.accept(request, "protobuf", api_key_id=key.id)
-            except AuthFailure as exc:
-                return _AUTH_CODES[exc.reason], str(exc), b""
             except IngestRefused as exc:
                 return _refusal_code(exc.reason), str(exc), b""
             except (OtlpDecodeError, PayloadTooLarge) as exc:
@@ -234,20 +228,25 @@ class GrpcIngestServer:
 
     async def _export_ignored(self, requests: Any, context: grpc.aio.ServicerContext) -> bytes:
         """Older SDKs attach a metric reader; answer success so they stay quiet."""
+        await self._caller(context)
         await self._request(context)
-        code, message = await self._in_pool(self._check_key, _api_key(context))
-        if code is not grpc.StatusCode.OK:
-            await context.abort(code, message)
         return b""  # an empty Export*ServiceResponse
 
-    def _check_key(self, raw_key: str | None) -> tuple[grpc.StatusCode, str]:
+    async def _caller(self, context: grpc.aio.ServicerContext) -> Any:
+        """The call's ingest key, checked before its message is read: a caller without one
+        gets the server to hold none of its bytes."""
+        code, message, key = await self._in_pool(self._check_key, _api_key(context))
+        if code is not grpc.StatusCode.OK:
+            await context.abort(code, message)
+        return key
+
+    def _check_key(self, raw_key: str | None) -> tuple[grpc.StatusCode, str, Any]:
         try:
-            self._service.authenticate(self._verifier, raw_key)
+            return grpc.StatusCode.OK, "", self._service.authenticate(self._verifier, raw_key)
         except AuthFailure as exc:
-            return _AUTH_CODES[exc.reason], str(exc)
+            return _AUTH_CODES[exc.reason], str(exc), None
         except IngestRefused as exc:
-            return _refusal_code(exc.reason), str(exc)
-        return grpc.StatusCode.OK, ""
+            return _refusal_code(exc.reason), str(exc), None
 
     async def _health_check(self, requests: Any, context: grpc.aio.ServicerContext) -> bytes:
         name = _health_service_name(await self._request(context))

@@ -308,18 +308,19 @@ def convert_request(
         resource_part = (
             dumps(resource_attrs),
             resource.dropped_attributes_count,
-            resource_spans.schema_url,
+            out.bounded_text(resource_spans.schema_url, "resource.schema_url"),
         )
         resource_cuts = out.take_cuts()
         for s, scope_spans in enumerate(resource_spans.scope_spans):
             scope = scope_spans.scope
-            scope_attrs = out.bounded(attributes(scope.attributes), scope, "scope.attributes")
+            scope_attrs = attributes(scope.attributes)
+            scope_attrs = out.bounded(scope_attrs, scope, "scope.attributes")
             scope_part = (
                 out.bounded_text(scope.name, "scope.name"),
                 out.bounded_text(scope.version, "scope.version"),
                 dumps(scope_attrs),
                 scope.dropped_attributes_count,
-                scope_spans.schema_url,
+                out.bounded_text(scope_spans.schema_url, "scope.schema_url"),
                 *provenance,
             )
             shared_cuts = {**resource_cuts, **out.take_cuts()}
@@ -377,38 +378,85 @@ class _Output:
 
     # -- truncation ------------------------------------------------------------------------
 
-    def bounded(self, values: dict[str, Any], message: Any, path: str) -> dict[str, Any]:
-        """``values`` with oversized strings cut, if ``message`` is big enough to hold one."""
+    def bounded(self, values: Any, message: Any, path: str) -> Any:
+        """``values`` fitted (``fit``), if ``message`` is big enough to hold too much."""
         if self.limit is None or message.ByteSize() <= self.limit:
             return values
-        return {key: self.cut(value, f"{path}.{key}") for key, value in values.items()}
+        return self.fit(values, path)
 
     def bounded_text(self, text: str, path: str) -> str:
-        return self.cut(text, path) if self.limit is not None else text
+        return self.fit(text, path) if self.limit is not None else text
 
     def take_cuts(self) -> dict[str, int]:
         cuts, self._cuts = self._cuts, {}
         return cuts
 
-    def cut(self, value: Any, path: str) -> Any:
-        """``value`` with every string longer than the limit cut, and noted."""
-        limit = self.limit
-        assert limit is not None
-        if value.__class__ is str:
-            if len(value) * 4 <= limit:  # cannot be over the limit: no encoding needed
-                return value
-            encoded = value.encode("utf-8", "surrogatepass")
-            if len(encoded) <= limit:
-                return value
-            self._cuts[path] = len(encoded)
-            self.truncated += 1
-            kept = encoded[:limit].decode("utf-8", "ignore")  # never half a character
-            return f"{kept}…[truncated by junjo: {len(encoded):,} bytes]"
-        if value.__class__ is list:
-            return [self.cut(item, f"{path}[{i}]") for i, item in enumerate(value)]
-        if value.__class__ is dict:
-            return {key: self.cut(item, f"{path}.{key}") for key, item in value.items()}
-        return value
+    def fit(self, value: Any, path: str) -> Any:
+        """``value`` with every string longer than the limit cut. A JSON column (attributes,
+        events, links) must also fit in ``COLUMN_LIMIT_FACTOR`` times the limit in all: if
+        many values each under the limit add up to more, every string is cut shorter until
+        it fits, and as a last resort the items that still do not are dropped and counted.
+        Each cut is noted with its original size."""
+        assert self.limit is not None
+        budget, limit = self.limit * COLUMN_LIMIT_FACTOR, self.limit
+        while True:
+            cuts: dict[str, int] = {}
+            fitted = _cut(value, path, limit, cuts)
+            size = 0 if value.__class__ is str else _json_size(fitted)
+            if size <= budget or limit <= _SMALLEST_CUT:
+                break
+            limit = max(_SMALLEST_CUT, int(limit * budget / size * 0.9))
+        if size > budget:
+            fitted = _drop_what_does_not_fit(fitted, path, budget, cuts)
+        self._cuts.update(cuts)
+        self.truncated += len(cuts)
+        return fitted
+
+
+# A column (attributes, events, links, resource or scope attributes) is kept under this many
+# times max_value_bytes in all: values each under the limit can still add up to more than
+# DuckDB can hold in one row (60 values of 1 MiB in a resource repeat in each of its spans).
+COLUMN_LIMIT_FACTOR = 4
+_SMALLEST_CUT = 1024
+
+
+def _json_size(value: Any) -> int:
+    return len(dumps(value).encode("utf-8", "surrogatepass"))
+
+
+def _cut(value: Any, path: str, limit: int, cuts: dict[str, int]) -> Any:
+    """``value`` with every string (map keys included) over ``limit`` bytes cut."""
+    if value.__class__ is str:
+        if len(value) * 4 <= limit:  # cannot be over the limit: no encoding needed
+            return value
+        encoded = value.encode("utf-8", "surrogatepass")
+        if len(encoded) <= limit:
+            return value
+        cuts[path] = len(encoded)
+        kept = encoded[:limit].decode("utf-8", "ignore")  # never half a character
+        return f"{kept}…[truncated by junjo: {len(encoded):,} bytes]"
+    if value.__class__ is list:
+        return [_cut(item, f"{path}[{i}]", limit, cuts) for i, item in enumerate(value)]
+    if value.__class__ is dict:
+        return {
+            _cut(key, f"{path}.<key>", limit, cuts): _cut(item, f"{path}.{key[:64]}", limit, cuts)
+            for key, item in value.items()
+        }
+    return value
+
+
+def _drop_what_does_not_fit(value: Any, path: str, budget: int, cuts: dict[str, int]) -> Any:
+    """The leading items of a map or list that fit in ``budget``; the rest are counted in
+    ``cuts`` as ``path + "[dropped]"``. (Only for a column of very many small values.)"""
+    items = list(value.items()) if value.__class__ is dict else list(value)
+    kept, size = [], 2
+    for item in items:
+        size += _json_size(item) + 1
+        if size > budget:
+            break
+        kept.append(item)
+    cuts[f"{path}[dropped]"] = len(items) - len(kept)
+    return dict(kept) if value.__class__ is dict else kept
 
 
 def _with_cuts(row: tuple[Any, ...], cuts: dict[str, int]) -> tuple[Any, ...]:
@@ -421,9 +469,12 @@ def _with_cuts(row: tuple[Any, ...], cuts: dict[str, int]) -> tuple[Any, ...]:
 def _repack(request: ExportTraceServiceRequest, failed: dict[SpanPosition, str]) -> FailedSpans:
     """The spans that could not be converted, as a request of their own."""
     payload, count = _subset(request, lambda position, span: position in failed)
-    errors = list(failed.values())
-    error = errors[0] if len(errors) == 1 else f"{len(errors)} spans; the first: {errors[0]}"
-    return FailedSpans(error, payload, count)
+    return FailedSpans(span_errors(list(failed.values())), payload, count)
+
+
+def span_errors(errors: list[str]) -> str:
+    """What went wrong with spans set aside together, in one line."""
+    return errors[0] if len(errors) == 1 else f"{len(errors)} spans; the first: {errors[0]}"
 
 
 def repack_spans(payload: bytes, keys: set[tuple[str, str]]) -> tuple[bytes, int]:
@@ -473,10 +524,10 @@ def _span_row(
     attrs = attributes(span.attributes)
     name, status_message, trace_state = span.name, span.status.message, span.trace_state
     if cuts is not None:
-        attrs = {key: out.cut(value, f"attributes.{key}") for key, value in attrs.items()}
-        name = out.cut(name, "name")
-        status_message = out.cut(status_message, "status.message")
-        trace_state = out.cut(trace_state, "trace_state")
+        attrs = out.fit(attrs, "attributes")
+        name = out.fit(name, "name")
+        status_message = out.fit(status_message, "status.message")
+        trace_state = out.fit(trace_state, "trace_state")
     events_json, has_exception = _events(span, trace_id, span_id, out.state_changes, cuts, out)
     status = span.status
     parent = span.parent_span_id
@@ -518,25 +569,23 @@ def _events(
     """events_json for one span (plus a state_changes row per set_state); has exception?"""
     if not span.events:
         return _EMPTY_JSON_LIST, False
-    events = []
+    events = [
+        {
+            "name": event.name,
+            "timeUnixNano": str(event.time_unix_nano),  # a u64: JS numbers lose precision
+            "attributes": attributes(event.attributes),
+            "droppedAttributesCount": event.dropped_attributes_count,
+        }
+        for event in span.events
+    ]
+    if cuts is not None:  # before the state rows, which take the patches from here
+        events = out.fit(events, "events")
     has_exception = False
-    for index, event in enumerate(span.events):
-        name = event.name
-        attrs = attributes(event.attributes)
-        if cuts is not None:
-            name = out.cut(name, f"events[{index}].name")
-            attrs = out.cut(attrs, f"events[{index}].attributes")
-        time_ns = event.time_unix_nano
-        events.append(
-            {
-                "name": name,
-                "timeUnixNano": str(time_ns),  # a u64: JS numbers would lose precision
-                "attributes": attrs,
-                "droppedAttributesCount": event.dropped_attributes_count,
-            }
-        )
+    for index, event in enumerate(events):
+        name = event["name"]
         if name == "set_state":
-            state_out.append(_state_change(trace_id, span_id, index, time_ns, attrs))
+            time_ns = int(event["timeUnixNano"])
+            state_out.append(_state_change(trace_id, span_id, index, time_ns, event["attributes"]))
         elif name == "exception":
             has_exception = True
     return dumps(events), has_exception
@@ -579,11 +628,7 @@ def _links(links: Any, cuts: dict[str, int] | None, out: _Output) -> str:
         for link in links
     ]
     if cuts is not None:
-        values = [
-            {**v, "traceState": out.cut(v["traceState"], f"links[{i}].traceState"),
-             "attributes": out.cut(v["attributes"], f"links[{i}].attributes")}
-            for i, v in enumerate(values)
-        ]  # fmt: skip
+        values = out.fit(values, "links")
     return dumps(values)
 
 

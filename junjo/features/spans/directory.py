@@ -17,7 +17,7 @@ SQLite keeps its B-tree on disk behind a page cache of a few MiB.
 The directory is derived data. It records the WAL position it is complete through
 (``through_seq``), and ``SpanStore`` writes it after each DuckDB commit; if a crash comes
 between the two, or the file is lost, the store fills in what is missing from the spans
-themselves when it opens (``SpanStore._sync_directory``). Hence ``synchronous=NORMAL``: a
+themselves when it opens (``SpanStore.sync_directory``). Hence ``synchronous=NORMAL``: a
 transaction lost in a power cut is rebuilt, not needed.
 """
 
@@ -83,12 +83,13 @@ class TraceDirectory:
             found.update((trace_id, (first, last)) for trace_id, first, last in rows)
         return found
 
-    def record(self, rows: Iterable[tuple[str, int, int]], through_seq: int) -> None:
+    def record(self, rows: Iterable[tuple[str, int, int]], through_seq: int | None) -> None:
         """Widen the ranges of (trace_id, first_seq, last_seq) rows and move
-        ``through_seq``, in one transaction."""
+        ``through_seq`` (unless None), in one transaction."""
         with transaction(self._conn):
             self._conn.executemany(_UPSERT, rows)
-            self._conn.execute("UPDATE directory_state SET through_seq = ?", (through_seq,))
+            if through_seq is not None:
+                self._conn.execute("UPDATE directory_state SET through_seq = ?", (through_seq,))
 
     def reset(self) -> None:
         """Forget everything (the span store it described was replaced)."""

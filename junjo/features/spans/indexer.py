@@ -7,13 +7,15 @@ leaves batches that ``start()`` prunes. Nothing is lost, nothing is stored twice
 
 Failures are told apart by whose fault they are:
 
-* a batch that does not decode or convert is quarantined (kept whole in ``quarantine``,
-  counted) and the rest go on;
-* a DuckDB error caused by one batch's values (a constraint or conversion error) is narrowed
-  down by writing the group's batches one by one, and only that batch is quarantined;
-* any other error (disk full, I/O, out of memory, an invalidated database) is not the data's
-  fault: the same write is retried with backoff until it succeeds or ``stop()`` is called,
-  leaving the batches in the WAL. Ingestion's backpressure takes over if that lasts.
+* a batch that does not decode is quarantined whole, a span that does not convert alone
+  (kept in the WAL file's quarantine, counted), and the rest go on;
+* a DuckDB error caused by the values (a constraint or conversion error, or memory it cannot
+  get even after checkpoints) is narrowed down: the group's batches one by one, then the
+  failing batch in halves down to single spans, and only the spans that still fail are
+  quarantined;
+* any other error (disk full, I/O, an invalidated database) is not the data's fault: the
+  same write is retried with backoff until it succeeds or ``stop()`` is called, leaving the
+  batches in the WAL. Ingestion's backpressure takes over if that lasts.
 
 Throughput: converting is Python (GIL-bound), storing is mostly DuckDB/SQLite C code, so the
 two overlap: group N+1 is converted while group N is written (+20-30% measured). After a
@@ -40,7 +42,11 @@ from collections.abc import Callable, Sequence
 import duckdb
 
 from junjo.features.ingest.wal import SetAside, WalBatch, WriteAheadLog
-from junjo.features.spans.convert import DEFAULT_MAX_VALUE_BYTES, ConvertedBatch, repack_spans
+from junjo.features.spans.convert import (
+    DEFAULT_MAX_VALUE_BYTES,
+    ConvertedBatch,
+    repack_spans,
+)
 from junjo.features.spans.converter import Converter, Unit
 from junjo.features.spans.store import IndexerState, SpanStore, StaleWrite, WriteResult
 
@@ -62,8 +68,6 @@ _WORKER_EXIT_AFTER_IDLE_S = 30.0
 _MIN_WRITE_INTERVAL_S = 0.2
 _BACKOFF_FIRST_S = 0.1
 _BACKOFF_MAX_S = 5.0
-# Out-of-memory failures retried (each after a checkpoint) before the values are blamed.
-_OUT_OF_MEMORY_RETRIES = 3
 
 # DuckDB errors raised by the values being written; the rest are the environment's fault.
 _DATA_ERRORS: tuple[type[BaseException], ...] = (
@@ -159,6 +163,8 @@ class Indexer:
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("indexer already started")
+        # Before the doors open: appends must not get numbers the store has indexed already.
+        self._match_wal()
         self._thread = threading.Thread(target=self._run, name="junjo-indexer", daemon=True)
         self._thread.start()
 
@@ -218,7 +224,6 @@ class Indexer:
     # most two groups and the committed position only moves forward.
 
     def _run(self) -> None:
-        self._match_wal()
         # A crash between a DuckDB commit and the prune leaves indexed batches behind.
         self._prune(self._state.indexed_seq)
         writing: _Job | None = None
@@ -341,21 +346,27 @@ class Indexer:
     def _write_group(self, units: list[Unit]) -> None:
         """Write all units at once. If their values break the write, go batch by batch, and
         write a batch that still breaks it in parts, down to the single spans to set aside."""
-        if self._commit(_rows(units), units[-1][0].seq, _set_aside(units)) is None:
+        error = self._commit(_rows(units), units[-1][0].seq, _set_aside(units), patience=3)
+        if error is None:
+            return
+        if len(units) == 1:
+            self._write_in_parts(units[0])
             return
         for unit in units:
             if self._commit(_rows([unit]), unit[0].seq, _set_aside([unit])) is not None:
                 self._write_in_parts(unit)
 
     def _write_in_parts(self, unit: Unit) -> None:
-        """Halve the batch's spans until each part is stored or is one span, quarantined.
+        """Halve the batch's spans until each part is stored or is one span to set aside.
 
-        Parts leave the WAL position where it is; the last commit stores the quarantined
-        spans and moves it past the batch, so a crash in between re-reads the batch (its
-        stored parts are then skipped as re-sent) and quarantines nothing twice."""
+        Parts leave the WAL position where it is; the last commit keeps the spans set aside
+        (re-packed once, as one request) and moves the position past the batch, so a crash
+        in between re-reads the batch (its stored parts are then skipped as re-sent) and
+        sets nothing aside twice."""
         batch, converted, _ = unit
         set_aside = _set_aside([unit])
         parts = deque([converted] if converted is not None and converted.spans else [])
+        refused: dict[tuple[str, str], str] = {}
         while parts:
             part = parts.popleft()
             error = self._commit([part], None, [])
@@ -364,8 +375,16 @@ class Indexer:
             if len(part.spans) > 1:
                 parts.extendleft(reversed(part.halves()))
                 continue
-            log.warning("quarantining a span of WAL batch %d: %s", batch.seq, error)
-            payload, count = repack_spans(batch.payload, {part.spans[0][:2]})
+            refused[part.spans[0][:2]] = error
+        if refused:
+            errors = list(refused.values())
+            error = (
+                errors[0] if len(errors) == 1 else f"{len(errors)} spans; the first: {errors[0]}"
+            )
+            log.warning(
+                "quarantining %d span(s) of WAL batch %d: %s", len(errors), batch.seq, error
+            )
+            payload, count = repack_spans(batch.payload, set(refused))
             set_aside.append(_quarantined(batch, "store: " + error, payload, count))
         if self._commit([], batch.seq, set_aside) is not None:
             raise AssertionError("a quarantine row cannot fail on its values")
@@ -375,9 +394,16 @@ class Indexer:
         converted: list[ConvertedBatch],
         last_seq: int | None,
         quarantined: list[SetAside],
+        *,
+        patience: int = 1,
     ) -> str | None:
         """One transaction, retried until it commits. Returns the error text if the data
-        itself was refused; raises ``_Stopped`` if stopped while retrying."""
+        itself was refused; raises ``_Stopped`` if stopped while retrying.
+
+        Out of memory is retried ``patience`` times, each after a checkpoint (rows not yet
+        checkpointed hold memory); after that the values are blamed, and the caller splits
+        the write: smaller parts may fit, and a span that alone does not is set aside. The
+        first, whole-group write is patient; its parts, each smaller, try once more."""
         delay = _BACKOFF_FIRST_S
         out_of_memory = 0
         while True:
@@ -393,11 +419,8 @@ class Indexer:
                     self._state = self._store.indexer_state()
                 raise
             except duckdb.OutOfMemoryException as exc:
-                # Un-checkpointed rows hold memory: write them out, then try again. If that
-                # does not help, these values need more memory than there is: smaller parts
-                # may fit, and a single span that does not is quarantined.
                 out_of_memory += 1
-                if out_of_memory > _OUT_OF_MEMORY_RETRIES:
+                if out_of_memory > patience:
                     return f"{type(exc).__name__}: {exc}"
                 self._store.checkpoint()
                 self._retry_later(exc, delay)

@@ -43,8 +43,8 @@ def replay(
     """Move the entries ``ids`` (None: all of them) back into the WAL to be indexed."""
     actor.require_admin()
     if ids is not None:
-        if not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-            raise InvalidInput("ids: must be a non-empty list of integers")
+        if not 0 < len(ids) <= MAX_LISTED or not all(_is_id(i) for i in ids):
+            raise InvalidInput(f"ids: must be a list of 1 to {MAX_LISTED} entry ids")
         missing = sorted(set(ids) - wal.quarantined_ids(ids))
         if missing:
             raise NotFound(f"no quarantine entry {', '.join(map(str, missing))}")
@@ -52,6 +52,10 @@ def replay(
     if moved:
         wake()
     return {"replayed": [entry_id for entry_id, _ in moved], "spans": sum(n for _, n in moved)}
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1 << 63
 
 
 def move_legacy_entries(conn: duckdb.DuckDBPyConnection, wal: WriteAheadLog) -> int:

@@ -82,6 +82,7 @@ _CHECKPOINT_AT_IDLE_BYTES = 1 << 20
 # release_memory() lowers the limit to this for a moment (measured: 256 → 138 MiB idle).
 _RELEASE_LIMIT = "16MB"
 _DIRECTORY_SUFFIX = ".index.db"  # spans.duckdb -> spans.index.db
+_DIRECTORY_CHUNK = 50_000  # traces a rebuild holds in memory at once
 
 
 class SchemaOutdated(Exception):
@@ -294,12 +295,14 @@ class SpanStore:
     # -- the trace directory -------------------------------------------------------------
 
     def sync_directory(self) -> None:
-        """Bring the trace directory up to the committed position, from the spans.
+        """Bring the trace directory up to date from the spans.
 
-        Behind after a crash between a DuckDB commit and the directory's own (or when its
-        file is new): the spans past its position are summed up per trace, cheaply, since
-        zonemaps on ``wal_seq`` skip the rest. Ahead (the span store was replaced by an
-        older copy): it is rebuilt from all spans."""
+        Spans past the directory's position are summed up per trace, cheaply, since zonemaps
+        on ``wal_seq`` skip the rest: those of a crash between a DuckDB commit and the
+        directory's own, and those of a batch written in parts (stored past the position,
+        which only moves with the batch's last part). A directory that is new, or ahead of
+        the store (the store was replaced by an older copy), is rebuilt from all spans, in
+        chunks, so even a large store is rebuilt in little memory."""
         directory = self._writable_directory()
         indexed = self.indexer_state().indexed_seq
         through = directory.through_seq
@@ -307,20 +310,24 @@ class SpanStore:
             log.warning("the trace directory is ahead of the span store; rebuilding it")
             directory.reset()
             through = 0
-        if through < indexed:
-            started = time.monotonic()
-            rows = self._conn.execute(
+        started, traces = time.monotonic(), 0
+        where = "WHERE wal_seq > ?" if through else ""
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute(
                 "SELECT trace_id, min(coalesce(wal_seq, 0)), max(coalesce(wal_seq, 0))"
-                " FROM spans WHERE coalesce(wal_seq, 0) > ? GROUP BY trace_id",
-                [through],
-            ).fetchall()
-            directory.record(rows, indexed)
-            if through == 0 and rows:
-                log.info(
-                    "trace directory rebuilt: %d traces in %.1f s",
-                    len(rows),
-                    time.monotonic() - started,
-                )
+                f" FROM spans {where} GROUP BY trace_id",
+                [through] if through else [],
+            )
+            while rows := cursor.fetchmany(_DIRECTORY_CHUNK):
+                directory.record(rows, None)
+                traces += len(rows)
+        finally:
+            cursor.close()
+        directory.record([], indexed)
+        if through == 0 and traces:
+            elapsed = time.monotonic() - started
+            log.info("trace directory rebuilt: %d traces in %.1f s", traces, elapsed)
         self._directory_behind = False
 
     def _writable_directory(self) -> TraceDirectory:
