@@ -93,7 +93,6 @@ SPAN_COLUMNS: tuple[str, ...] = (
 # Positions the store needs for deduplication and the trace directory.
 TRACE_ID, SPAN_ID = 0, 1
 WAL_SEQ = SPAN_COLUMNS.index("wal_seq")
-_ATTRIBUTES = SPAN_COLUMNS.index("attributes_json")
 
 STATE_CHANGE_COLUMNS: tuple[str, ...] = (
     "trace_id",
@@ -361,17 +360,15 @@ class _Output:
         shared_cuts: dict[str, int],
     ) -> None:
         states_before = len(self.state_changes)
-        cuts = self._cuts if self.limit is not None and span.ByteSize() > self.limit else None
+        inspect = self.limit is not None and span.ByteSize() > self.limit
         try:
-            row = _span_row(span, service, resource_part, scope_part, cuts, self)
+            row = _span_row(span, service, resource_part, scope_part, shared_cuts, self, inspect)
         except Exception as exc:  # this span alone is set aside; its neighbours go on
             del self.state_changes[states_before:]
             self.failed[position] = f"{type(exc).__name__}: {exc}"
             self.truncated -= len(self._cuts)
             self._cuts = {}
             return
-        if cuts or shared_cuts:
-            row = _with_cuts(row, {**shared_cuts, **self.take_cuts()})
         if len(self.owners) < len(self.state_changes):  # set_state rows came from this span
             self.owners.extend([len(self.spans)] * (len(self.state_changes) - len(self.owners)))
         self.spans.append(row)
@@ -459,13 +456,6 @@ def _drop_what_does_not_fit(value: Any, path: str, budget: int, cuts: dict[str, 
     return dict(kept) if value.__class__ is dict else kept
 
 
-def _with_cuts(row: tuple[Any, ...], cuts: dict[str, int]) -> tuple[Any, ...]:
-    """The row with ``junjo.server.truncated`` added to its attributes."""
-    attrs = json.loads(row[_ATTRIBUTES])
-    attrs[TRUNCATED_ATTRIBUTE] = cuts
-    return (*row[:_ATTRIBUTES], dumps(attrs), *row[_ATTRIBUTES + 1 :])
-
-
 def _repack(request: ExportTraceServiceRequest, failed: dict[SpanPosition, str]) -> FailedSpans:
     """The spans that could not be converted, as a request of their own."""
     payload, count = _subset(request, lambda position, span: position in failed)
@@ -512,9 +502,13 @@ def _span_row(
     service: str,
     resource_part: tuple[Any, ...],
     scope_part: tuple[Any, ...],
-    cuts: dict[str, int] | None,
+    shared_cuts: dict[str, int],
     out: _Output,
+    inspect: bool,
 ) -> tuple[Any, ...]:
+    """One span's row. ``inspect``: the span is big enough to hold oversized values, so they
+    are cut; the cuts (and those of its resource and scope, ``shared_cuts``) are listed in
+    its ``junjo.server.truncated`` attribute."""
     trace_id = span.trace_id.hex()
     span_id = span.span_id.hex()
     start = span.start_time_unix_nano
@@ -523,12 +517,16 @@ def _span_row(
         raise ConversionError(f"span {span_id}: timestamp beyond year 2262")
     attrs = attributes(span.attributes)
     name, status_message, trace_state = span.name, span.status.message, span.trace_state
-    if cuts is not None:
+    if inspect:
         attrs = out.fit(attrs, "attributes")
         name = out.fit(name, "name")
         status_message = out.fit(status_message, "status.message")
         trace_state = out.fit(trace_state, "trace_state")
-    events_json, has_exception = _events(span, trace_id, span_id, out.state_changes, cuts, out)
+    events_json, has_exception = _events(span, trace_id, span_id, out, inspect)
+    links_json = _links(span.links, out, inspect) if span.links else _EMPTY_JSON_LIST
+    cuts = {**shared_cuts, **out.take_cuts()}
+    if cuts:
+        attrs[TRUNCATED_ATTRIBUTE] = cuts
     status = span.status
     parent = span.parent_span_id
     return (
@@ -545,7 +543,7 @@ def _span_row(
         status_message,
         dumps(attrs),
         events_json,
-        _links(span.links, cuts, out) if span.links else _EMPTY_JSON_LIST,
+        links_json,
         span.flags,
         trace_state,
         span.dropped_attributes_count,
@@ -559,33 +557,31 @@ def _span_row(
 
 
 def _events(
-    span: Any,
-    trace_id: str,
-    span_id: str,
-    state_out: list[tuple[Any, ...]],
-    cuts: dict[str, int] | None,
-    out: _Output,
+    span: Any, trace_id: str, span_id: str, out: _Output, inspect: bool
 ) -> tuple[str, bool]:
     """events_json for one span (plus a state_changes row per set_state); has exception?"""
     if not span.events:
         return _EMPTY_JSON_LIST, False
-    events = [
-        {
-            "name": event.name,
-            "timeUnixNano": str(event.time_unix_nano),  # a u64: JS numbers lose precision
-            "attributes": attributes(event.attributes),
-            "droppedAttributesCount": event.dropped_attributes_count,
-        }
-        for event in span.events
-    ]
-    if cuts is not None:  # before the state rows, which take the patches from here
+    events, times = [], []
+    for event in span.events:
+        time_ns = event.time_unix_nano
+        times.append(time_ns)
+        events.append(
+            {
+                "name": event.name,
+                "timeUnixNano": str(time_ns),  # a u64: JS numbers would lose precision
+                "attributes": attributes(event.attributes),
+                "droppedAttributesCount": event.dropped_attributes_count,
+            }
+        )
+    if inspect:  # before the state rows, which take their patches from here
         events = out.fit(events, "events")
     has_exception = False
     for index, event in enumerate(events):
         name = event["name"]
         if name == "set_state":
-            time_ns = int(event["timeUnixNano"])
-            state_out.append(_state_change(trace_id, span_id, index, time_ns, event["attributes"]))
+            attrs = event["attributes"]
+            out.state_changes.append(_state_change(trace_id, span_id, index, times[index], attrs))
         elif name == "exception":
             has_exception = True
     return dumps(events), has_exception
@@ -615,7 +611,7 @@ def _state_change(
     )
 
 
-def _links(links: Any, cuts: dict[str, int] | None, out: _Output) -> str:
+def _links(links: Any, out: _Output, inspect: bool) -> str:
     values = [
         {
             "traceId": link.trace_id.hex(),
@@ -627,7 +623,7 @@ def _links(links: Any, cuts: dict[str, int] | None, out: _Output) -> str:
         }
         for link in links
     ]
-    if cuts is not None:
+    if inspect:
         values = out.fit(values, "links")
     return dumps(values)
 

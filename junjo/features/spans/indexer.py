@@ -46,6 +46,7 @@ from junjo.features.spans.convert import (
     DEFAULT_MAX_VALUE_BYTES,
     ConvertedBatch,
     repack_spans,
+    span_errors,
 )
 from junjo.features.spans.converter import Converter, Unit
 from junjo.features.spans.store import IndexerState, SpanStore, StaleWrite, WriteResult
@@ -377,13 +378,8 @@ class Indexer:
                 continue
             refused[part.spans[0][:2]] = error
         if refused:
-            errors = list(refused.values())
-            error = (
-                errors[0] if len(errors) == 1 else f"{len(errors)} spans; the first: {errors[0]}"
-            )
-            log.warning(
-                "quarantining %d span(s) of WAL batch %d: %s", len(errors), batch.seq, error
-            )
+            error = span_errors(list(refused.values()))
+            log.warning("quarantining spans of WAL batch %d: %s", batch.seq, error)
             payload, count = repack_spans(batch.payload, set(refused))
             set_aside.append(_quarantined(batch, "store: " + error, payload, count))
         if self._commit([], batch.seq, set_aside) is not None:
