@@ -45,9 +45,9 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 def exit_code(exc: BaseException) -> int | None:
     """The exit code for an error the user should see as one line, else None."""
     from junjo.config import ConfigError
-    from junjo.db.migrations import SchemaTooNew
-    from junjo.errors import InvalidInput, JunjoError
     from junjo.features.traces.client import SourceUnavailable
+    from junjo.kernel.errors import InvalidInput, JunjoError
+    from junjo.kernel.migrations import SchemaTooNew
 
     if isinstance(exc, SourceUnavailable):
         return EXIT_UNREACHABLE
@@ -72,7 +72,7 @@ class friendly_errors:
 
 
 def control_db(data_dir: Path | None, config: Path | None) -> sqlite_utils.Database:
-    from junjo.db.control import open_control_db
+    from junjo.kernel.control_db import open_control_db
 
     settings = load(config, data_dir=data_dir)
     with friendly_errors():

@@ -41,10 +41,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: 
     ExportTraceServiceRequest,
 )
 
-from junjo.features.ingest.wal import WriteAheadLog  # noqa: E402
 from junjo.features.spans.convert import convert_request  # noqa: E402
 from junjo.features.spans.indexer import Indexer  # noqa: E402
 from junjo.features.spans.store import SpanStore  # noqa: E402
+from junjo.kernel.wal import WriteAheadLog  # noqa: E402
 from tests.otlp_builders import (  # noqa: E402
     T0,
     junjo_workflow_trace,

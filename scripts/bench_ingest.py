@@ -354,9 +354,9 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, data_dir: Path) -> None:
-        from junjo.db.control import ControlDB
         from junjo.features.api_keys.service import create_key
-        from junjo.features.auth.principal import Principal
+        from junjo.kernel.control_db import ControlDB
+        from junjo.kernel.principal import Principal
 
         data_dir.mkdir(parents=True, exist_ok=True)
         control = ControlDB(data_dir / "junjo.db")

@@ -26,10 +26,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from junjo.features.auth.principal import Principal  # noqa: E402
 from junjo.features.spans.convert import convert_request  # noqa: E402
 from junjo.features.spans.store import SERVER_MEMORY_LIMIT, SpanStore  # noqa: E402
 from junjo.features.traces import queries  # noqa: E402
+from junjo.kernel.principal import Principal  # noqa: E402
 from tests import otlp_builders as b  # noqa: E402
 
 SERVICES = ["checkout", "support-bot", "search/rerank", "billing", "onboarding"]

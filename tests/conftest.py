@@ -9,8 +9,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from junjo.config import Settings
-from junjo.db.control import ControlDB
 from junjo.features.api_keys.service import KeyVerifier
+from junjo.kernel.control_db import ControlDB
 from junjo.server.app import create_app
 
 SETUP_TOKEN = "test-setup-token"

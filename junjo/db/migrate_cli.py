@@ -10,10 +10,10 @@ import duckdb
 import typer
 
 from junjo.config import Settings
-from junjo.db.control import CONTROL_MIGRATIONS, connect
-from junjo.db.migrations import migrate, status
 from junjo.features.spans import schema as span_schema
-from junjo.server.runtime_file import read_runtime_file
+from junjo.kernel.control_db import CONTROL_MIGRATIONS, connect
+from junjo.kernel.migrations import migrate, status
+from junjo.kernel.runtime_file import read_runtime_file
 
 
 def run_migrate(settings: Settings, *, status_only: bool) -> None:

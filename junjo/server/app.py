@@ -12,9 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from junjo import __version__, errors
+from junjo import __version__
 from junjo.config import Settings
-from junjo.db.control import ControlDB
 from junjo.features.api_keys import http as api_keys_http
 from junjo.features.api_keys.service import KeyVerifier
 from junjo.features.auth import http as auth_http
@@ -25,6 +24,8 @@ from junjo.features.ingest import http as ingest_http
 from junjo.features.meta import http as meta_http
 from junjo.features.traces import http as traces_http
 from junjo.features.users import http as users_http
+from junjo.kernel import errors
+from junjo.kernel.control_db import ControlDB
 from junjo.server.hosts import HostPolicy
 from junjo.server.middleware import (
     SECURITY_HEADERS,

@@ -16,12 +16,19 @@ import uvicorn
 
 from junjo import __version__
 from junjo.config import Settings, data_dir_exposure, session_secret
-from junjo.db.control import ControlDB
-from junjo.errors import Conflict
 from junjo.features.api_keys.service import KeyVerifier
 from junjo.features.ingest.runtime import IngestRuntime
 from junjo.features.spans.store import SpanStore
 from junjo.features.users.service import has_users
+from junjo.kernel.control_db import ControlDB
+from junjo.kernel.errors import Conflict
+from junjo.kernel.runtime_file import (
+    DataDirInUse,
+    RuntimeInfo,
+    ServerLock,
+    remove_runtime_file,
+    write_runtime_file,
+)
 from junjo.server.app import create_app, host_policy
 from junjo.server.connections import (
     ConnectionLimits,
@@ -31,13 +38,6 @@ from junjo.server.connections import (
 )
 from junjo.server.hosts import WILDCARD_BINDS
 from junjo.server.logging import configure_logging
-from junjo.server.runtime_file import (
-    DataDirInUse,
-    RuntimeInfo,
-    ServerLock,
-    remove_runtime_file,
-    write_runtime_file,
-)
 
 log = logging.getLogger("junjo.server")
 

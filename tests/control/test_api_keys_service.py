@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from junjo.db.control import ControlDB
-from junjo.errors import InvalidInput, NotFound, PermissionDenied
 from junjo.features.api_keys import service
 from junjo.features.api_keys.service import KeyVerifier
-from junjo.features.auth.principal import Principal
+from junjo.kernel.control_db import ControlDB
+from junjo.kernel.errors import InvalidInput, NotFound, PermissionDenied
+from junjo.kernel.principal import Principal
 
 OPERATOR = Principal.operator()
 

@@ -126,8 +126,8 @@ def test_sign_out_revokes_every_copy_of_the_cookie(signed_in: TestClient):
 
 
 def test_password_change_and_deletion_revoke_sessions(signed_in: TestClient, app):
-    from junjo.features.auth.principal import Principal
     from junjo.features.users import service
+    from junjo.kernel.principal import Principal
 
     signed_in.post("/users", json={"email": "b@example.com", "password": PASSWORD})
     other = TestClient(app)
@@ -262,7 +262,7 @@ def test_public_url_is_our_origin_behind_a_proxy(settings, control):
 def test_filling_the_throttle_table_keeps_every_lockout(signed_in: TestClient, app):
     """A spray of fresh accounts and addresses once overflowed the table, which was then
     cleared, lifting every lockout with it."""
-    from junjo.errors import TooManyAttempts
+    from junjo.kernel.errors import TooManyAttempts
 
     signed_in.cookies.clear()
     bad = {"email": "admin@example.com", "password": "wrong-password"}

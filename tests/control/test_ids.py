@@ -2,7 +2,7 @@
 
 import string
 
-from junjo.ids import new_api_key, new_id
+from junjo.kernel.ids import new_api_key, new_id
 
 
 def test_ids_are_url_safe_and_never_start_like_a_command_line_option():

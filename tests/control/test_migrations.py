@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from junjo.db.control import CONTROL_MIGRATIONS, connect, open_control_db
-from junjo.db.migrations import SchemaTooNew, current_version, migrate, status
+from junjo.kernel.control_db import CONTROL_MIGRATIONS, connect, open_control_db
+from junjo.kernel.migrations import SchemaTooNew, current_version, migrate, status
 
 
 def test_fresh_database_is_migrated_to_latest(tmp_path: Path):

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from junjo.errors import Busy, TooManyAttempts
 from junjo.features.auth.passwords import PasswordCheckGate
 from junjo.features.auth.throttle import SignInThrottle
+from junjo.kernel.errors import Busy, TooManyAttempts
 
 WINDOW = 900
 

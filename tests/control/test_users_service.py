@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from junjo.db.control import ControlDB
-from junjo.errors import BadRequest, Busy, Conflict, InvalidInput, NotFound, PermissionDenied
-from junjo.features.auth.principal import Principal
 from junjo.features.users import service
+from junjo.kernel.control_db import ControlDB
+from junjo.kernel.errors import BadRequest, Busy, Conflict, InvalidInput, NotFound, PermissionDenied
+from junjo.kernel.principal import Principal
 
 OPERATOR = Principal.operator()
 READ_KEY = Principal("api_key", "k1", "ci reader", scope="read")

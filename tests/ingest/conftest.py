@@ -15,10 +15,10 @@ import pytest
 import uvicorn
 
 from junjo.config import Settings
-from junjo.db.control import ControlDB
 from junjo.features.api_keys.service import KeyVerifier, create_key
-from junjo.features.auth.principal import Principal
 from junjo.features.ingest.runtime import IngestRuntime
+from junjo.kernel.control_db import ControlDB
+from junjo.kernel.principal import Principal
 from junjo.server.app import create_app
 from tests.ingest.spans_query import stored_span_keys
 from tests.support.wait import wait_until

@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from junjo.features.api_keys.service import delete_key
-from junjo.features.auth.principal import Principal
+from junjo.kernel.principal import Principal
 from tests.ingest.conftest import TRACE_EXPORT, Harness
 from tests.ingest.otlp_data import SpanIds, new_ids, request_bytes
 from tests.ingest.sdk_clients import grpc_exporter, sdk_spans, span_keys

@@ -14,9 +14,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from junjo.features.auth.principal import Principal
-from junjo.features.ingest.wal import SetAside
 from junjo.features.spans.store import SpanStore
+from junjo.kernel.principal import Principal
+from junjo.kernel.wal import SetAside
 from tests.ingest.conftest import LOCAL_TOKEN, TRACE_EXPORT, Harness
 from tests.ingest.otlp_data import build_request, new_ids, request_bytes
 from tests.spans.db import query

@@ -17,10 +17,10 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from junjo.db.control import ControlDB
 from junjo.features.api_keys.service import create_key
-from junjo.features.auth.principal import Principal
-from junjo.features.ingest.wal import SetAside, WriteAheadLog
+from junjo.kernel.control_db import ControlDB
+from junjo.kernel.principal import Principal
+from junjo.kernel.wal import SetAside, WriteAheadLog
 from tests.ingest.conftest import TRACE_EXPORT
 from tests.ingest.sdk_clients import grpc_exporter, sdk_spans, span_keys
 from tests.ingest.spans_query import span_key_counts

@@ -18,7 +18,7 @@ from junjo.features.ingest.service import (
     IngestService,
     Refusal,
 )
-from junjo.features.ingest.wal import WriteAheadLog
+from junjo.kernel.wal import WriteAheadLog
 from tests.ingest.conftest import TRACE_EXPORT, Harness
 from tests.ingest.otlp_data import new_ids, request_bytes
 from tests.support.wait import wait_until

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from junjo.features.ingest.wal import SetAside, WalClosed, WriteAheadLog
+from junjo.kernel.wal import SetAside, WalClosed, WriteAheadLog
 
 
 @pytest.fixture

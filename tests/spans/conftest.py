@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from junjo.features.ingest.wal import WriteAheadLog
 from junjo.features.spans.indexer import Indexer
 from junjo.features.spans.store import SpanStore
+from junjo.kernel.wal import WriteAheadLog
 
 
 @pytest.fixture

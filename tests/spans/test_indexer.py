@@ -12,12 +12,12 @@ from pathlib import Path
 import duckdb
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from junjo.features.ingest.wal import WalBatch, WriteAheadLog
 from junjo.features.spans import converter as converter_module
 from junjo.features.spans import indexer as indexer_module
 from junjo.features.spans.convert import convert_request
 from junjo.features.spans.indexer import Indexer, _take_spans
 from junjo.features.spans.store import SpanStore
+from junjo.kernel.wal import WalBatch, WriteAheadLog
 from tests.otlp_builders import (
     T0,
     junjo_workflow_trace,

@@ -7,7 +7,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from junjo.features.ingest.wal import SetAside
 from junjo.features.spans import schema
 from junjo.features.spans import store as store_module
 from junjo.features.spans.convert import SPAN_COLUMNS, STATE_CHANGE_COLUMNS, convert_request
@@ -17,6 +16,7 @@ from junjo.features.spans.store import (
     SpanStore,
     StaleWrite,
 )
+from junjo.kernel.wal import SetAside
 from tests.otlp_builders import (
     T0,
     junjo_workflow_trace,

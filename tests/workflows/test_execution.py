@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from junjo.errors import InvalidInput, NotFound
 from junjo.features.workflows.execution import (
     build_workflow_execution,
     list_workflow_runs,
     owner_span_id,
 )
+from junjo.kernel.errors import InvalidInput, NotFound
 from tests.workflows.helpers import (
     LEGACY_TICKET,
     ORDER_FAILED,

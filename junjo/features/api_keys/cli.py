@@ -25,7 +25,7 @@ def create(
 ) -> None:
     """Create a key and print it. This is the only time the full key is shown."""
     from junjo.features.api_keys import service
-    from junjo.features.auth.principal import Principal
+    from junjo.kernel.principal import Principal
 
     db = control_db(data_dir, config)
     with friendly_errors():
@@ -44,7 +44,7 @@ def create(
 def list_(json_output: AsJson = False, data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """List keys (prefix only; the full key is never shown again)."""
     from junjo.features.api_keys import service
-    from junjo.features.auth.principal import Principal
+    from junjo.kernel.principal import Principal
 
     keys = service.list_keys(control_db(data_dir, config), Principal.operator())
     if json_output:
@@ -65,7 +65,7 @@ def list_(json_output: AsJson = False, data_dir: DataDir = None, config: ConfigF
 def delete(key_id: str, data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """Delete a key; ingestion refuses it from the next request on."""
     from junjo.features.api_keys import service
-    from junjo.features.auth.principal import Principal
+    from junjo.kernel.principal import Principal
 
     db = control_db(data_dir, config)
     with friendly_errors():

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import sqlite_utils
 
-from junjo.db.control import connect
-from junjo.db.migrations import utc_now
-from junjo.errors import Conflict, InvalidInput, NotFound
-from junjo.features.auth.principal import Principal
-from junjo.ids import new_api_key, new_id
+from junjo.kernel.control_db import connect
+from junjo.kernel.errors import Conflict, InvalidInput, NotFound
+from junjo.kernel.ids import new_api_key, new_id
+from junjo.kernel.migrations import utc_now
+from junjo.kernel.principal import Principal
 
 SCOPES = ("ingest", "read")
 PREFIX_LENGTH = 8

@@ -9,9 +9,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from junjo.features.auth.principal import Principal
 from junjo.features.auth.sessions import COOKIE_NAME
 from junjo.features.users.service import get_user
+from junjo.kernel.principal import Principal
 
 
 def session_principal(request: Request) -> Principal | None:

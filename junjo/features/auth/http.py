@@ -11,11 +11,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from junjo.errors import Busy
 from junjo.features.auth.guards import require_user, session_principal
 from junjo.features.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from junjo.features.auth.sessions import COOKIE_NAME, SessionClaim
 from junjo.features.users import service as users
+from junjo.kernel.errors import Busy
 from junjo.server.http_utils import client_address, control_call, json_object
 from junjo.server.openapi import ERROR_SCHEMA, document
 

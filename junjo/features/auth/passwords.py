@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from junjo.errors import Busy, InvalidInput
+from junjo.kernel.errors import Busy, InvalidInput
 
 MIN_LENGTH = 8
 MAX_LENGTH = 1024

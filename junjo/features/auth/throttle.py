@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from junjo.errors import TooManyAttempts
+from junjo.kernel.errors import TooManyAttempts
 
 MAX_TRACKED = 20_000  # keys (account+client pairs, clients, accounts): ~7 MB measured
 # Entries looked at, least recently used first, to find one to evict: bounded work per insert.

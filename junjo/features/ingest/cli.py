@@ -72,7 +72,7 @@ def replay(
 
 @contextlib.contextmanager
 def _quarantine(data_dir: Path | None, config: Path | None) -> Iterator[_Quarantine]:
-    from junjo.server.runtime_file import read_runtime_file
+    from junjo.kernel.runtime_file import read_runtime_file
 
     settings = load(config, data_dir=data_dir)
     with friendly_errors():
@@ -103,8 +103,8 @@ class _ServerQuarantine:
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         import httpx
 
-        from junjo.errors import JunjoError, NotFound
         from junjo.features.traces.client import SourceUnavailable
+        from junjo.kernel.errors import JunjoError, NotFound
 
         try:
             response = self._client.request(method, path, **kwargs)
@@ -141,14 +141,14 @@ class _FilesQuarantine:
     start too.)"""
 
     def __init__(self, settings: Any) -> None:
-        from junjo.features.auth.principal import Principal
+        from junjo.kernel.principal import Principal
 
         self._operator = Principal.operator()
         self._settings = settings
         self._stack = contextlib.ExitStack()
 
     def _wal(self) -> Any:
-        from junjo.features.ingest.wal import WriteAheadLog
+        from junjo.kernel.wal import WriteAheadLog
 
         wal = WriteAheadLog(self._settings.wal_path)
         self._stack.callback(wal.close)

@@ -29,7 +29,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from junjo.errors import InvalidInput
 from junjo.features.auth.guards import require_principal, require_user
 from junjo.features.ingest.otlp import (
     SUPPORTED_ENCODINGS,
@@ -46,6 +45,7 @@ from junjo.features.ingest.service import (
     IngestService,
     Refusal,
 )
+from junjo.kernel.errors import InvalidInput
 from junjo.server.http_utils import BodyTimeout, body_chunks, json_object
 from junjo.server.openapi import ERROR_SCHEMA, Content, document
 

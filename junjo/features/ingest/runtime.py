@@ -21,10 +21,10 @@ import time
 from junjo.config import Settings
 from junjo.features.ingest.grpc_server import GrpcIngestServer
 from junjo.features.ingest.service import IngestLimits, IngestService, KeyVerifierLike
-from junjo.features.ingest.wal import WriteAheadLog
 from junjo.features.spans.indexer import Indexer
 from junjo.features.spans.quarantine import move_legacy_entries
 from junjo.features.spans.store import SERVER_MEMORY_LIMIT, SpanStore
+from junjo.kernel.wal import WriteAheadLog
 
 log = logging.getLogger("junjo.ingest")
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from junjo.config import Settings
 from junjo.features.ingest.otlp import WireFormat, decode_traces, decompress
-from junjo.features.ingest.wal import WalClosed, WriteAheadLog
+from junjo.kernel.wal import WalClosed, WriteAheadLog
 
 log = logging.getLogger("junjo.ingest")
 

@@ -27,8 +27,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from junjo.features.ingest.wal import WalBatch
 from junjo.features.spans.convert import DEFAULT_MAX_VALUE_BYTES, ConvertedBatch, convert_request
+from junjo.kernel.wal import WalBatch
 
 log = logging.getLogger("junjo.indexer")
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 
-from junjo.db.transaction import transaction
+from junjo.kernel.transaction import transaction
 
 # Trace ids are lowercase hex text, as in the span store. WITHOUT ROWID keeps the key in the
 # B-tree itself: one lookup, ~60 bytes a trace on disk.

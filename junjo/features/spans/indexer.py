@@ -41,7 +41,6 @@ from collections.abc import Callable, Sequence
 
 import duckdb
 
-from junjo.features.ingest.wal import SetAside, WalBatch, WriteAheadLog
 from junjo.features.spans.convert import (
     DEFAULT_MAX_VALUE_BYTES,
     ConvertedBatch,
@@ -50,6 +49,7 @@ from junjo.features.spans.convert import (
 )
 from junjo.features.spans.converter import Converter, Unit
 from junjo.features.spans.store import IndexerState, SpanStore, StaleWrite, WriteResult
+from junjo.kernel.wal import SetAside, WalBatch, WriteAheadLog
 
 log = logging.getLogger("junjo.indexer")
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import duckdb
 
-from junjo.errors import InvalidInput, NotFound
-from junjo.features.auth.principal import Principal
-from junjo.features.ingest.wal import SetAside, WriteAheadLog
+from junjo.kernel.errors import InvalidInput, NotFound
+from junjo.kernel.principal import Principal
+from junjo.kernel.wal import SetAside, WriteAheadLog
 
 MAX_LISTED = 1000
 

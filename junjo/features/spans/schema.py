@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from junjo.db.migrations import SchemaTooNew, refuse_newer
+from junjo.kernel.migrations import SchemaTooNew, refuse_newer
 
 __all__ = ["MIGRATIONS", "Migration", "SchemaTooNew", "current_version", "latest_version"]
 

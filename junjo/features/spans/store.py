@@ -37,8 +37,6 @@ from typing import Any
 
 import duckdb
 
-from junjo.db.transaction import transaction
-from junjo.features.ingest.wal import SetAside
 from junjo.features.spans import schema, trace_summary
 from junjo.features.spans.bulk import append_rows
 from junjo.features.spans.convert import (
@@ -50,6 +48,8 @@ from junjo.features.spans.convert import (
     ConvertedBatch,
 )
 from junjo.features.spans.directory import SeqRange, TraceDirectory, range_clause
+from junjo.kernel.transaction import transaction
+from junjo.kernel.wal import SetAside
 
 log = logging.getLogger("junjo.indexer")
 

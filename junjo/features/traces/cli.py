@@ -131,7 +131,7 @@ _OWNER_TYPES = ("workflow", "subflow")
 
 def _resolve_prefix(source: TraceSource, trace_id: str) -> str:
     """Accept a unique prefix of a trace id, as the list shows them shortened."""
-    from junjo.errors import InvalidInput, NotFound
+    from junjo.kernel.errors import InvalidInput, NotFound
 
     if len(trace_id) == 32:
         return trace_id

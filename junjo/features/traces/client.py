@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from junjo.config import Settings
-from junjo.errors import InvalidInput, JunjoError, NotFound
+from junjo.kernel.errors import InvalidInput, JunjoError, NotFound
 
 
 class SourceUnavailable(JunjoError):
@@ -43,8 +43,8 @@ class LocalFiles:
         """Run one query, opening the file for it alone: DuckDB's lock then lasts
         milliseconds, so a `junjo serve` starting meanwhile is not locked out. ``empty``
         is the answer while no span store exists (nothing ingested on this data dir)."""
-        from junjo.features.auth.principal import Principal
         from junjo.features.spans.store import SpanStore
+        from junjo.kernel.principal import Principal
 
         if not self._path.exists():
             return empty
@@ -159,7 +159,7 @@ def open_source(settings: Settings, server: str | None, api_key: str | None) -> 
         if not api_key:
             raise InvalidInput("--server needs --api-key (a read-scope key)")
         return HttpServer(server, api_key, f"server {server}")
-    from junjo.server.runtime_file import read_runtime_file
+    from junjo.kernel.runtime_file import read_runtime_file
 
     running = read_runtime_file(settings.runtime_file_path)
     if running is not None:

@@ -13,8 +13,8 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 
-from junjo.errors import InvalidInput
 from junjo.features.traces.queries import TraceFilters
+from junjo.kernel.errors import InvalidInput
 
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

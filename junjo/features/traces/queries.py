@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from junjo.errors import InvalidInput, NotFound
-from junjo.features.auth.principal import Principal
 from junjo.features.spans import trace_summary as trace_summary_table
+from junjo.kernel.errors import InvalidInput, NotFound
+from junjo.kernel.principal import Principal
 
 KIND_NAMES = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 MAX_LIMIT = 10_000

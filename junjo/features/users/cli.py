@@ -32,8 +32,8 @@ def add(
     config: ConfigFile = None,
 ) -> None:
     """Create a user (the first user too: no setup token needed here)."""
-    from junjo.features.auth.principal import Principal
     from junjo.features.users import service
+    from junjo.kernel.principal import Principal
 
     db = control_db(data_dir, config)
     password = read_password(password_stdin)
@@ -48,8 +48,8 @@ def add(
 @app.command("list")
 def list_(json_output: AsJson = False, data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """List users."""
-    from junjo.features.auth.principal import Principal
     from junjo.features.users import service
+    from junjo.kernel.principal import Principal
 
     users = service.list_users(control_db(data_dir, config), Principal.operator())
     if json_output:
@@ -72,8 +72,8 @@ def delete(
     config: ConfigFile = None,
 ) -> None:
     """Delete a user (not the last one). Their sessions end at once."""
-    from junjo.features.auth.principal import Principal
     from junjo.features.users import service
+    from junjo.kernel.principal import Principal
 
     db = control_db(data_dir, config)
     with friendly_errors():
@@ -92,8 +92,8 @@ def passwd(
     config: ConfigFile = None,
 ) -> None:
     """Set a user's password. Their existing sessions end at once."""
-    from junjo.features.auth.principal import Principal
     from junjo.features.users import service
+    from junjo.kernel.principal import Principal
 
     db = control_db(data_dir, config)
     with friendly_errors():

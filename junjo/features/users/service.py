@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from junjo.db.migrations import utc_now
-from junjo.errors import BadRequest, Conflict, InvalidInput, NotFound
 from junjo.features.auth.passwords import hash_password, verify_password
-from junjo.features.auth.principal import Principal
-from junjo.ids import new_id
+from junjo.kernel.errors import BadRequest, Conflict, InvalidInput, NotFound
+from junjo.kernel.ids import new_id
+from junjo.kernel.migrations import utc_now
+from junjo.kernel.principal import Principal
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Control (NUL, ESC...), format (bidi overrides, zero-width) and surrogate code points: an

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from junjo.errors import InvalidInput, NotFound
 from junjo.features.workflows.graph import all_nodes, graph_to_mermaid, normalize_graph
 from junjo.features.workflows.trace_index import (
     CONTRACT_VERSION,
@@ -32,6 +31,7 @@ from junjo.features.workflows.trace_index import (
     iso_time,
 )
 from junjo.features.workflows.transitions import reason, store_timeline
+from junjo.kernel.errors import InvalidInput, NotFound
 
 # -- owner summaries ---------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from junjo.errors import PermissionDenied
+from junjo.kernel.errors import PermissionDenied
 
 PrincipalKind = Literal["user", "api_key", "operator"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from junjo.db.migrations import Migration, migrate
+from junjo.kernel.migrations import Migration, migrate
 
 BUSY_TIMEOUT_MS = 10_000
 

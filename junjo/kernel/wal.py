@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from junjo.db.transaction import transaction
+from junjo.kernel.transaction import transaction
 
 log = logging.getLogger("junjo.wal")
 

@@ -1,0 +1,8 @@
+"""The shared kernel: the few concepts every feature may use, and no feature owns.
+
+The acting principal (``principal``), domain errors (``errors``), id rules (``ids``), the
+data-dir lock and runtime file (``runtime_file``), the write-ahead log that ingest writes
+and the indexer reads (``wal``), the control database (``control_db``), and the one
+migration runner and transaction helper (``migrations``, ``transaction``). Nothing here
+imports a feature.
+"""
