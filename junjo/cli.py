@@ -84,23 +84,15 @@ def migrate(
         run_migrate(settings, status_only=status)
 
 
-def _register_subcommands() -> None:
-    from junjo.features.api_keys.cli import app as keys_app
-    from junjo.features.ingest.cli import app as quarantine_app
-    from junjo.features.traces.cli import app as traces_app
-    from junjo.features.traces.cli import services
-    from junjo.features.users.cli import app as user_app
+def _register_feature_commands() -> None:
+    from junjo import features
 
-    app.add_typer(user_app, name="user", help="Manage users.")
-    app.add_typer(keys_app, name="keys", help="Manage API keys.")
-    app.add_typer(traces_app, name="traces", help="Inspect traces: list, show, tail.")
-    app.command("services")(services)
-    app.add_typer(
-        quarantine_app, name="quarantine", help="What the indexer set aside: list, replay."
-    )
+    for feature in features.load():
+        if feature.commands:
+            feature.commands(app)
 
 
-_register_subcommands()
+_register_feature_commands()
 
 
 # `junjo serve` with plain options is parsed here instead of by typer: typer coerces every

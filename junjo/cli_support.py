@@ -1,5 +1,5 @@
 """What every CLI command shares: the --data-dir/--config options, settings, the control
-database, output, and the one mapping of errors to exit codes:
+database, output, and errors as exit codes (the table in ``junjo.kernel.errors``):
 0 ok, 1 not found or refused, 2 bad arguments, 3 cannot reach the server or auth failed."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from junjo.config import Settings
 
-EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
+from junjo.kernel.errors import EXIT_ERROR, EXIT_USAGE
 
 DataDir = Annotated[
     Path | None,
@@ -45,15 +45,14 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 def exit_code(exc: BaseException) -> int | None:
     """The exit code for an error the user should see as one line, else None."""
     from junjo.config import ConfigError
-    from junjo.features.traces.client import SourceUnavailable
-    from junjo.kernel.errors import InvalidInput, JunjoError
+    from junjo.kernel.errors import JunjoError, outcome
     from junjo.kernel.migrations import SchemaTooNew
 
-    if isinstance(exc, SourceUnavailable):
-        return EXIT_UNREACHABLE
-    if isinstance(exc, InvalidInput | ConfigError):
+    if isinstance(exc, JunjoError):
+        return outcome(exc).exit
+    if isinstance(exc, ConfigError):
         return EXIT_USAGE
-    if isinstance(exc, JunjoError | SchemaTooNew | OSError):
+    if isinstance(exc, SchemaTooNew | OSError):
         return EXIT_ERROR
     return None
 

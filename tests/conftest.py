@@ -9,17 +9,22 @@ import pytest
 from starlette.testclient import TestClient
 
 from junjo.config import Settings
-from junjo.features.api_keys.service import KeyVerifier
 from junjo.kernel.control_db import ControlDB
 from junjo.server.app import create_app
+from junjo.server.state import Launch
 
 SETUP_TOKEN = "test-setup-token"
+LOCAL_TOKEN = "local-operator-token"
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", session_secret="test-secret")
+    return Settings(
+        data_dir=tmp_path / "data",
+        session_secret="test-secret-of-at-least-32-characters",
+        grpc_port=0,
+    )
 
 
 @pytest.fixture
@@ -30,16 +35,8 @@ def control(settings: Settings) -> ControlDB:
 
 @pytest.fixture
 def app(settings: Settings, control: ControlDB):
-    verifier = KeyVerifier(settings.control_db_path)
-    yield create_app(
-        settings,
-        control=control,
-        key_verifier=verifier,
-        session_secret=settings.session_secret,
-        setup_token=SETUP_TOKEN,
-        local_token="local-operator-token",
-    )
-    verifier.close()
+    """The whole app, every feature; its lifespan runs inside ``client``."""
+    return create_app(settings, Launch(local_token=LOCAL_TOKEN, setup_token=SETUP_TOKEN))
 
 
 @pytest.fixture

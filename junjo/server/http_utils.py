@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
+
+from junjo.kernel.errors import InvalidInput, Malformed, TimedOut, TooLarge
+from junjo.server.state import state_of
 
 Result = TypeVar("Result")
 
@@ -17,8 +19,8 @@ MAX_JSON_BODY = 1 << 20
 KIB = 1 << 10
 
 
-class BodyTimeout(Exception):
-    """The request body did not arrive at the minimum pace (answered 408)."""
+class BodyTimeout(TimedOut):
+    """The request body did not arrive at the minimum pace."""
 
 
 async def body_chunks(request: Request) -> AsyncIterator[bytes]:
@@ -29,7 +31,7 @@ async def body_chunks(request: Request) -> AsyncIterator[bytes]:
     client that stalls or trickles would otherwise hold its connection (and whatever the
     body has claimed) for ever.
     """
-    settings = request.app.state.settings
+    settings = state_of(request).settings
     grace = settings.http_body_timeout_seconds
     rate = settings.http_body_min_rate_kib * KIB
     loop = asyncio.get_running_loop()
@@ -52,26 +54,22 @@ async def body_chunks(request: Request) -> AsyncIterator[bytes]:
 
 
 async def json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; 400/408/413/422 with a clear detail otherwise."""
+    """The request body as a JSON object; Malformed, TimedOut, TooLarge or InvalidInput."""
     body = bytearray()
-    try:
-        async for chunk in body_chunks(request):
-            body += chunk
-            if len(body) > MAX_JSON_BODY:
-                raise HTTPException(413, "Request body too large")
-    except BodyTimeout as exc:
-        # Close the connection: reading on after the reply would wait for the same client.
-        raise HTTPException(408, str(exc), headers={"Connection": "close"}) from exc
+    async for chunk in body_chunks(request):
+        body += chunk
+        if len(body) > MAX_JSON_BODY:
+            raise TooLarge("Request body too large")
     try:
         value = json.loads(body or b"null")
         # JSON may spell a lone UTF-16 surrogate ("\ud800"), which no UTF-8 store takes.
         json.dumps(value, ensure_ascii=False).encode()
     except UnicodeEncodeError as exc:  # before ValueError, its base class
-        raise HTTPException(400, "Malformed JSON body: a string holds a lone surrogate") from exc
+        raise Malformed("Malformed JSON body: a string holds a lone surrogate") from exc
     except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPException(400, f"Malformed JSON body: {exc}") from exc
+        raise Malformed(f"Malformed JSON body: {exc}") from exc
     if not isinstance(value, dict):
-        raise HTTPException(422, "Request body must be a JSON object")
+        raise InvalidInput("Request body must be a JSON object")
     return value
 
 
@@ -85,5 +83,5 @@ async def control_call(request: Request, service: Callable[..., Result], *args: 
     The only way handlers touch the control database: a SQLite connection must never
     carry two requests' transactions, and its calls must not block the event loop.
     """
-    control = request.app.state.control
+    control = state_of(request).control
     return await run_in_threadpool(lambda: service(control.db, *args))

@@ -1,21 +1,17 @@
-"""The OpenAPI document, built from metadata attached to each endpoint.
+"""The OpenAPI document, built from what each endpoint declares (``junjo.server.endpoint``).
 
-Each HTTP adapter decorates its endpoints with ``@document(...)`` beside the code, so the
-description cannot drift far from the route; ``build_openapi`` walks the app's routes and a
-test fails when a route has no description.
+``build_openapi`` walks the app's routes; a test fails when a route has no description.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from http import HTTPStatus
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 from starlette.routing import BaseRoute, Mount, Route
 
-Auth = Literal["public", "session", "session_or_read_key", "api_key", "setup_token"]
-Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+from junjo.server.endpoint import Body, Content
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "public": [],
@@ -24,58 +20,6 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "api_key": [{"apiKeyHeader": []}, {"bearer": []}],
     "setup_token": [],
 }
-
-Schema = dict[str, Any]
-
-ERROR_SCHEMA: Schema = {
-    "type": "object",
-    "properties": {"detail": {}},
-    "required": ["detail"],
-}
-
-
-@dataclass(frozen=True)
-class Content:
-    """A body in several media types (OpenAPI's content map); a bare schema is JSON."""
-
-    by_media_type: dict[str, Schema]
-
-
-Body = Schema | Content
-
-
-def document(
-    summary: str,
-    *,
-    auth: Auth,
-    tag: str,
-    responses: dict[int, Body | None] | None = None,
-    body: Body | None = None,
-    query: dict[str, Schema] | None = None,
-    path: dict[str, Schema] | None = None,
-    error_body: Body = ERROR_SCHEMA,
-) -> Callable[[Endpoint], Endpoint]:
-    """Attach an OpenAPI operation to an endpoint.
-
-    ``responses`` maps status → body (None: no body). The errors every such endpoint can
-    answer are added from what it declares (see ``_implied_errors``), with ``error_body``.
-    ``path`` gives schemas (patterns) of path parameters; the others are plain strings.
-    """
-
-    def attach(endpoint: Endpoint) -> Endpoint:
-        endpoint.__openapi__ = {  # type: ignore[attr-defined]
-            "summary": summary,
-            "auth": auth,
-            "tag": tag,
-            "responses": responses or {200: None},
-            "body": body,
-            "query": query or {},
-            "path": path or {},
-            "error_body": error_body,
-        }
-        return endpoint
-
-    return attach
 
 
 def _implied_errors(meta: dict[str, Any]) -> list[int]:

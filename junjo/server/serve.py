@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
 import logging
 import os
 import secrets
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-import duckdb
 import uvicorn
+from starlette.applications import Starlette
 
 from junjo import __version__
-from junjo.config import Settings, data_dir_exposure, session_secret
-from junjo.features.api_keys.service import KeyVerifier
-from junjo.features.ingest.runtime import IngestRuntime
-from junjo.features.spans.store import SpanStore
-from junjo.features.users.service import has_users
-from junjo.kernel.control_db import ControlDB
+from junjo.config import Settings, data_dir_exposure
 from junjo.kernel.errors import Conflict
 from junjo.kernel.runtime_file import (
     DataDirInUse,
@@ -38,6 +33,7 @@ from junjo.server.connections import (
 )
 from junjo.server.hosts import WILDCARD_BINDS
 from junjo.server.logging import configure_logging
+from junjo.server.state import AppState, Launch, state_of_app
 
 log = logging.getLogger("junjo.server")
 
@@ -59,24 +55,14 @@ def serve(settings: Settings) -> None:
 
 
 def _serve_locked(settings: Settings, exposure: str | None) -> None:
-    control = ControlDB(settings.control_db_path)
-    setup_token = None if has_users(control.db) else secrets.token_urlsafe(24)
-    local_token = secrets.token_urlsafe(32)
-    key_verifier = KeyVerifier(settings.control_db_path)
     limits = _connection_limits(settings)
-    try:
-        ingest = IngestRuntime(settings, key_verifier, grpc_max_connections=limits.grpc)
-    except duckdb.IOException as exc:  # e.g. a `junjo traces` command is reading the file
-        raise Conflict(f"cannot open the span store: {exc}; retry in a moment") from None
-    app = create_app(
-        settings,
-        control=control,
-        key_verifier=key_verifier,
-        session_secret=session_secret(settings),
-        setup_token=setup_token,
-        local_token=local_token,
-        state={"ingest": ingest.service, "span_reader": _span_reader(ingest.store)},
+    http_url = f"http://{_url_host(settings.host)}:{settings.port}"
+    launch = Launch(
+        http_url=http_url,
+        local_token=secrets.token_urlsafe(32),
+        grpc_max_connections=limits.grpc,
     )
+    app = create_app(settings, launch)
     server = GracefulServer(
         uvicorn.Config(
             app,
@@ -85,7 +71,7 @@ def _serve_locked(settings: Settings, exposure: str | None) -> None:
             log_config=None,
             access_log=False,
             server_header=False,
-            lifespan="off",
+            lifespan="off",  # entered below, so a failure to start is one clear error
             timeout_graceful_shutdown=10,
             http=guarded_protocol(limits.http, settings.header_timeout_seconds),
             backlog=limits.http_backlog,
@@ -95,18 +81,23 @@ def _serve_locked(settings: Settings, exposure: str | None) -> None:
             forwarded_allow_ips=list(settings.trusted_proxies),
         )
     )
-    http_url = f"http://{_url_host(settings.host)}:{settings.port}"
-    runtime = RuntimeInfo(os.getpid(), http_url, settings.grpc_port, local_token)
-    try:
-        ingest.start()
-        write_runtime_file(settings.runtime_file_path, runtime)
-        _print_banner(settings, http_url, setup_token, exposure)
-        server.run()
-    finally:
-        remove_runtime_file(settings.runtime_file_path)
-        ingest.stop()
-        key_verifier.close()
-        log.info("stopped")
+    asyncio.run(_run(app, server, settings, launch, exposure))
+
+
+async def _run(
+    app: Starlette, server: uvicorn.Server, settings: Settings, launch: Launch, exposure: str | None
+) -> None:
+    async with app.router.lifespan_context(app):
+        state = state_of_app(app)
+        token = launch.local_token or ""
+        runtime = RuntimeInfo(os.getpid(), launch.http_url, state.grpc_port, token)
+        try:
+            write_runtime_file(settings.runtime_file_path, runtime)
+            _print_banner(settings, state, exposure)
+            await server.serve()
+        finally:
+            remove_runtime_file(settings.runtime_file_path)
+    log.info("stopped")
 
 
 def _connection_limits(settings: Settings) -> ConnectionLimits:
@@ -148,33 +139,18 @@ class GracefulServer(uvicorn.Server):
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _span_reader(store: SpanStore) -> Callable[[], contextlib.AbstractContextManager]:
-    """Query handlers each get a DuckDB cursor of their own, closed when they are done."""
-
-    @contextlib.contextmanager
-    def reader() -> Iterator[duckdb.DuckDBPyConnection]:
-        conn = store.cursor()
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-    return reader
-
-
 def _url_host(host: str) -> str:
     if host in WILDCARD_BINDS:
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
 
 
-def _print_banner(
-    settings: Settings, http_url: str, setup_token: str | None, exposure: str | None
-) -> None:
+def _print_banner(settings: Settings, state: AppState, exposure: str | None) -> None:
+    http_url = state.launch.http_url
     lines = [
         f"Junjo {__version__}",
         f"  HTTP API         {http_url}",
-        f"  OTLP/gRPC        {_url_host(settings.host)}:{settings.grpc_port}",
+        f"  OTLP/gRPC        {_url_host(settings.host)}:{state.grpc_port}",
         f"  OTLP/HTTP        {http_url}/v1/traces",
         f"  Data dir         {settings.data_dir}",
         f"  Allowed hosts    {host_policy(settings).describe()}",
@@ -186,17 +162,7 @@ def _print_banner(
         ]
     if exposure:
         lines += ["", f"Warning: {exposure}"]
-    if setup_token:
-        body = {"email": "you@example.com", "password": "...", "setup_token": setup_token}
-        lines += [
-            "",
-            "No users yet. Create the first one on this machine:",
-            "  junjo user add you@example.com",
-            "or over HTTP: POST /users/create-first-user with the setup token:",
-            f"  curl -X POST {http_url}/users/create-first-user \\",
-            "    -H 'Content-Type: application/json' \\",
-            f"    -d '{json.dumps(body)}'",
-            f"Setup token: {setup_token}",
-        ]
+    if state.notices:
+        lines += ["", *state.notices]
     with contextlib.suppress(OSError):
         print("\n".join(lines), file=sys.stderr, flush=True)

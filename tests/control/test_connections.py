@@ -20,8 +20,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from junjo.config import Settings
+from junjo.kernel.errors import JunjoError
 from junjo.server.connections import connection_limits, guarded_protocol
+from junjo.server.errors import domain_error
 from junjo.server.http_utils import json_object
+from junjo.server.state import AppState, Launch
 from tests.support.server import REPO
 from tests.support.wait import wait_until
 
@@ -36,10 +39,13 @@ async def health(request: Request) -> JSONResponse:
 
 class Served:
     def __init__(self, max_connections: int, header_timeout_s: float, body_timeout_s: int) -> None:
-        app = Starlette(routes=[Route("/echo", echo, methods=["POST"]), Route("/health", health)])
-        app.state.settings = Settings(
-            http_body_timeout_seconds=body_timeout_s, http_body_min_rate_kib=1
+        app = Starlette(
+            routes=[Route("/echo", echo, methods=["POST"]), Route("/health", health)],
+            exception_handlers={JunjoError: domain_error},
         )
+        settings = Settings(http_body_timeout_seconds=body_timeout_s, http_body_min_rate_kib=1)
+        # Only the settings are read (the body pace): no control database is opened.
+        app.state.junjo = AppState(settings, control=None, launch=Launch())  # type: ignore[arg-type]
         self.protocol = guarded_protocol(max_connections, header_timeout_s)
         config = uvicorn.Config(
             app, host="127.0.0.1", port=0, log_config=None, lifespan="off", http=self.protocol

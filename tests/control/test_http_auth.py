@@ -133,7 +133,7 @@ def test_password_change_and_deletion_revoke_sessions(signed_in: TestClient, app
     other = TestClient(app)
     other.post("/sign-in", json={"email": "b@example.com", "password": PASSWORD})
     assert other.get("/auth-test").status_code == 200
-    db = app.state.control.db
+    db = app.state.junjo.control.db
     b = service.find_user(db, Principal.operator(), "b@example.com")
     service.change_password(db, Principal.operator(), b.id, "new-password-1")
     assert other.get("/auth-test").status_code == 401
@@ -231,7 +231,7 @@ def test_health_and_config_are_public(client: TestClient):
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["version"]
     config = client.get("/api/config").json()
-    assert config["otlp_endpoint"] == "grpc://testserver:26155"
+    assert config["otlp_endpoint"] == f"grpc://testserver:{client.app.state.junjo.grpc_port}"
     assert config["otlp_http_endpoint"] == "http://testserver/v1/traces"
     assert client.get("/nope").status_code == 404
 
@@ -240,17 +240,11 @@ def test_public_url_is_our_origin_behind_a_proxy(settings, control):
     """A proxy that rewrites Host must not turn the UI's own requests into 'cross-origin'."""
     from dataclasses import replace
 
-    from junjo.features.api_keys.service import KeyVerifier
     from junjo.server.app import create_app
+    from junjo.server.state import Launch
 
     proxied = replace(settings, public_url="https://junjo.example.com")
-    app = create_app(
-        proxied,
-        control=control,
-        key_verifier=KeyVerifier(settings.control_db_path),
-        session_secret="s" * 40,
-        setup_token=SETUP_TOKEN,
-    )
+    app = create_app(proxied, Launch(setup_token=SETUP_TOKEN))
     with TestClient(app, base_url="http://127.0.0.1:26154") as client:
         body = {"email": "a@example.com", "password": PASSWORD, "setup_token": SETUP_TOKEN}
         ours = {"Origin": "https://junjo.example.com"}
@@ -262,13 +256,15 @@ def test_public_url_is_our_origin_behind_a_proxy(settings, control):
 def test_filling_the_throttle_table_keeps_every_lockout(signed_in: TestClient, app):
     """A spray of fresh accounts and addresses once overflowed the table, which was then
     cleared, lifting every lockout with it."""
+    from junjo.features.auth.throttle import SignInThrottle
     from junjo.kernel.errors import TooManyAttempts
 
     signed_in.cookies.clear()
     bad = {"email": "admin@example.com", "password": "wrong-password"}
     assert [signed_in.post("/sign-in", json=bad).status_code for _ in range(6)][-1] == 429
+    throttle = app.state.junjo.get(SignInThrottle)
     for n in range(30_000):  # the counting step of as many sign-ins, without the hashing
         with contextlib.suppress(TooManyAttempts):
-            app.state.throttle.begin(f"spray{n}@example.com", f"10.0.{n >> 8}.{n & 255}")
+            throttle.begin(f"spray{n}@example.com", f"10.0.{n >> 8}.{n & 255}")
     right = {"email": "admin@example.com", "password": PASSWORD}
     assert signed_in.post("/sign-in", json=right).status_code == 429

@@ -1,12 +1,14 @@
 """Security headers on every response, and the Host check, through the real app."""
 
+import contextlib
 from dataclasses import replace
 
 import pytest
 from starlette.testclient import TestClient
 
-from junjo.features.api_keys.service import KeyVerifier
+from junjo.features.ingest.service import IngestService
 from junjo.server.app import create_app
+from junjo.server.state import Launch
 from tests.conftest import SETUP_TOKEN
 
 CSP = (
@@ -28,29 +30,27 @@ def assert_security_headers(response) -> None:
     assert found == SECURITY_HEADERS, f"{response.request.method} {response.request.url}"
 
 
+def grpc_port(client: TestClient) -> int:
+    """The port the app's gRPC door bound (the tests' settings ask for any free one)."""
+    return client.app.state.junjo.grpc_port
+
+
 @pytest.fixture
 def make_client(settings, control):
     """``make_client(base_url, **settings_overrides)``: a TestClient of its own app."""
-    verifiers = []
+    with contextlib.ExitStack() as started:
 
-    def make(base_url: str = "http://testserver", **overrides) -> TestClient:
-        verifier = KeyVerifier(settings.control_db_path)
-        verifiers.append(verifier)
-        app = create_app(
-            replace(settings, **overrides),
-            control=control,
-            key_verifier=verifier,
-            session_secret=settings.session_secret,
-            setup_token=SETUP_TOKEN,
-        )
-        return TestClient(app, base_url=base_url, raise_server_exceptions=False)
+        def make(base_url: str = "http://testserver", **overrides) -> TestClient:
+            app = create_app(replace(settings, **overrides), Launch(setup_token=SETUP_TOKEN))
+            client = TestClient(app, base_url=base_url, raise_server_exceptions=False)
+            return started.enter_context(client)
 
-    yield make
-    for verifier in verifiers:
-        verifier.close()
+        yield make
 
 
-def test_every_kind_of_response_carries_the_security_headers(signed_in: TestClient, app):
+def test_every_kind_of_response_carries_the_security_headers(
+    signed_in: TestClient, app, monkeypatch
+):
     responses = [
         signed_in.get("/health"),
         signed_in.get("/api/config"),
@@ -69,7 +69,8 @@ def test_every_kind_of_response_carries_the_security_headers(signed_in: TestClie
     # An unexpected error is answered outside the middleware stack: it carries them too.
     crashing = TestClient(app, raise_server_exceptions=False)
     crashing.cookies = signed_in.cookies
-    failed = crashing.get("/api/v1/ingest/status")  # this app has no ingestion runtime
+    monkeypatch.setattr(IngestService, "status", lambda self: 1 / 0)  # a bug, say
+    failed = crashing.get("/api/v1/ingest/status")
     assert failed.status_code == 500
     assert_security_headers(failed)
 
@@ -83,7 +84,7 @@ def test_a_host_that_is_not_ours_is_refused(client: TestClient):
         assert client.get("/users/db-has-users", headers={"Host": host}).status_code == 400, host
     local = client.get("/api/config", headers={"Host": "localhost:26154"}).json()
     assert local["otlp_http_endpoint"] == "http://localhost:26154/v1/traces"
-    assert local["otlp_endpoint"] == "grpc://localhost:26155"
+    assert local["otlp_endpoint"] == f"grpc://localhost:{grpc_port(client)}"
 
 
 def test_a_dns_rebinding_page_cannot_post_as_same_origin(signed_in: TestClient):
@@ -124,12 +125,12 @@ def test_bound_to_every_interface_the_address_a_client_reached_is_allowed(make_c
     client = make_client("http://192.168.1.5:26154", host="0.0.0.0")
     config = client.get("/api/config")
     assert config.status_code == 200
-    assert config.json()["otlp_endpoint"] == "grpc://192.168.1.5:26155"
+    assert config.json()["otlp_endpoint"] == f"grpc://192.168.1.5:{grpc_port(client)}"
     assert client.get("/api/config", headers={"Host": "10.1.1.1:26154"}).status_code == 400
     assert client.get("/api/config", headers={"Host": "junjo.lan:26154"}).status_code == 400
     assert client.get("/api/config", headers={"Host": "localhost:26154"}).status_code == 200
     ipv6 = make_client("http://[fe80::1]:26154", host="::")
-    assert ipv6.get("/api/config").json()["otlp_endpoint"] == "grpc://[fe80::1]:26155"
+    assert ipv6.get("/api/config").json()["otlp_endpoint"] == f"grpc://[fe80::1]:{grpc_port(ipv6)}"
 
 
 def test_health_answers_any_host(client: TestClient):

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from junjo.features.auth.passwords import PasswordCheckGate
 from junjo.features.auth.throttle import SignInThrottle
+from junjo.features.users.passwords import PasswordCheckGate
 from junjo.kernel.errors import Busy, TooManyAttempts
 
 WINDOW = 900

@@ -1,6 +1,6 @@
-"""An in-process ingestion server for the tests in this folder: the real IngestRuntime
-(WAL, DuckDB, indexer thread, gRPC server on a free port) plus the real Starlette app
-served by uvicorn on a free port, with an ingest key and a read key in the control DB."""
+"""An in-process server for the tests in this folder: the whole app (its lifespan starts
+the real IngestRuntime: WAL, DuckDB, indexer thread, gRPC server on a free port) served by
+uvicorn on a free port, with an ingest key and a read key in the control DB."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ import pytest
 import uvicorn
 
 from junjo.config import Settings
-from junjo.features.api_keys.service import KeyVerifier, create_key
+from junjo.features.api_keys.service import create_key
 from junjo.features.ingest.runtime import IngestRuntime
 from junjo.kernel.control_db import ControlDB
 from junjo.kernel.principal import Principal
 from junjo.server.app import create_app
+from junjo.server.state import Launch
 from tests.ingest.spans_query import stored_span_keys
 from tests.support.wait import wait_until
 
@@ -92,24 +93,15 @@ def start_server(tmp_path: Path, keys: Keys) -> Iterator[Callable[..., Harness]]
 
     def start(**overrides: Any) -> Harness:
         settings = Settings(
-            data_dir=tmp_path / "data", session_secret="test-secret", grpc_port=0, **overrides
+            data_dir=tmp_path / "data",
+            session_secret="test-secret-of-at-least-32-characters",
+            grpc_port=0,
+            **overrides,
         )
-        verifier = KeyVerifier(settings.control_db_path)
-        runtime = IngestRuntime(settings, verifier)
-        runtime.start()
-        stops.append(verifier.close)
-        stops.append(runtime.stop)
-        app = create_app(
-            settings,
-            control=keys.control,
-            key_verifier=verifier,
-            session_secret="test-secret",
-            local_token=LOCAL_TOKEN,
-            state={"ingest": runtime.service},
-        )
+        app = create_app(settings, Launch(local_token=LOCAL_TOKEN))
         url, stop_http = _serve_in_thread(app)
         stops.append(stop_http)
-        return Harness(runtime, url, keys, settings)
+        return Harness(app.state.junjo.get(IngestRuntime), url, keys, settings)
 
     yield start
     for stop in reversed(stops):
@@ -122,7 +114,7 @@ def server(start_server: Callable[..., Harness]) -> Harness:
 
 
 def _serve_in_thread(app: Any) -> tuple[str, Callable[[], None]]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -18,7 +18,7 @@ from tests.otlp_builders import (
     request_payload,
 )
 
-COLUMNS = [c.strip() for c in trace_summary.COLUMNS.split(",")]
+COLUMNS = [c.strip() for c in trace_summary.SUMMARY_COLUMNS.split(",")]
 
 
 def write(store: SpanStore, seq: int, spans, service: str = "svc") -> None:
@@ -29,7 +29,7 @@ def write(store: SpanStore, seq: int, spans, service: str = "svc") -> None:
 def summary(store: SpanStore, trace_id: bytes) -> dict:
     cursor = store.cursor()
     row = cursor.execute(
-        f"SELECT {trace_summary.COLUMNS} FROM traces WHERE trace_id = ?", [trace_id.hex()]
+        f"SELECT {trace_summary.SUMMARY_COLUMNS} FROM traces WHERE trace_id = ?", [trace_id.hex()]
     ).fetchone()
     return dict(zip(COLUMNS, row, strict=True))
 
@@ -73,10 +73,12 @@ def test_backfill_rebuilds_the_same_summary(tmp_path: Path):
             write(store, seq * 2, spans)
             write(store, seq * 2 + 1, [make_span(trace_id=trace, span_id=root_id, start_ns=T0)])
     conn = duckdb.connect(str(tmp_path / "s.duckdb"))
-    kept = conn.execute(f"SELECT {trace_summary.COLUMNS} FROM traces ORDER BY 1").fetchall()
+    kept = conn.execute(f"SELECT {trace_summary.SUMMARY_COLUMNS} FROM traces ORDER BY 1").fetchall()
     conn.execute("DELETE FROM traces")
     conn.execute(trace_summary.BACKFILL)
-    rebuilt = conn.execute(f"SELECT {trace_summary.COLUMNS} FROM traces ORDER BY 1").fetchall()
+    rebuilt = conn.execute(
+        f"SELECT {trace_summary.SUMMARY_COLUMNS} FROM traces ORDER BY 1"
+    ).fetchall()
     ignore = {
         COLUMNS.index(c)
         for c in ("first_indexed_at_ns", "last_indexed_at_ns", "root_indexed_at_ns")

@@ -7,11 +7,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from junjo.features.api_keys import service
-from junjo.features.auth.guards import require_user
+from junjo.features.api_keys.service import KeyVerifier
+from junjo.kernel.credentials import presented_key
+from junjo.kernel.principal import Principal
+from junjo.server.endpoint import ERROR_SCHEMA, STRING, endpoint, principal_of
 from junjo.server.http_utils import control_call, json_object
-from junjo.server.openapi import ERROR_SCHEMA, document
+from junjo.server.state import state_of
 
-STRING = {"type": "string"}
 API_KEY = {
     "type": "object",
     "properties": {
@@ -26,19 +28,19 @@ API_KEY = {
 CREATED_KEY = API_KEY | {"properties": {**API_KEY["properties"], "key": STRING}}
 
 
-@document(
+@endpoint(
     "List API keys (never the key itself)",
     auth="session",
     tag="api keys",
     responses={200: {"type": "array", "items": API_KEY}},
 )
 async def list_keys(request: Request) -> JSONResponse:
-    actor = await require_user(request)
+    actor = principal_of(request)
     keys = await control_call(request, service.list_keys, actor)
     return JSONResponse([key.public() for key in keys])
 
 
-@document(
+@endpoint(
     "Create an API key; the response is the only time the full key is shown",
     auth="session",
     tag="api keys",
@@ -53,7 +55,7 @@ async def list_keys(request: Request) -> JSONResponse:
     responses={201: CREATED_KEY, 422: ERROR_SCHEMA},
 )
 async def create_key(request: Request) -> JSONResponse:
-    actor = await require_user(request)
+    actor = principal_of(request)
     body = await json_object(request)
     created = await control_call(
         request, service.create_key, actor, body.get("name"), body.get("scope", "ingest")
@@ -61,14 +63,14 @@ async def create_key(request: Request) -> JSONResponse:
     return JSONResponse(created.public(), status_code=201)
 
 
-@document(
+@endpoint(
     "Delete an API key; ingestion refuses it from the next request",
     auth="session",
     tag="api keys",
     responses={204: None, 404: ERROR_SCHEMA},
 )
 async def delete_key(request: Request) -> Response:
-    actor = await require_user(request)
+    actor = principal_of(request)
     await control_call(request, service.delete_key, actor, request.path_params["key_id"])
     return Response(status_code=204)
 
@@ -78,3 +80,13 @@ routes = [
     Route("/api_keys", create_key, methods=["POST"]),
     Route("/api_keys/{key_id}", delete_key, methods=["DELETE"]),
 ]
+
+
+def key_principal(request: Request) -> Principal | None:
+    """A read or ingest key given as ``Authorization: Bearer`` (or ``x-junjo-api-key``);
+    the door then refuses an ingest key anything but sending telemetry."""
+    raw = presented_key(request.headers.get)
+    key = state_of(request).get(KeyVerifier).verify(raw) if raw else None
+    if key is None:
+        return None
+    return Principal("api_key", key.id, key.name, scope=key.scope)

@@ -6,41 +6,33 @@ import asyncio
 import hmac
 
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from junjo.features.auth.guards import require_user, session_principal
-from junjo.features.auth.passwords import MAX_LENGTH, MIN_LENGTH
-from junjo.features.auth.sessions import COOKIE_NAME, SessionClaim
-from junjo.features.users import service as users
-from junjo.kernel.errors import Busy
+from junjo.features import users
+from junjo.features.auth.identity import SetupState, session_principal
+from junjo.features.auth.sessions import COOKIE_NAME, SessionClaim, SessionSigner
+from junjo.features.auth.throttle import SignInThrottle
+from junjo.features.users import CREDENTIALS
+from junjo.kernel.errors import BadRequest, Busy, InvalidInput, PermissionDenied, Unauthenticated
+from junjo.server.endpoint import ERROR_SCHEMA, MESSAGE, STRING, endpoint, principal_of
 from junjo.server.http_utils import client_address, control_call, json_object
-from junjo.server.openapi import ERROR_SCHEMA, document
-
-STRING = {"type": "string"}
-MESSAGE = {"type": "object", "properties": {"message": STRING}, "required": ["message"]}
-EMAIL = {"type": "string", "format": "email", "maxLength": 254}
-PASSWORD = {"type": "string", "minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
-CREDENTIALS = {
-    "type": "object",
-    "properties": {"email": EMAIL, "password": PASSWORD},
-    "required": ["email", "password"],
-}
+from junjo.server.state import state_of
 
 SETUP_TOKEN_HEADER = "x-junjo-setup-token"
 
 
 def _signed_in(request: Request, user: users.User, message: str) -> JSONResponse:
     response = JSONResponse({"message": message})
-    settings = request.app.state.settings
+    state = state_of(request)
+    settings = state.settings
     secure = settings.cookie_secure
     if secure is None:
         secure = request.url.scheme == "https"
     response.set_cookie(
         COOKIE_NAME,
-        request.app.state.signer.sign(SessionClaim(user.id, user.session_revision)),
+        state.get(SessionSigner).sign(SessionClaim(user.id, user.session_revision)),
         max_age=settings.session_max_age_seconds,
         path="/",
         httponly=True,
@@ -50,7 +42,7 @@ def _signed_in(request: Request, user: users.User, message: str) -> JSONResponse
     return response
 
 
-@document(
+@endpoint(
     "Whether any user exists (the UI shows first-user setup when not)",
     auth="public",
     tag="auth",
@@ -60,7 +52,7 @@ async def db_has_users(request: Request) -> JSONResponse:
     return JSONResponse({"users_exist": await control_call(request, users.has_users)})
 
 
-@document(
+@endpoint(
     "Create the first user with the setup token; signs them in",
     auth="setup_token",
     tag="auth",
@@ -74,30 +66,29 @@ async def db_has_users(request: Request) -> JSONResponse:
     },
 )
 async def create_first_user(request: Request) -> JSONResponse:
-    state = request.app.state
+    setup = state_of(request).get(SetupState)
     body = await json_object(request)
     if await control_call(request, users.has_users):
-        raise HTTPException(400, "Users already exist, cannot create first user")
+        raise BadRequest("Users already exist, cannot create first user")
     offered = body.get("setup_token") or request.headers.get(SETUP_TOKEN_HEADER) or ""
-    expected = state.setup.token
+    expected = setup.token
     if (
         not expected
         or not isinstance(offered, str)
         or not hmac.compare_digest(offered.encode(), expected.encode())
     ):
-        raise HTTPException(
-            403,
+        raise PermissionDenied(
             "A valid setup token is required: `junjo serve` printed it at startup "
-            "(or create the user with `junjo user add`)",
+            "(or create the user with `junjo user add`)"
         )
     user = await control_call(
         request, users.create_first_user, body.get("email"), body.get("password")
     )
-    state.setup.token = None
+    setup.token = None
     return _signed_in(request, user, "First user created successfully")
 
 
-@document(
+@endpoint(
     "Sign in; sets the session cookie",
     auth="public",
     tag="auth",
@@ -111,26 +102,26 @@ async def create_first_user(request: Request) -> JSONResponse:
     },
 )
 async def sign_in(request: Request) -> JSONResponse:
-    state = request.app.state
+    throttle = state_of(request).get(SignInThrottle)
     body = await json_object(request)
     email, password = body.get("email"), body.get("password")
     if not isinstance(email, str) or not isinstance(password, str):
-        raise HTTPException(422, "email and password are required strings")
-    attempt = state.throttle.begin(users.normalize_email(email), client_address(request))
+        raise InvalidInput("email and password are required strings")
+    attempt = throttle.begin(users.normalize_email(email), client_address(request))
     if attempt.delay:
         await asyncio.sleep(attempt.delay)  # an account under attack: slower, not locked
     try:
         user = await control_call(request, users.check_credentials, email, password)
     except Busy:
-        state.throttle.abandoned(attempt)
+        throttle.abandoned(attempt)
         raise
     if user is None:
-        raise HTTPException(401, "Invalid credentials")
-    state.throttle.succeeded(attempt)
+        raise Unauthenticated("Invalid credentials")
+    throttle.succeeded(attempt)
     return _signed_in(request, user, "signed in")
 
 
-@document("Sign out everywhere", auth="public", tag="auth", responses={200: MESSAGE})
+@endpoint("Sign out everywhere", auth="public", tag="auth", responses={200: MESSAGE})
 async def sign_out(request: Request) -> JSONResponse:
     """Revokes every session of the signed-in user (a stolen copy of the cookie too)."""
     await run_in_threadpool(_revoke_own_sessions, request)
@@ -142,17 +133,17 @@ async def sign_out(request: Request) -> JSONResponse:
 def _revoke_own_sessions(request: Request) -> None:
     principal = session_principal(request)
     if principal is not None:
-        users.revoke_sessions(request.app.state.control.db, principal.id)
+        users.revoke_sessions(state_of(request).control.db, principal.id)
 
 
-@document(
+@endpoint(
     "The signed-in user",
     auth="session",
     tag="auth",
     responses={200: {"type": "object", "properties": {"user_email": STRING}}},
 )
 async def auth_test(request: Request) -> JSONResponse:
-    principal = await require_user(request)
+    principal = principal_of(request)
     return JSONResponse({"user_email": principal.label})
 
 

@@ -103,13 +103,12 @@ class _ServerQuarantine:
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         import httpx
 
-        from junjo.features.traces.client import SourceUnavailable
-        from junjo.kernel.errors import JunjoError, NotFound
+        from junjo.kernel.errors import JunjoError, NotFound, Unreachable
 
         try:
             response = self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise SourceUnavailable(f"cannot reach the local server: {exc}") from exc
+            raise Unreachable(f"cannot reach the local server: {exc}") from exc
         if response.status_code == 200:
             return response.json()
         try:
@@ -155,14 +154,14 @@ class _FilesQuarantine:
         return wal
 
     def entries(self, limit: int) -> dict[str, Any]:
-        from junjo.features.spans import quarantine
+        from junjo.features.ingest import quarantine
 
         if not self._settings.wal_path.exists():
             return {"pending_entries": 0, "pending_spans": 0, "entries": []}
         return quarantine.list_entries(self._wal(), self._operator, limit)
 
     def replay(self, ids: list[int] | None) -> dict[str, Any]:
-        from junjo.features.spans import quarantine
+        from junjo.features.ingest import quarantine
 
         if not self._settings.wal_path.exists():
             return quarantine.replay(_NoQuarantine(), self._operator, ids)

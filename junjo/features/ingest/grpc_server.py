@@ -35,13 +35,9 @@ from typing import Any, TypeVar
 import grpc
 
 from junjo.features.ingest.otlp import OtlpDecodeError, PayloadTooLarge, encode_response
-from junjo.features.ingest.service import (
-    AuthFailure,
-    IngestRefused,
-    IngestService,
-    KeyVerifierLike,
-    Refusal,
-)
+from junjo.features.ingest.service import IngestService, KeyVerifierLike
+from junjo.kernel.credentials import presented_key
+from junjo.kernel.errors import JunjoError, outcome
 
 log = logging.getLogger("junjo.ingest.grpc")
 
@@ -49,7 +45,6 @@ TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
 LOGS_SERVICE = "opentelemetry.proto.collector.logs.v1.LogsService"
 HEALTH_SERVICE = "grpc.health.v1.Health"
-API_KEY_METADATA = "x-junjo-api-key"
 
 # grpc.health.v1.HealthCheckResponse{status}: field 1, varint. SERVING = 1, NOT_SERVING = 2,
 # SERVICE_UNKNOWN = 3 (Watch only; Check answers NOT_FOUND instead).
@@ -200,8 +195,8 @@ class GrpcIngestServer:
         hold = contextlib.ExitStack()
         try:
             hold.enter_context(self._service.admit(len(request), wait_s=0))
-        except IngestRefused as exc:
-            await context.abort(_refusal_code(exc.reason), str(exc))
+        except JunjoError as exc:
+            await context.abort(_status_code(exc), str(exc))
         code, message, reply = await self._in_pool(self._export_admitted, request, key, hold)
         if code is not grpc.StatusCode.OK:
             await context.abort(code, message)
@@ -215,11 +210,10 @@ class GrpcIngestServer:
                 # is paced inside its admission, whose byte budget bounds what waits here.
                 time.sleep(self._service.pacing_delay())
                 result = self._service.accept(request, "protobuf", api_key_id=key.id)
-            except IngestRefused as exc:
-                return _refusal_code(exc.reason), str(exc), b""
-            except (OtlpDecodeError, PayloadTooLarge) as exc:
-                self._service.record_invalid()
-                return grpc.StatusCode.INVALID_ARGUMENT, str(exc), b""
+            except JunjoError as exc:
+                if isinstance(exc, OtlpDecodeError | PayloadTooLarge):
+                    self._service.record_invalid()
+                return _status_code(exc), str(exc), b""
             except Exception:
                 log.exception("unexpected error in TraceService/Export")
                 return grpc.StatusCode.UNAVAILABLE, "temporary server error; retry later", b""
@@ -243,10 +237,8 @@ class GrpcIngestServer:
     def _check_key(self, raw_key: str | None) -> tuple[grpc.StatusCode, str, Any]:
         try:
             return grpc.StatusCode.OK, "", self._service.authenticate(self._verifier, raw_key)
-        except AuthFailure as exc:
-            return _AUTH_CODES[exc.reason], str(exc), None
-        except IngestRefused as exc:
-            return _refusal_code(exc.reason), str(exc), None
+        except JunjoError as exc:
+            return _status_code(exc), str(exc), None
 
     async def _health_check(self, requests: Any, context: grpc.aio.ServicerContext) -> bytes:
         name = _health_service_name(await self._request(context))
@@ -293,31 +285,15 @@ class _RawHandler(grpc.GenericRpcHandler):
         return self._methods.get(handler_call_details.method)
 
 
-_AUTH_CODES = {
-    "missing": grpc.StatusCode.UNAUTHENTICATED,
-    "unknown": grpc.StatusCode.UNAUTHENTICATED,
-    "read_only": grpc.StatusCode.PERMISSION_DENIED,
-}
-
-
-def _refusal_code(reason: Refusal) -> grpc.StatusCode:
-    if reason is Refusal.BACKLOG:
-        return grpc.StatusCode.RESOURCE_EXHAUSTED
-    return grpc.StatusCode.UNAVAILABLE
+def _status_code(error: JunjoError) -> grpc.StatusCode:
+    return grpc.StatusCode[outcome(error).grpc]
 
 
 def _api_key(context: grpc.aio.ServicerContext) -> str | None:
-    """``x-junjo-api-key`` as the Junjo SDK sends it, else ``authorization: Bearer``."""
-    bearer = None
-    for item in context.invocation_metadata() or ():
-        key, value = item.key, item.value
-        if key == API_KEY_METADATA and isinstance(value, str):
-            return value.strip()
-        if key == "authorization" and isinstance(value, str):
-            scheme, _, token = value.partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                bearer = token.strip()
-    return bearer
+    metadata = {item.key: item.value for item in context.invocation_metadata() or ()}
+    return presented_key(
+        lambda name: value if isinstance(value := metadata.get(name), str) else None
+    )
 
 
 def _health_service_name(request: bytes) -> str | None:

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from junjo.features.auth.guards import require_principal, require_user
+from junjo.features.api_keys import KeyVerifier
 from junjo.features.ingest.otlp import (
     SUPPORTED_ENCODINGS,
     OtlpDecodeError,
@@ -38,16 +38,14 @@ from junjo.features.ingest.otlp import (
     encode_response,
     encode_status,
 )
-from junjo.features.ingest.service import (
-    AuthFailure,
-    BodyBudget,
-    IngestRefused,
-    IngestService,
-    Refusal,
-)
-from junjo.kernel.errors import InvalidInput
+from junjo.features.ingest.service import BodyBudget, IngestService
+from junjo.kernel.credentials import presented_key
+from junjo.kernel.errors import Busy, InvalidInput, JunjoError, TooLarge, UnsupportedMediaType
+from junjo.kernel.params import int_param
+from junjo.server.endpoint import ERROR_SCHEMA, Content, endpoint, principal_of
+from junjo.server.errors import error_headers
 from junjo.server.http_utils import BodyTimeout, body_chunks, json_object
-from junjo.server.openapi import ERROR_SCHEMA, Content, document
+from junjo.server.state import state_of
 
 log = logging.getLogger("junjo.ingest.http")
 
@@ -60,9 +58,6 @@ _CONTENT_TYPE: dict[WireFormat, str] = {
     "protobuf": "application/x-protobuf",
     "json": "application/json",
 }
-# google.rpc.Code values for the Status body.
-_INVALID_ARGUMENT, _DEADLINE_EXCEEDED, _PERMISSION_DENIED, _RESOURCE_EXHAUSTED = 3, 4, 7, 8
-_UNAVAILABLE, _UNAUTHENTICATED = 14, 16
 # Retry-After for an unexpected error, as for a failed WAL write.
 _UNEXPECTED_RETRY_AFTER_S = 5
 
@@ -111,17 +106,7 @@ IGNORED_EXPORT = _otlp("Export{Metrics,Logs}ServiceRequest", {"type": "object"})
 IGNORED_RESPONSE = _otlp("Export{Metrics,Logs}ServiceResponse", {"type": "object"})
 
 
-class _Reply(Exception):
-    """Ends a request early with a status and a google.rpc.Status body."""
-
-    def __init__(
-        self, status: int, code: int, message: str, retry_after: int | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.retry_after = status, code, retry_after
-
-
-@document(
+@endpoint(
     "OTLP/HTTP trace export (application/x-protobuf or application/json, optional gzip)",
     auth="api_key",
     tag="ingest",
@@ -136,20 +121,18 @@ async def export_traces(request: Request) -> Response:
     wire = _MEDIA_TYPES.get(_media_type(request), "json")  # errors before 415 answer JSON
     try:
         return await _export(request)
-    except _Reply as reply:
-        return _error_response(reply, wire)
+    except JunjoError as exc:
+        return _error_response(exc, wire)
     except ClientDisconnect:
         return _gone()
     except Exception:
         return _error_response(_unexpected(request), wire)
 
 
-def _unexpected(request: Request) -> _Reply:
+def _unexpected(request: Request) -> Busy:
     """A bug or an unforeseen failure: 503, which OTLP clients retry (they drop a 500)."""
     log.exception("unexpected error in %s %s", request.method, request.url.path)
-    return _Reply(
-        503, _UNAVAILABLE, "temporary server error; retry later", _UNEXPECTED_RETRY_AFTER_S
-    )
+    return Busy("temporary server error; retry later", _UNEXPECTED_RETRY_AFTER_S)
 
 
 def _gone() -> Response:
@@ -157,37 +140,33 @@ def _gone() -> Response:
     return Response(status_code=400)
 
 
-def _error_response(reply: _Reply, wire: WireFormat) -> Response:
-    headers = {"Retry-After": str(reply.retry_after)} if reply.retry_after else {}
-    if reply.status == 408:
-        # The rest of the body would come from the same slow client: close instead.
-        headers["Connection"] = "close"
+def _error_response(error: JunjoError, wire: WireFormat) -> Response:
+    """The error as OTLP/HTTP answers it: a google.rpc.Status body in the request's encoding."""
+    status, code, headers = error_headers(error)
     return Response(
-        encode_status(reply.code, str(reply), wire),
-        status_code=reply.status,
+        encode_status(code, str(error), wire),
+        status_code=status,
         media_type=_CONTENT_TYPE[wire],
         headers=headers,
     )
 
 
 async def _export(request: Request) -> Response:
-    service: IngestService = request.app.state.ingest
+    service = state_of(request).get(IngestService)
     key = await _authenticate(request, service)
     wire = _MEDIA_TYPES.get(_media_type(request))
     if wire is None:
-        raise _Reply(
-            415,
-            _INVALID_ARGUMENT,
-            "Content-Type must be application/x-protobuf or application/json",
+        raise UnsupportedMediaType(
+            "Content-Type must be application/x-protobuf or application/json"
         )
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding not in SUPPORTED_ENCODINGS:
-        raise _Reply(415, _INVALID_ARGUMENT, f"unsupported Content-Encoding {encoding!r}")
+        raise UnsupportedMediaType(f"unsupported Content-Encoding {encoding!r}")
     limit = service.limits.max_body_bytes
     declared = _content_length(request)
     if declared is not None and declared > limit:
         service.record_invalid()
-        raise _Reply(413, _INVALID_ARGUMENT, f"request body is larger than {limit} bytes")
+        raise TooLarge(f"request body is larger than {limit} bytes")
     delay = service.pacing_delay()
     if delay:
         await asyncio.sleep(delay)
@@ -200,36 +179,21 @@ async def _export(request: Request) -> Response:
                 result = await run_in_threadpool(
                     service.accept, body, wire, content_encoding=encoding, api_key_id=key.id
                 )
-    except IngestRefused as exc:
-        status = 429 if exc.reason is Refusal.BACKLOG else 503
-        code = _RESOURCE_EXHAUSTED if exc.reason is Refusal.BACKLOG else _UNAVAILABLE
-        raise _Reply(status, code, str(exc), exc.retry_after_s) from exc
-    except PayloadTooLarge as exc:
+    except (PayloadTooLarge, OtlpDecodeError):
         service.record_invalid()
-        raise _Reply(413, _INVALID_ARGUMENT, str(exc)) from exc
-    except OtlpDecodeError as exc:
-        service.record_invalid()
-        raise _Reply(400, _INVALID_ARGUMENT, str(exc)) from exc
+        raise
     return Response(
         encode_response(result.rejected_spans, result.error_message, wire),
         media_type=_CONTENT_TYPE[wire],
     )
 
 
-async def _authenticate(request: Request, service: IngestService):
-    raw = request.headers.get("x-junjo-api-key")
-    if raw is None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        raw = token.strip() if scheme.lower() == "bearer" else None
-    try:
-        # The verifier reads SQLite (and sometimes writes last_used_at): off the event loop.
-        return await run_in_threadpool(service.authenticate, request.app.state.key_verifier, raw)
-    except AuthFailure as exc:
-        if exc.reason == "read_only":
-            raise _Reply(403, _PERMISSION_DENIED, str(exc)) from exc
-        raise _Reply(401, _UNAUTHENTICATED, str(exc)) from exc
-    except IngestRefused as exc:
-        raise _Reply(503, _UNAVAILABLE, str(exc), exc.retry_after_s) from exc
+async def _authenticate(request: Request, service: IngestService) -> Any:
+    """The request's ingest key, else Unauthenticated, PermissionDenied or IngestRefused."""
+    raw = presented_key(request.headers.get)
+    # The verifier reads SQLite (and sometimes writes last_used_at): off the event loop.
+    verifier = state_of(request).get(KeyVerifier)
+    return await run_in_threadpool(service.authenticate, verifier, raw)
 
 
 async def _read_body(
@@ -241,12 +205,12 @@ async def _read_body(
         async for chunk in body_chunks(request):
             if len(body) + len(chunk) > limit:
                 service.record_invalid()
-                raise _Reply(413, _INVALID_ARGUMENT, f"request body is larger than {limit} bytes")
+                raise TooLarge(f"request body is larger than {limit} bytes")
             budget.grow(len(chunk))
             body += chunk
-    except BodyTimeout as exc:
+    except BodyTimeout:
         service.record_timeout()
-        raise _Reply(408, _DEADLINE_EXCEEDED, str(exc)) from exc
+        raise
     return bytes(body)
 
 
@@ -262,7 +226,7 @@ def _content_length(request: Request) -> int | None:
     return value if value >= 0 else None
 
 
-@document(
+@endpoint(
     "OTLP/HTTP metrics and logs: accepted and discarded (older SDKs send them)",
     auth="api_key",
     tag="ingest",
@@ -273,15 +237,13 @@ def _content_length(request: Request) -> int | None:
 async def export_ignored(request: Request) -> Response:
     """``/v1/metrics`` and ``/v1/logs``: authenticated no-ops, like their gRPC twins."""
     wire = _MEDIA_TYPES.get(_media_type(request), "json")
-    service: IngestService = request.app.state.ingest
+    service = state_of(request).get(IngestService)
     try:
         await _authenticate(request, service)
         with service.receiving() as budget:
             await _read_body(request, service.limits.max_body_bytes, service, budget)
-    except IngestRefused as exc:
-        return _error_response(_Reply(503, _UNAVAILABLE, str(exc), exc.retry_after_s), wire)
-    except _Reply as reply:
-        return _error_response(reply, wire)
+    except JunjoError as exc:
+        return _error_response(exc, wire)
     except ClientDisconnect:
         return _gone()
     except Exception:
@@ -289,7 +251,7 @@ async def export_ignored(request: Request) -> Response:
     return Response(encode_response(0, "", wire), media_type=_CONTENT_TYPE[wire])
 
 
-@document(
+@endpoint(
     "Ingestion counters (accepted, indexed, backlog, quarantined, truncated values, indexer"
     " lag) and the newest quarantine entries",
     auth="session_or_read_key",
@@ -297,8 +259,8 @@ async def export_ignored(request: Request) -> Response:
     responses={200: {"type": "object"}},
 )
 async def ingest_status(request: Request) -> JSONResponse:
-    principal = await require_principal(request)
-    service: IngestService = request.app.state.ingest
+    principal = principal_of(request)
+    service = state_of(request).get(IngestService)
 
     def status() -> dict:
         return {**service.status(), "quarantine": service.quarantine(principal)}
@@ -306,7 +268,7 @@ async def ingest_status(request: Request) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(status))
 
 
-@document(
+@endpoint(
     "Quarantine entries, newest first (without their payloads), and what is pending in all",
     auth="session_or_read_key",
     tag="ingest",
@@ -314,11 +276,9 @@ async def ingest_status(request: Request) -> JSONResponse:
     responses={200: {"type": "object"}, 422: ERROR_SCHEMA},
 )
 async def list_quarantine(request: Request) -> JSONResponse:
-    from junjo.features.traces.params import int_param
-
-    principal = await require_principal(request)
+    principal = principal_of(request)
     limit = int_param(request.query_params, "limit", 20)
-    service: IngestService = request.app.state.ingest
+    service = state_of(request).get(IngestService)
     return JSONResponse(await run_in_threadpool(service.quarantine, principal, limit))
 
 
@@ -331,7 +291,7 @@ _REPLAY_BODY = {
 }
 
 
-@document(
+@endpoint(
     "Replay quarantined entries: their requests go back into the WAL to be indexed again",
     auth="session",
     tag="ingest",
@@ -339,19 +299,14 @@ _REPLAY_BODY = {
     responses={200: {"type": "object"}, 404: ERROR_SCHEMA, 422: ERROR_SCHEMA},
 )
 async def replay_quarantine(request: Request) -> JSONResponse:
-    principal = await require_user(request)
+    principal = principal_of(request)
     body = await json_object(request)
     ids, everything = body.get("ids"), body.get("all") is True
     if everything == (ids is not None) or (ids is not None and not isinstance(ids, list)):
         raise InvalidInput('give "ids" (a list of entry ids) or "all": true')
-    service: IngestService = request.app.state.ingest
-    try:
-        result = await run_in_threadpool(
-            service.replay_quarantined, principal, None if everything else ids
-        )
-    except IngestRefused as exc:
-        raise HTTPException(503, str(exc), {"Retry-After": str(exc.retry_after_s)}) from exc
-    return JSONResponse(result)
+    service = state_of(request).get(IngestService)
+    ids_or_all = None if everything else ids
+    return JSONResponse(await run_in_threadpool(service.replay_quarantined, principal, ids_or_all))
 
 
 routes = [

@@ -23,6 +23,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from junjo.kernel.errors import Malformed, TooLarge
+
 WireFormat = Literal["protobuf", "json"]
 
 _ZERO_TRACE_ID = bytes(16)
@@ -41,12 +43,12 @@ MAX_GZIP_MEMBERS = 4096
 _FIRST_FEED, _MAX_FEED = 1 << 10, 1 << 20
 
 
-class OtlpDecodeError(ValueError):
-    """The request is not a valid OTLP export (INVALID_ARGUMENT / HTTP 400)."""
+class OtlpDecodeError(Malformed, ValueError):
+    """The request is not a valid OTLP export."""
 
 
-class PayloadTooLarge(ValueError):
-    """The request, or what it decompresses to, is above the configured limit (HTTP 413)."""
+class PayloadTooLarge(TooLarge, ValueError):
+    """The request, or what it decompresses to, is above the configured limit."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,14 @@
 """The ingestion side of ``junjo serve``: WAL, span store, indexer thread, gRPC server.
 
-Storage is opened in ``__init__`` so a broken data dir fails before any port is bound and
-so ``service`` exists when the web app is built; ``start()`` starts the threads and binds
-the gRPC port; ``stop()`` shuts down in the order that loses nothing:
+Built and started by the feature's lifespan, on the span store the spans feature opened
+(and closes after this has stopped). The WAL is opened in ``__init__`` so a broken data dir
+fails before any port is bound; ``start()`` starts the threads and binds the gRPC port;
+``stop()`` shuts down in the order that loses nothing:
 
 1. refuse new exports (both doors answer UNAVAILABLE / 503) and stop the gRPC listener;
 2. let in-flight exports finish, each one either acked after its WAL commit or refused;
 3. stop the indexer (it indexes what is quick; the rest waits in the WAL for next start);
-4. close the WAL (committing any append still queued) and DuckDB.
+4. close the WAL (committing any append still queued).
 """
 
 from __future__ import annotations
@@ -21,9 +22,7 @@ import time
 from junjo.config import Settings
 from junjo.features.ingest.grpc_server import GrpcIngestServer
 from junjo.features.ingest.service import IngestLimits, IngestService, KeyVerifierLike
-from junjo.features.spans.indexer import Indexer
-from junjo.features.spans.quarantine import move_legacy_entries
-from junjo.features.spans.store import SERVER_MEMORY_LIMIT, SpanStore
+from junjo.features.spans import Indexer, SpanStore, move_legacy_entries
 from junjo.kernel.wal import WriteAheadLog
 
 log = logging.getLogger("junjo.ingest")
@@ -40,6 +39,7 @@ class IngestRuntime:
     def __init__(
         self,
         settings: Settings,
+        store: SpanStore,
         key_verifier: KeyVerifierLike,
         *,
         grpc_workers: int = 16,
@@ -48,11 +48,7 @@ class IngestRuntime:
         self.settings = settings
         settings.ensure_data_dir()
         self.wal = WriteAheadLog(settings.wal_path)
-        try:
-            self.store = SpanStore.open(settings.spans_db_path, memory_limit=SERVER_MEMORY_LIMIT)
-        except BaseException:
-            self.wal.close()
-            raise
+        self.store = store
         # On one core a worker only adds memory and hand-off costs.
         in_worker = settings.index_workers == 1 and (os.cpu_count() or 1) > 1
         self.indexer = Indexer(
@@ -110,5 +106,4 @@ class IngestRuntime:
             if not self.indexer.stop(timeout=max(1.0, min(5.0, remaining))):
                 log.warning("indexer still busy at shutdown; the WAL keeps the rest")
         self.wal.close()
-        self.store.close()
         log.info("ingestion stopped")

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from junjo.config import Settings
 from junjo.features.ingest.otlp import WireFormat, decode_traces, decompress
+from junjo.kernel.errors import Busy, PermissionDenied, RetryLater, TooManyRequests, Unauthenticated
 from junjo.kernel.wal import WalClosed, WriteAheadLog
 
 log = logging.getLogger("junjo.ingest")
@@ -52,20 +53,26 @@ RETRY_AFTER_S = {
 }
 
 
-class IngestRefused(Exception):
+class IngestRefused(RetryLater):
+    """A whole batch refused for a while; ``reason`` says why (counted in the status)."""
+
+    reason: Refusal
+
+
+class BacklogFull(IngestRefused, TooManyRequests):
+    reason = Refusal.BACKLOG
+
+
+class IngestUnavailable(IngestRefused, Busy):
     def __init__(self, reason: Refusal, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, RETRY_AFTER_S[reason])
         self.reason = reason
-        self.retry_after_s = RETRY_AFTER_S[reason]
 
 
-class AuthFailure(Exception):
-    """``reason`` is "missing" or "unknown" (UNAUTHENTICATED / 401) or "read_only"
-    (PERMISSION_DENIED / 403)."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+def refused(reason: Refusal, message: str) -> IngestRefused:
+    if reason is Refusal.BACKLOG:
+        return BacklogFull(message, RETRY_AFTER_S[reason])
+    return IngestUnavailable(reason, message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +135,14 @@ class _Admission:
         with self._cond:
             while True:
                 if self.closed:
-                    raise IngestRefused(Refusal.SHUTTING_DOWN, "server is shutting down")
+                    raise refused(Refusal.SHUTTING_DOWN, "server is shutting down")
                 if self.requests < self._max_requests and self._fits(size, held=0):
                     self.requests += 1
                     self.bytes += size
                     return
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise IngestRefused(Refusal.OVERLOADED, "too many exports in flight")
+                    raise refused(Refusal.OVERLOADED, "too many exports in flight")
                 self._cond.wait(remaining)
 
     def leave(self, size: int) -> None:
@@ -148,9 +155,9 @@ class _Admission:
         """Add ``extra`` bytes to a claim of ``held`` bytes, at once or not at all."""
         with self._cond:
             if self.closed:
-                raise IngestRefused(Refusal.SHUTTING_DOWN, "server is shutting down")
+                raise refused(Refusal.SHUTTING_DOWN, "server is shutting down")
             if not self._fits(extra, held):
-                raise IngestRefused(Refusal.OVERLOADED, "too many export bytes in flight")
+                raise refused(Refusal.OVERLOADED, "too many export bytes in flight")
             self.bytes += extra
 
     def shrink(self, size: int) -> None:
@@ -246,10 +253,11 @@ class IngestService:
     # -- the request path ------------------------------------------------------------------
 
     def authenticate(self, verifier: KeyVerifierLike, raw_key: str | None) -> Any:
-        """The verified ingest key, or AuthFailure / IngestRefused(AUTH_UNAVAILABLE)."""
+        """The verified ingest key, else Unauthenticated, PermissionDenied (a read key) or
+        IngestRefused(AUTH_UNAVAILABLE)."""
         if not raw_key:
             self._count_refusal("unauthenticated")
-            raise AuthFailure("missing", "Missing x-junjo-api-key header")
+            raise Unauthenticated("Missing x-junjo-api-key header")
         try:
             key = verifier.verify(raw_key)
         except sqlite3.Error as exc:  # a locked or unreadable control DB is transient
@@ -257,10 +265,10 @@ class IngestService:
             raise self._refusal(Refusal.AUTH_UNAVAILABLE, message) from exc
         if key is None:
             self._count_refusal("unauthenticated")
-            raise AuthFailure("unknown", "Invalid API key")
+            raise Unauthenticated("Invalid API key")
         if key.scope != "ingest":
             self._count_refusal("permission_denied")
-            raise AuthFailure("read_only", "This API key has read scope and cannot ingest")
+            raise PermissionDenied("This API key has read scope and cannot ingest")
         return key
 
     def pacing_delay(self) -> float:
@@ -364,7 +372,7 @@ class IngestService:
     def _refusal(self, reason: Refusal, message: str) -> IngestRefused:
         self._count_refusal(reason)
         self._warn_sometimes(reason, message)
-        return IngestRefused(reason, message)
+        return refused(reason, message)
 
     def _count_refusal(self, reason: str) -> None:
         with self._lock:
@@ -428,13 +436,13 @@ class IngestService:
 
     def quarantine(self, actor: Any, limit: int = 20) -> dict[str, Any]:
         """What the indexer set aside and has not been replayed (newest first)."""
-        from junjo.features.spans import quarantine
+        from junjo.features.ingest import quarantine
 
         return quarantine.list_entries(self.wal, actor, limit)
 
     def replay_quarantined(self, actor: Any, ids: list[int] | None) -> dict[str, Any]:
         """Put quarantined entries back into the WAL (None: all), to be indexed again."""
-        from junjo.features.spans import quarantine
+        from junjo.features.ingest import quarantine
 
         if self._admission.closed:
             raise self._refusal(Refusal.SHUTTING_DOWN, "server is shutting down")

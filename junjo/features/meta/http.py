@@ -9,28 +9,31 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from junjo import __version__
-from junjo.server.openapi import document
+from junjo.server.endpoint import endpoint
+from junjo.server.openapi import build_openapi
+from junjo.server.state import state_of
 
 APP_NAME = "Junjo"
 
 
-@document("Liveness", auth="public", tag="meta")
+@endpoint("Liveness", auth="public", tag="meta")
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "version": __version__, "app_name": APP_NAME})
 
 
-@document("Endpoints an SDK should use", auth="public", tag="meta")
+@endpoint("Endpoints an SDK should use", auth="public", tag="meta")
 async def api_config(request: Request) -> JSONResponse:
     """From ``public_url`` when set, else from the request's Host, which the Host check
     (junjo.server.hosts) has already limited to names this server answers to."""
-    settings = request.app.state.settings
+    state = state_of(request)
+    settings = state.settings
     base = settings.public_url.rstrip("/") or f"{request.url.scheme}://{request.url.netloc}"
     host = urlsplit(base).hostname or settings.host
     grpc_host = f"[{host}]" if ":" in host else host
     return JSONResponse(
         {
             "environment": "self-hosted",
-            "otlp_endpoint": f"grpc://{grpc_host}:{settings.grpc_port}",
+            "otlp_endpoint": f"grpc://{grpc_host}:{state.grpc_port or settings.grpc_port}",
             "otlp_http_endpoint": f"{base}/v1/traces",
             "frontend_url": base,
             "backend_url": base,
@@ -38,7 +41,18 @@ async def api_config(request: Request) -> JSONResponse:
     )
 
 
+async def root(request: Request) -> JSONResponse:
+    return JSONResponse({"app": APP_NAME, "version": __version__, "health": "/health"})
+
+
+@endpoint("This OpenAPI document", auth="public", tag="meta")
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(build_openapi(request.app.routes, __version__))
+
+
 routes = [
+    Route("/", root, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
     Route("/health", health, methods=["GET"]),
     Route("/api/config", api_config, methods=["GET"]),
 ]

@@ -19,7 +19,7 @@ from junjo.features.spans.directory import range_clause
 
 
 def _positions() -> dict[str, int]:
-    # Imported here: `junjo traces` reads COLUMNS and must not load protobuf for it.
+    # Imported here: `junjo traces` reads SUMMARY_COLUMNS and must not load protobuf for it.
     from junjo.features.spans.convert import SPAN_COLUMNS
 
     return {name: index for index, name in enumerate(SPAN_COLUMNS)}
@@ -55,7 +55,7 @@ CREATE TABLE traces (
 CREATE TABLE trace_updates AS SELECT * FROM traces LIMIT 0;
 """
 
-COLUMNS = (
+SUMMARY_COLUMNS = (
     "trace_id, service_name, root_span_id, root_name, root_parent_span_id, root_start_time_ns,"
     " junjo_span_type, start_time_ns, end_time_ns, span_count, error_count, llm_count,"
     " prompt_tokens, completion_tokens, total_tokens, first_indexed_at_ns,"
@@ -64,7 +64,7 @@ COLUMNS = (
 # The table's columns: the summary, then the WAL position of the trace's first stored span.
 # Rows are appended when a trace is first seen, so first_wal_seq only grows down the table
 # and an update can find a trace's row through the zonemaps of that column.
-TABLE_COLUMNS = COLUMNS + ", first_wal_seq"
+TABLE_COLUMNS = SUMMARY_COLUMNS + ", first_wal_seq"
 
 V3 = """
 CREATE TABLE traces_v3 AS
@@ -81,7 +81,7 @@ CREATE TABLE trace_updates AS SELECT * FROM traces LIMIT 0;
 
 # Rebuilds the summary from stored spans (migration 2, for stores written before it).
 BACKFILL = f"""
-INSERT INTO traces ({COLUMNS})
+INSERT INTO traces ({SUMMARY_COLUMNS})
 SELECT trace_id,
        arg_min(service_name, rank), arg_min(span_id, rank), arg_min(name, rank),
        arg_min_null(parent_span_id, rank), min(start_time_ns) FILTER (WHERE rank = best),

@@ -15,11 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from junjo.config import Settings
-from junjo.kernel.errors import InvalidInput, JunjoError, NotFound
-
-
-class SourceUnavailable(JunjoError):
-    """Cannot reach the server, or it refused our credentials (exit code 3)."""
+from junjo.kernel.errors import InvalidInput, NotFound, Unreachable
 
 
 class TraceSource(Protocol):
@@ -43,7 +39,7 @@ class LocalFiles:
         """Run one query, opening the file for it alone: DuckDB's lock then lasts
         milliseconds, so a `junjo serve` starting meanwhile is not locked out. ``empty``
         is the answer while no span store exists (nothing ingested on this data dir)."""
-        from junjo.features.spans.store import SpanStore
+        from junjo.features.spans import SpanStore
         from junjo.kernel.principal import Principal
 
         if not self._path.exists():
@@ -51,7 +47,7 @@ class LocalFiles:
         try:
             store = SpanStore.open_readonly(self._path)
         except Exception as exc:  # duckdb.IOException while a server writes it
-            raise SourceUnavailable(
+            raise Unreachable(
                 f"cannot open {self._path}: {exc}. If a server is starting on this data "
                 "dir, retry in a moment."
             ) from exc
@@ -119,17 +115,17 @@ class HttpServer:
         except httpx.InvalidURL as exc:
             raise InvalidInput(f"--server: not a usable URL ({exc})") from exc
         except httpx.HTTPError as exc:
-            raise SourceUnavailable(f"cannot reach {self.description}: {exc}") from exc
+            raise Unreachable(f"cannot reach {self.description}: {exc}") from exc
         if response.status_code == 200:
             return response.json()
         detail = _detail(response)
         if response.status_code in (401, 403):
-            raise SourceUnavailable(f"{self.description} refused the credentials: {detail}")
+            raise Unreachable(f"{self.description} refused the credentials: {detail}")
         if response.status_code == 404:
             raise NotFound(detail)
         if response.status_code == 422:
             raise InvalidInput(detail)
-        raise SourceUnavailable(f"{self.description} answered {response.status_code}: {detail}")
+        raise Unreachable(f"{self.description} answered {response.status_code}: {detail}")
 
     def search(self, params: Mapping[str, str]) -> dict[str, Any]:
         return self._get("/api/v1/traces", params)

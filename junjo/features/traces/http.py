@@ -11,10 +11,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from junjo.features.auth.guards import require_principal
+from junjo.features.spans import SpanReader
 from junjo.features.traces import queries
-from junjo.features.traces.params import bool_param, filters_from_params, int_param
-from junjo.server.openapi import ERROR_SCHEMA, document
+from junjo.features.traces.params import filters_from_params
+from junjo.kernel.params import bool_param, int_param
+from junjo.server.endpoint import ERROR_SCHEMA, endpoint, principal_of
+from junjo.server.state import state_of
 
 # Query parameters that are present must not be empty (traces.params); ids are what
 # queries.check_trace_id / check_span_id accept.
@@ -45,10 +47,11 @@ SEARCH_PARAMS = {
 
 async def _read(request: Request, query: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run a query on a worker thread, as the principal the handler authenticated."""
-    actor = request.state.principal
+    actor = principal_of(request)
+    reader = state_of(request).get(SpanReader)
 
     def run() -> Any:
-        with request.app.state.span_reader() as conn:
+        with reader.cursor() as conn:
             return query(conn, actor, *args, **kwargs)
 
     return await run_in_threadpool(run)
@@ -61,13 +64,12 @@ def _studio(spans: list[dict]) -> list[dict]:
 # -- Junjo AI Studio compatible ---------------------------------------------------------
 
 
-@document("Service names", auth="session_or_read_key", tag="observability", responses={200: {}})
+@endpoint("Service names", auth="session_or_read_key", tag="observability", responses={200: {}})
 async def services(request: Request) -> JSONResponse:
-    await require_principal(request)  # first: 401 before any 422
     return JSONResponse(await _read(request, queries.service_names))
 
 
-@document(
+@endpoint(
     "Newest spans of a service",
     auth="session_or_read_key",
     tag="observability",
@@ -76,13 +78,12 @@ async def services(request: Request) -> JSONResponse:
     responses=SERVICE_SPANS,
 )
 async def service_spans(request: Request) -> JSONResponse:
-    await require_principal(request)  # first: 401 before any 422
     limit = int_param(request.query_params, "limit", 100)
     service = request.path_params["service_name"]
     return JSONResponse(_studio(await _read(request, queries.service_spans, service, limit)))
 
 
-@document(
+@endpoint(
     "Root spans of a service (the traces list)",
     auth="session_or_read_key",
     tag="observability",
@@ -91,7 +92,6 @@ async def service_spans(request: Request) -> JSONResponse:
     responses=SERVICE_SPANS,
 )
 async def root_spans(request: Request) -> JSONResponse:
-    await require_principal(request)  # first: 401 before any 422
     params = request.query_params
     found = await _read(
         request,
@@ -103,7 +103,7 @@ async def root_spans(request: Request) -> JSONResponse:
     return JSONResponse(_studio(found))
 
 
-@document(
+@endpoint(
     "Workflow spans of a service",
     auth="session_or_read_key",
     tag="observability",
@@ -112,13 +112,12 @@ async def root_spans(request: Request) -> JSONResponse:
     responses=SERVICE_SPANS,
 )
 async def workflow_spans(request: Request) -> JSONResponse:
-    await require_principal(request)  # first: 401 before any 422
     limit = int_param(request.query_params, "limit", 100)
     service = request.path_params["service_name"]
     return JSONResponse(_studio(await _read(request, queries.workflow_spans, service, limit)))
 
 
-@document(
+@endpoint(
     "Every span of a trace, newest first",
     auth="session_or_read_key",
     tag="observability",
@@ -126,12 +125,11 @@ async def workflow_spans(request: Request) -> JSONResponse:
     path=IDS,
 )
 async def trace_spans(request: Request) -> JSONResponse:
-    await require_principal(request)  # first: 401 before any 422
     found = await _read(request, queries.trace_spans, request.path_params["trace_id"])
     return JSONResponse(_studio(found))
 
 
-@document(
+@endpoint(
     "One span, or null (200) when it is not stored",
     auth="session_or_read_key",
     tag="observability",
@@ -139,7 +137,6 @@ async def trace_spans(request: Request) -> JSONResponse:
     path=IDS,
 )
 async def one_span(request: Request) -> JSONResponse:
-    await require_principal(request)  # first: 401 before any 422
     path = request.path_params
     found = await _read(request, queries.one_span, path["trace_id"], path["span_id"])
     return JSONResponse(queries.studio_span(found) if found else None)
@@ -148,7 +145,7 @@ async def one_span(request: Request) -> JSONResponse:
 # -- ours ---------------------------------------------------------------------------------
 
 
-@document(
+@endpoint(
     "Search traces (newest first, cursor pagination)",
     auth="session_or_read_key",
     tag="traces",
@@ -156,12 +153,11 @@ async def one_span(request: Request) -> JSONResponse:
     responses={200: {"type": "object"}},
 )
 async def search(request: Request) -> JSONResponse:
-    await require_principal(request)  # before parsing, so 401 comes before 422
     filters = filters_from_params(request.query_params)
     return JSONResponse(await _read(request, queries.search_traces, filters))
 
 
-@document(
+@endpoint(
     "A whole trace with its summary",
     auth="session_or_read_key",
     tag="traces",
@@ -169,23 +165,21 @@ async def search(request: Request) -> JSONResponse:
     path=IDS,
 )
 async def trace_detail(request: Request) -> JSONResponse:
-    await require_principal(request)  # first: 401 before any 422
     detail = await _read(request, queries.trace_detail, request.path_params["trace_id"])
     return JSONResponse({**detail, "spans": _studio(detail["spans"])})
 
 
-@document(
+@endpoint(
     "Per-service counts, error rate and last seen",
     auth="session_or_read_key",
     tag="traces",
     responses={200: {"type": "array"}},
 )
 async def service_summaries(request: Request) -> JSONResponse:
-    await require_principal(request)  # first: 401 before any 422
     return JSONResponse(await _read(request, queries.service_summaries))
 
 
-@document(
+@endpoint(
     "A workflow or subflow run: graph, node spans, store transitions with state, integrity",
     auth="session_or_read_key",
     tag="traces",
@@ -193,7 +187,6 @@ async def service_summaries(request: Request) -> JSONResponse:
     path=IDS,
 )
 async def workflow_execution(request: Request) -> JSONResponse:
-    await require_principal(request)  # first: 401 before any 422
     path = request.path_params
     found = await _read(request, queries.workflow_execution, path["trace_id"], path["span_id"])
     return JSONResponse(found)

@@ -2,8 +2,7 @@
 
 Both doors take the same strings (``since=1h``, ``errors=true``, ``attr=key=value``), so
 ``junjo traces list --since 1h`` means the same thing locally and against a server.
-A parameter that is present must have a valid value: ``limit=`` or ``errors=`` is a 422,
-not "use the default" (leave the parameter out for that).
+Present parameters must be valid (``junjo.kernel.params``).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from datetime import datetime
 
 from junjo.features.traces.queries import TraceFilters
 from junjo.kernel.errors import InvalidInput
+from junjo.kernel.params import bool_param, int_param, parse_int, query_value
 
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -35,45 +35,6 @@ def parse_time(value: str, name: str, now_ns: int | None = None) -> int:
     if moment.tzinfo is None:
         raise InvalidInput(f"{name}: the time needs a timezone (e.g. Z)")
     return int(moment.timestamp() * 1_000_000_000)
-
-
-_INTEGER = re.compile(r"-?[0-9]+")
-
-
-def query_value(params: Mapping[str, str], name: str) -> str | None:
-    """The parameter's value; None when absent. Present but empty is an error."""
-    value = params.get(name)
-    if value == "":
-        raise InvalidInput(f"{name}: must not be empty (leave the parameter out instead)")
-    return value
-
-
-def parse_bool(value: str | None, name: str) -> bool:
-    if value is None:
-        return False
-    lowered = value.lower()
-    if lowered in ("1", "true", "yes"):
-        return True
-    if lowered in ("0", "false", "no"):
-        return False
-    raise InvalidInput(f"{name}: must be true or false")
-
-
-def parse_int(value: str | None, name: str, default: int) -> int:
-    # Not bare int(): it also takes " 5", "1_000" and non-ASCII digits.
-    if value is None:
-        return default
-    if not _INTEGER.fullmatch(value):
-        raise InvalidInput(f"{name}: must be an integer")
-    return int(value)
-
-
-def bool_param(params: Mapping[str, str], name: str) -> bool:
-    return parse_bool(query_value(params, name), name)
-
-
-def int_param(params: Mapping[str, str], name: str, default: int) -> int:
-    return parse_int(query_value(params, name), name, default)
 
 
 def filters_from_params(params: Mapping[str, str]) -> TraceFilters:

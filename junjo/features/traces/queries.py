@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from junjo.features.spans import trace_summary as trace_summary_table
+from junjo.features.spans import SUMMARY_COLUMNS
 from junjo.kernel.errors import InvalidInput, NotFound
 from junjo.kernel.principal import Principal
 
@@ -282,8 +282,8 @@ def _span_filters(filters: TraceFilters) -> tuple[str, list[Any]]:
     return " AND ".join(where), params
 
 
-_SUMMARY_SQL = f"SELECT {trace_summary_table.COLUMNS} FROM traces"
-_SUMMARY_FIELDS = [name.strip() for name in trace_summary_table.COLUMNS.split(",")]
+_SUMMARY_SQL = f"SELECT {SUMMARY_COLUMNS} FROM traces"
+_SUMMARY_FIELDS = [name.strip() for name in SUMMARY_COLUMNS.split(",")]
 
 
 def search_traces(conn: Any, actor: Principal, filters: TraceFilters) -> dict[str, Any]:
@@ -381,7 +381,7 @@ def service_summaries(conn: Any, actor: Principal) -> list[dict[str, Any]]:
 
 def workflow_execution(conn: Any, actor: Principal, trace_id: str, span_id: str) -> dict:
     """A workflow or subflow run: graph, node→span mapping, replayed store transitions."""
-    from junjo.features.workflows.execution import build_workflow_execution
+    from junjo.features.workflows import build_workflow_execution
 
     actor.require_read()
     check_span_id(span_id)

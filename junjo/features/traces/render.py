@@ -187,7 +187,7 @@ def _diff_line(op: dict[str, Any], before: Any) -> Text:
 
 def _pointer(doc: Any, path: str) -> Any:
     """The value a replace overwrote, or None when the state before is not known."""
-    from junjo.features.workflows.jsonpatch import PatchError, parse_pointer, resolve
+    from junjo.features.workflows import PatchError, parse_pointer, resolve
 
     try:
         return resolve(doc, parse_pointer(path))

@@ -6,11 +6,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from junjo.features.auth.guards import require_user
-from junjo.features.auth.http import CREDENTIALS, MESSAGE, STRING
 from junjo.features.users import service
+from junjo.features.users.passwords import MAX_LENGTH, MIN_LENGTH
+from junjo.server.endpoint import ERROR_SCHEMA, MESSAGE, STRING, endpoint, principal_of
 from junjo.server.http_utils import control_call, json_object
-from junjo.server.openapi import ERROR_SCHEMA, document
+
+EMAIL = {"type": "string", "format": "email", "maxLength": 254}
+PASSWORD = {"type": "string", "minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
+CREDENTIALS = {
+    "type": "object",
+    "properties": {"email": EMAIL, "password": PASSWORD},
+    "required": ["email", "password"],
+}
 
 USER_LIST = {
     "type": "array",
@@ -27,14 +34,14 @@ USER_LIST = {
 }
 
 
-@document("List users", auth="session", tag="users", responses={200: USER_LIST})
+@endpoint("List users", auth="session", tag="users", responses={200: USER_LIST})
 async def list_users(request: Request) -> JSONResponse:
-    actor = await require_user(request)
+    actor = principal_of(request)
     found = await control_call(request, service.list_users, actor)
     return JSONResponse([user.public() for user in found])
 
 
-@document(
+@endpoint(
     "Create a user",
     auth="session",
     tag="users",
@@ -42,20 +49,20 @@ async def list_users(request: Request) -> JSONResponse:
     responses={200: MESSAGE, 409: ERROR_SCHEMA, 422: ERROR_SCHEMA, 503: ERROR_SCHEMA},
 )
 async def create_user(request: Request) -> JSONResponse:
-    actor = await require_user(request)
+    actor = principal_of(request)
     body = await json_object(request)
     await control_call(request, service.create_user, actor, body.get("email"), body.get("password"))
     return JSONResponse({"message": "User created successfully"})
 
 
-@document(
+@endpoint(
     "Delete a user (not the last one); their sessions end at once",
     auth="session",
     tag="users",
     responses={200: MESSAGE, 404: ERROR_SCHEMA, 409: ERROR_SCHEMA},
 )
 async def delete_user(request: Request) -> JSONResponse:
-    actor = await require_user(request)
+    actor = principal_of(request)
     await control_call(request, service.delete_user, actor, request.path_params["user_id"])
     return JSONResponse({"message": "User deleted successfully"})
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from junjo.features.auth.passwords import hash_password, verify_password
+from junjo.features.users.passwords import hash_password, verify_password
 from junjo.kernel.errors import BadRequest, Conflict, InvalidInput, NotFound
 from junjo.kernel.ids import new_id
 from junjo.kernel.migrations import utc_now

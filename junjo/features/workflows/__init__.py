@@ -1,9 +1,26 @@
-"""Workflow execution: pure domain logic over the spans of one trace (no HTTP, DB or terminal).
+"""Workflow execution: pure domain logic over the spans of one trace (no HTTP, DB or
+terminal): the run's graph, its store transitions replayed into states, integrity."""
 
-Public API:
+from __future__ import annotations
 
-* ``execution.build_workflow_execution(trace_spans, span_id, *, include_states=True)``
-* ``execution.list_workflow_runs(trace_spans)`` and ``execution.owner_span_id(trace_spans, id)``
-* ``graph.normalize_graph(attributes)`` and ``graph.graph_to_mermaid(graph, executed)``
-* ``jsonpatch.apply_patch(doc, patch_ops)`` (RFC 6902) and ``jsonpatch.PatchError``
-"""
+from typing import TYPE_CHECKING
+
+from junjo.kernel.feature import Feature, public_face
+
+if TYPE_CHECKING:
+    from junjo.features.workflows.execution import (
+        build_workflow_execution as build_workflow_execution,
+    )
+    from junjo.features.workflows.jsonpatch import (
+        PatchError as PatchError,
+    )
+    from junjo.features.workflows.jsonpatch import (
+        parse_pointer as parse_pointer,
+    )
+    from junjo.features.workflows.jsonpatch import (
+        resolve as resolve,
+    )
+
+__getattr__ = public_face(__name__)
+
+FEATURE = Feature("workflows")
