@@ -10,8 +10,8 @@ from starlette.testclient import TestClient
 
 from junjo.config import Settings
 from junjo.kernel.control_db import ControlDB
+from junjo.kernel.state import Launch
 from junjo.server.app import create_app
-from junjo.server.state import Launch
 
 SETUP_TOKEN = "test-setup-token"
 LOCAL_TOKEN = "local-operator-token"

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import typer
     from starlette.routing import BaseRoute
 
-    from junjo.server.state import AppState
+    from junjo.kernel.state import AppState
 
 
 @dataclass(frozen=True)

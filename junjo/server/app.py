@@ -17,9 +17,9 @@ from starlette.middleware import Middleware
 
 from junjo import features
 from junjo.config import Settings
-from junjo.kernel.control_db import ControlDB
 from junjo.kernel.errors import JunjoError
 from junjo.kernel.feature import Feature
+from junjo.kernel.state import AppState, Launch
 from junjo.server.errors import domain_error, http_error, unexpected_error
 from junjo.server.hosts import HostPolicy
 from junjo.server.middleware import (
@@ -28,7 +28,6 @@ from junjo.server.middleware import (
     RequestLogMiddleware,
     SecurityHeadersMiddleware,
 )
-from junjo.server.state import AppState, Launch
 
 
 def host_policy(settings: Settings) -> HostPolicy:
@@ -67,8 +66,9 @@ def _lifespan(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         with contextlib.ExitStack() as stack:
-            settings.ensure_data_dir()
-            state = AppState(settings, ControlDB(settings.control_db_path), launch)
+            if not launch.read_only:
+                settings.ensure_data_dir()
+            state = AppState(settings, launch)
             for feature in loaded:
                 if feature.lifespan:
                     stack.enter_context(feature.lifespan(state))

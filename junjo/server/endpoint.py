@@ -26,7 +26,7 @@ from starlette.responses import Response
 
 from junjo.kernel.errors import PermissionDenied, Unauthenticated
 from junjo.kernel.principal import Principal
-from junjo.server.state import state_of
+from junjo.kernel.state import state_of
 
 Auth = Literal["public", "session", "session_or_read_key", "api_key", "setup_token"]
 Handler = Callable[[Request], Awaitable[Response]]

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from junjo.kernel.errors import InvalidInput, Malformed, TimedOut, TooLarge
-from junjo.server.state import state_of
+from junjo.kernel.state import state_of
 
 Result = TypeVar("Result")
 

@@ -24,6 +24,7 @@ from junjo.kernel.runtime_file import (
     remove_runtime_file,
     write_runtime_file,
 )
+from junjo.kernel.state import AppState, Launch, state_of_app
 from junjo.server.app import create_app, host_policy
 from junjo.server.connections import (
     ConnectionLimits,
@@ -33,7 +34,6 @@ from junjo.server.connections import (
 )
 from junjo.server.hosts import WILDCARD_BINDS
 from junjo.server.logging import configure_logging
-from junjo.server.state import AppState, Launch, state_of_app
 
 log = logging.getLogger("junjo.server")
 

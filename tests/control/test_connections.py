@@ -21,10 +21,10 @@ from starlette.routing import Route
 
 from junjo.config import Settings
 from junjo.kernel.errors import JunjoError
+from junjo.kernel.state import AppState, Launch
 from junjo.server.connections import connection_limits, guarded_protocol
 from junjo.server.errors import domain_error
 from junjo.server.http_utils import json_object
-from junjo.server.state import AppState, Launch
 from tests.support.server import REPO
 from tests.support.wait import wait_until
 
@@ -44,8 +44,7 @@ class Served:
             exception_handlers={JunjoError: domain_error},
         )
         settings = Settings(http_body_timeout_seconds=body_timeout_s, http_body_min_rate_kib=1)
-        # Only the settings are read (the body pace): no control database is opened.
-        app.state.junjo = AppState(settings, control=None, launch=Launch())  # type: ignore[arg-type]
+        app.state.junjo = AppState(settings, Launch())  # only the body pace is read
         self.protocol = guarded_protocol(max_connections, header_timeout_s)
         config = uvicorn.Config(
             app, host="127.0.0.1", port=0, log_config=None, lifespan="off", http=self.protocol

@@ -240,8 +240,8 @@ def test_public_url_is_our_origin_behind_a_proxy(settings, control):
     """A proxy that rewrites Host must not turn the UI's own requests into 'cross-origin'."""
     from dataclasses import replace
 
+    from junjo.kernel.state import Launch
     from junjo.server.app import create_app
-    from junjo.server.state import Launch
 
     proxied = replace(settings, public_url="https://junjo.example.com")
     app = create_app(proxied, Launch(setup_token=SETUP_TOKEN))

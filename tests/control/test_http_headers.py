@@ -7,8 +7,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from junjo.features.ingest.service import IngestService
+from junjo.kernel.state import Launch
 from junjo.server.app import create_app
-from junjo.server.state import Launch
 from tests.conftest import SETUP_TOKEN
 
 CSP = (

@@ -19,8 +19,8 @@ from junjo.features.api_keys.service import create_key
 from junjo.features.ingest.runtime import IngestRuntime
 from junjo.kernel.control_db import ControlDB
 from junjo.kernel.principal import Principal
+from junjo.kernel.state import Launch
 from junjo.server.app import create_app
-from junjo.server.state import Launch
 from tests.ingest.spans_query import stored_span_keys
 from tests.support.wait import wait_until
 

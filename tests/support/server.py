@@ -139,8 +139,12 @@ class ServerProcess:
 
     @property
     def setup_token(self) -> str:
-        match = re.search(r"Setup token: (\S+)", self.log)
-        assert match, f"no setup token printed:\n{self.log}"
+        """The token the banner printed (its line may still be in the pipe: wait for it)."""
+        match = wait_until(
+            lambda: re.search(r"Setup token: (\S+)", self.log),
+            timeout=10,
+            message=lambda: f"no setup token printed:\n{self.log}",
+        )
         return match.group(1)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:

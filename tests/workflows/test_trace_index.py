@@ -8,9 +8,9 @@ from junjo.features.workflows.trace_index import (
     JsonAttributeError,
     TraceIndex,
     as_int,
-    iso_time,
     parse_json,
 )
+from junjo.kernel.times import iso_time
 
 
 @pytest.mark.parametrize(

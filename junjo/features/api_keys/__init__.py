@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from junjo.features.api_keys.service import KeyVerifier as KeyVerifier
-    from junjo.server.state import AppState
+    from junjo.kernel.state import AppState
 
 __getattr__ = public_face(__name__)
 

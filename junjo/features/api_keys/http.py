@@ -10,9 +10,9 @@ from junjo.features.api_keys import service
 from junjo.features.api_keys.service import KeyVerifier
 from junjo.kernel.credentials import presented_key
 from junjo.kernel.principal import Principal
+from junjo.kernel.state import state_of
 from junjo.server.endpoint import ERROR_SCHEMA, STRING, endpoint, principal_of
 from junjo.server.http_utils import control_call, json_object
-from junjo.server.state import state_of
 
 API_KEY = {
     "type": "object",

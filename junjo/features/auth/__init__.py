@@ -12,7 +12,7 @@ from junjo.kernel.feature import Feature
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
-    from junjo.server.state import AppState
+    from junjo.kernel.state import AppState
 
 
 def _routes() -> Sequence[BaseRoute]:

@@ -16,9 +16,9 @@ from junjo.features.auth.sessions import COOKIE_NAME, SessionClaim, SessionSigne
 from junjo.features.auth.throttle import SignInThrottle
 from junjo.features.users import CREDENTIALS
 from junjo.kernel.errors import BadRequest, Busy, InvalidInput, PermissionDenied, Unauthenticated
+from junjo.kernel.state import state_of
 from junjo.server.endpoint import ERROR_SCHEMA, MESSAGE, STRING, endpoint, principal_of
 from junjo.server.http_utils import client_address, control_call, json_object
-from junjo.server.state import state_of
 
 SETUP_TOKEN_HEADER = "x-junjo-setup-token"
 

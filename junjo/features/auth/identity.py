@@ -1,13 +1,13 @@
-"""Who is calling: the session cookie and the local operator's token.
+"""Who is calling: the session cookie.
 
-``lifespan`` registers both with the app's door (``AppState.identify_by``), which the
-``@endpoint`` guard asks; API keys are the api_keys feature's resolver.
+``lifespan`` registers it with the app's door (``AppState.identify_by``), which the
+``@endpoint`` guard asks after the local operator's token (the kernel's); API keys are
+the api_keys feature's resolver.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 import secrets
 from collections.abc import Iterator
@@ -19,9 +19,8 @@ from junjo.config import session_secret
 from junjo.features.auth.sessions import COOKIE_NAME, SessionSigner
 from junjo.features.auth.throttle import SignInThrottle
 from junjo.features.users import get_user, has_users
-from junjo.kernel.credentials import presented_key
 from junjo.kernel.principal import Principal
-from junjo.server.state import AppState, PrincipalResolver, state_of
+from junjo.kernel.state import AppState, state_of
 
 
 @dataclass
@@ -49,8 +48,6 @@ def lifespan(state: AppState) -> Iterator[None]:
         state.notices += _setup_notice(token, state.launch.http_url)
     state.provide(SetupState(token))
     state.identify_by(session_principal)
-    if state.launch.local_token:
-        state.identify_by(_local_operator(state.launch.local_token))
     yield
 
 
@@ -64,19 +61,6 @@ def session_principal(request: Request) -> Principal | None:
     if user is None or not user.is_active or user.session_revision != claim.revision:
         return None
     return Principal("user", user.id, user.email)
-
-
-def _local_operator(local_token: str) -> PrincipalResolver:
-    expected = local_token.encode()
-
-    def resolve(request: Request) -> Principal | None:
-        """The token ``junjo serve`` wrote to server.json for the CLI on this machine."""
-        token = presented_key(request.headers.get)
-        if token and hmac.compare_digest(token.encode(), expected):
-            return Principal.operator()
-        return None
-
-    return resolve
 
 
 def _setup_notice(token: str, http_url: str) -> list[str]:

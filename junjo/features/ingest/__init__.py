@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import typer
     from starlette.routing import BaseRoute
 
-    from junjo.server.state import AppState
+    from junjo.kernel.state import AppState
 
 
 def _routes() -> Sequence[BaseRoute]:

@@ -42,10 +42,10 @@ from junjo.features.ingest.service import BodyBudget, IngestService
 from junjo.kernel.credentials import presented_key
 from junjo.kernel.errors import Busy, InvalidInput, JunjoError, TooLarge, UnsupportedMediaType
 from junjo.kernel.params import int_param
+from junjo.kernel.state import state_of
 from junjo.server.endpoint import ERROR_SCHEMA, Content, endpoint, principal_of
 from junjo.server.errors import error_headers
 from junjo.server.http_utils import BodyTimeout, body_chunks, json_object
-from junjo.server.state import state_of
 
 log = logging.getLogger("junjo.ingest.http")
 

@@ -9,9 +9,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from junjo import __version__
+from junjo.kernel.state import state_of
 from junjo.server.endpoint import endpoint
 from junjo.server.openapi import build_openapi
-from junjo.server.state import state_of
 
 APP_NAME = "Junjo"
 

@@ -1,7 +1,8 @@
 """The span store (DuckDB): what the indexer writes from the WAL and trace queries read.
 
 Its lifespan opens the store for the server (one writer per data dir) and provides the
-``SpanStore`` and a ``SpanReader``.
+``SpanStore`` and a ``SpanReader``; in a read-only app (the CLI's, while no server runs)
+only a ``SpanReader`` that opens the file for each query.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
         SpanStore as SpanStore,
     )
     from junjo.features.spans.trace_summary import SUMMARY_COLUMNS as SUMMARY_COLUMNS
-    from junjo.server.state import AppState
+    from junjo.kernel.state import AppState
 
 __getattr__ = public_face(__name__)
 
@@ -36,13 +37,16 @@ def _lifespan(state: AppState) -> Iterator[None]:
     from junjo.features.spans.store import SERVER_MEMORY_LIMIT, SpanStore
     from junjo.kernel.errors import Conflict
 
-    state.settings.ensure_data_dir()
+    if state.launch.read_only:
+        state.provide(SpanReader.per_query(state.settings.spans_db_path))
+        yield
+        return
     try:
         store = SpanStore.open(state.settings.spans_db_path, memory_limit=SERVER_MEMORY_LIMIT)
     except duckdb.IOException as exc:  # e.g. a `junjo traces` command is reading the file
         raise Conflict(f"cannot open the span store: {exc}; retry in a moment") from None
     state.provide(store)
-    state.provide(SpanReader(store))
+    state.provide(SpanReader.shared(store))
     try:
         yield
     finally:

@@ -3,23 +3,76 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
 
 import duckdb
 
+from junjo.features.spans import schema
 from junjo.features.spans.store import SpanStore
+from junjo.kernel.errors import Unreachable
+
+Cursor = duckdb.DuckDBPyConnection
 
 
 class SpanReader:
-    """Cursors on the server's open store, each closed when its query is done."""
+    """``with reader.cursor() as conn:`` one query's connection, closed when it is done."""
 
-    def __init__(self, store: SpanStore) -> None:
-        self._store = store
+    def __init__(self, cursor: Callable[[], AbstractContextManager[Cursor]]) -> None:
+        self.cursor = cursor
 
-    @contextlib.contextmanager
-    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        conn = self._store.cursor()
-        try:
-            yield conn
-        finally:
-            conn.close()
+    @classmethod
+    def shared(cls, store: SpanStore) -> SpanReader:
+        """Cursors on the server's open store."""
+
+        @contextlib.contextmanager
+        def cursor() -> Iterator[Cursor]:
+            conn = store.cursor()
+            try:
+                yield conn
+            finally:
+                conn.close()
+
+        return cls(cursor)
+
+    @classmethod
+    def per_query(cls, path: Path) -> SpanReader:
+        """The file opened read-only for each query alone, while no server owns it: DuckDB's
+        lock then lasts milliseconds, so a ``junjo serve`` starting meanwhile is not locked
+        out. Before anything was ingested (no file) queries see an empty store."""
+
+        @contextlib.contextmanager
+        def cursor() -> Iterator[Cursor]:
+            if not path.exists():
+                with _empty_store() as conn:
+                    yield conn
+                return
+            try:
+                store = SpanStore.open_readonly(path)
+            except duckdb.Error as exc:  # duckdb.IOException while a server writes it
+                raise Unreachable(
+                    f"cannot open {path}: {exc}. If a server is starting on this data "
+                    "dir, retry in a moment."
+                ) from exc
+            try:
+                conn = store.cursor()
+                try:
+                    yield conn
+                finally:
+                    conn.close()
+            finally:
+                store.close()
+
+        return cls(cursor)
+
+
+@contextlib.contextmanager
+def _empty_store() -> Iterator[Cursor]:
+    """An in-memory store with the schema and no rows (nothing is written to disk)."""
+    conn = duckdb.connect()
+    try:
+        schema.migrate(conn)
+        yield conn
+    finally:
+        conn.close()

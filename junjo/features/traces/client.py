@@ -3,19 +3,30 @@
 1. ``--server URL --api-key KEY``: a remote server's REST API (a read-scope key);
 2. a server running on this data dir (its ``server.json``): that server's REST API, with
    the local token it wrote, since DuckDB lets only one process open the file for writing;
-3. otherwise: the data dir's DuckDB file, opened read-only.
+3. otherwise: the same app, called in-process, reading the data dir's DuckDB file
+   read-only (one query at a time).
 
-Each source returns the same JSON shapes (the REST API's), so output never depends on
-which one answered.
+Every source is the REST API, so output never depends on which one answered.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from junjo.config import Settings
 from junjo.kernel.errors import InvalidInput, NotFound, Unreachable
+
+if TYPE_CHECKING:
+    import httpx
+
+# What the in-process app loads: reading needs no users, keys, sessions or ingestion.
+READ_ONLY_FEATURES = (
+    "junjo.features.meta",
+    "junjo.features.spans",
+    "junjo.features.workflows",
+    "junjo.features.traces",
+)
 
 
 class TraceSource(Protocol):
@@ -28,84 +39,45 @@ class TraceSource(Protocol):
     def close(self) -> None: ...
 
 
-class LocalFiles:
-    """Reads the span store directly (no server owns the data dir)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.description = f"data dir {settings.data_dir}"
-        self._path = settings.spans_db_path
-
-    def _run(self, query: Any, *args: Any, empty: Any) -> Any:
-        """Run one query, opening the file for it alone: DuckDB's lock then lasts
-        milliseconds, so a `junjo serve` starting meanwhile is not locked out. ``empty``
-        is the answer while no span store exists (nothing ingested on this data dir)."""
-        from junjo.features.spans import SpanStore
-        from junjo.kernel.principal import Principal
-
-        if not self._path.exists():
-            return empty
-        try:
-            store = SpanStore.open_readonly(self._path)
-        except Exception as exc:  # duckdb.IOException while a server writes it
-            raise Unreachable(
-                f"cannot open {self._path}: {exc}. If a server is starting on this data "
-                "dir, retry in a moment."
-            ) from exc
-        try:
-            conn = store.cursor()
-            try:
-                return query(conn, Principal.operator(), *args)
-            finally:
-                conn.close()
-        finally:
-            store.close()
-
-    def search(self, params: Mapping[str, str]) -> dict[str, Any]:
-        from junjo.features.traces import queries
-        from junjo.features.traces.params import filters_from_params
-
-        filters = filters_from_params(params)
-        return self._run(queries.search_traces, filters, empty={"traces": [], "next_cursor": None})
-
-    def trace(self, trace_id: str) -> dict[str, Any]:
-        from junjo.features.traces import queries
-
-        detail = self._run(queries.trace_detail, queries.check_trace_id(trace_id), empty=None)
-        if detail is None:
-            raise NotFound("Trace not found")
-        return {**detail, "spans": [queries.studio_span(s) for s in detail["spans"]]}
-
-    def services(self) -> list[dict[str, Any]]:
-        from junjo.features.traces import queries
-
-        return self._run(queries.service_summaries, empty=[])
-
-    def workflow(self, trace_id: str, span_id: str) -> dict[str, Any]:
-        from junjo.features.traces import queries
-
-        ids = queries.check_trace_id(trace_id), queries.check_span_id(span_id)
-        execution = self._run(queries.workflow_execution, *ids, empty=None)
-        if execution is None:
-            raise NotFound("Trace not found")
-        return execution
-
-    def close(self) -> None:
-        pass
-
-
 class HttpServer:
-    """A junjo server's REST API (local with its token, or remote with a read key)."""
+    """A junjo server's REST API: remote with a read key, the local server with its token,
+    or this data dir's files through the same app in-process (``in_process``)."""
 
-    def __init__(self, url: str, token: str, description: str) -> None:
+    def __init__(self, client: httpx.Client, description: str) -> None:
+        self.description = description
+        self._client = client
+
+    @classmethod
+    def at(cls, url: str, token: str, description: str) -> HttpServer:
         import httpx
 
-        self.description = description
         try:
-            self._client = httpx.Client(
+            client = httpx.Client(
                 base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=30
             )
         except httpx.InvalidURL as exc:
             raise InvalidInput(f"--server: {url!r} is not a URL ({exc})") from exc
+        return cls(client, description)
+
+    @classmethod
+    def in_process(cls, settings: Settings) -> HttpServer:
+        """The app itself, called in-process (as Datasette's internal client does), reading
+        the span store read-only: the answers are the REST API's, shaped in one place."""
+        import secrets
+
+        from starlette.testclient import TestClient
+
+        from junjo.kernel.state import Launch
+        from junjo.server.app import create_app
+
+        token = secrets.token_urlsafe(16)
+        launch = Launch(local_token=token, read_only=True)
+        app = create_app(settings, launch, feature_names=READ_ONLY_FEATURES)
+        client = TestClient(
+            app, base_url="http://localhost", headers={"Authorization": f"Bearer {token}"}
+        )
+        client.__enter__()  # runs the app's lifespan; close() leaves it
+        return cls(client, f"data dir {settings.data_dir}")
 
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         import httpx
@@ -140,7 +112,7 @@ class HttpServer:
         return self._get(f"/api/v1/traces/{trace_id}/workflows/{span_id}")
 
     def close(self) -> None:
-        self._client.close()
+        self._client.__exit__(None, None, None)  # the in-process app's lifespan ends too
 
 
 def _detail(response: Any) -> str:
@@ -154,10 +126,10 @@ def open_source(settings: Settings, server: str | None, api_key: str | None) -> 
     if server:
         if not api_key:
             raise InvalidInput("--server needs --api-key (a read-scope key)")
-        return HttpServer(server, api_key, f"server {server}")
+        return HttpServer.at(server, api_key, f"server {server}")
     from junjo.kernel.runtime_file import read_runtime_file
 
     running = read_runtime_file(settings.runtime_file_path)
     if running is not None:
-        return HttpServer(running.http_url, running.token, f"local server {running.http_url}")
-    return LocalFiles(settings)
+        return HttpServer.at(running.http_url, running.token, f"local server {running.http_url}")
+    return HttpServer.in_process(settings)

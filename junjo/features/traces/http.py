@@ -15,8 +15,8 @@ from junjo.features.spans import SpanReader
 from junjo.features.traces import queries
 from junjo.features.traces.params import filters_from_params
 from junjo.kernel.params import bool_param, int_param
+from junjo.kernel.state import state_of
 from junjo.server.endpoint import ERROR_SCHEMA, endpoint, principal_of
-from junjo.server.state import state_of
 
 # Query parameters that are present must not be empty (traces.params); ids are what
 # queries.check_trace_id / check_span_id accept.

@@ -12,12 +12,12 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from junjo.features.spans import SUMMARY_COLUMNS
 from junjo.kernel.errors import InvalidInput, NotFound
 from junjo.kernel.principal import Principal
+from junjo.kernel.times import iso_time
 
 KIND_NAMES = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 MAX_LIMIT = 10_000
@@ -62,13 +62,6 @@ def _loads(value: Any) -> Any:
         return json.loads(value)
     except ValueError:
         return value
-
-
-def iso_time(ns: int | None) -> str:
-    """Microsecond ISO-8601 with ``+00:00``, the format Junjo AI Studio serves."""
-    if not ns:
-        return ""
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def kind_name(kind: int) -> str:

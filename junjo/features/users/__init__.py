@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from junjo.features.users.service import (
         revoke_sessions as revoke_sessions,
     )
-    from junjo.server.state import AppState
+    from junjo.kernel.state import AppState
 
 __getattr__ = public_face(__name__)
 

@@ -28,10 +28,10 @@ from junjo.features.workflows.trace_index import (
     TraceIndex,
     as_int,
     as_str,
-    iso_time,
 )
 from junjo.features.workflows.transitions import reason, store_timeline
 from junjo.kernel.errors import InvalidInput, NotFound
+from junjo.kernel.times import iso_time
 
 # -- owner summaries ---------------------------------------------------------------------------
 

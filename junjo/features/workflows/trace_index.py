@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 # Attribute names (telemetry contract §2.2, §2.3, §2.5, §2.9).
@@ -72,19 +71,6 @@ def parse_json(value: Any) -> Any:
         except ValueError as exc:
             raise JsonAttributeError(f"not valid JSON ({exc})") from None
     return value
-
-
-def iso_time(time_ns: int | None) -> str | None:
-    """UTC ISO-8601 with microseconds and ``+00:00``, the format the rest of the API serves
-    (Junjo AI Studio's), e.g. ``2026-01-02T03:04:05.123456+00:00``."""
-    if time_ns is None:
-        return None
-    try:
-        moment = datetime.fromtimestamp(time_ns // 1_000_000_000, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-    micros = (time_ns % 1_000_000_000) // 1000
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{micros:06d}+00:00"
 
 
 @dataclass

@@ -30,10 +30,10 @@ from junjo.features.workflows.trace_index import (
     TraceIndex,
     as_int,
     as_str,
-    iso_time,
     parse_json,
     sort_key,
 )
+from junjo.kernel.times import iso_time
 
 EVENT_NAME = "set_state"
 EV_STORE_ID = "junjo.store.id"

@@ -8,9 +8,14 @@ with ``AttributeError``.
 
 from __future__ import annotations
 
+import functools
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from junjo.kernel.credentials import presented_key
+from junjo.kernel.principal import Principal
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -18,7 +23,6 @@ if TYPE_CHECKING:
 
     from junjo.config import Settings
     from junjo.kernel.control_db import ControlDB
-    from junjo.kernel.principal import Principal
 
 Part = TypeVar("Part")
 PrincipalResolver = Callable[["Request"], "Principal | None"]
@@ -29,15 +33,17 @@ class Launch:
     """What the process that runs the app decides, beside the settings."""
 
     http_url: str = "http://127.0.0.1:26154"  # where this server is reached, for notices
-    local_token: str | None = None  # the CLI's credential for this server (server.json)
+    # The local operator's credential: the token written to server.json for the CLI.
+    local_token: str | None = None
     setup_token: str | None = None  # None: one is made when there is no user yet
     grpc_max_connections: int | None = None  # what the open-file limit leaves for gRPC
+    # Only read the data dir (the CLI's in-process app): no writer, no file created.
+    read_only: bool = False
 
 
 @dataclass
 class AppState:
     settings: Settings
-    control: ControlDB
     launch: Launch
     # The OTLP/gRPC port once bound (the setting may be 0: any free port); 0 without ingest.
     grpc_port: int = 0
@@ -45,6 +51,13 @@ class AppState:
     notices: list[str] = field(default_factory=list)
     _parts: dict[type, Any] = field(default_factory=dict)
     _resolvers: list[PrincipalResolver] = field(default_factory=list)
+
+    @functools.cached_property
+    def control(self) -> ControlDB:
+        """The control database, opened (and migrated) when a feature first needs it."""
+        from junjo.kernel.control_db import ControlDB
+
+        return ControlDB(self.settings.control_db_path)
 
     def provide(self, part: Any) -> None:
         self._parts[type(part)] = part
@@ -61,7 +74,12 @@ class AppState:
         self._resolvers.append(resolver)
 
     def identify(self, request: Request) -> Principal | None:
-        """The first principal a resolver finds. Resolvers touch SQLite: call off the loop."""
+        """The local operator (``launch.local_token``), else the first principal a feature's
+        resolver finds. Resolvers touch SQLite: call this off the event loop."""
+        if self.launch.local_token:
+            token = presented_key(request.headers.get)
+            if token and hmac.compare_digest(token.encode(), self.launch.local_token.encode()):
+                return Principal.operator()
         for resolver in self._resolvers:
             principal = resolver(request)
             if principal is not None:
