@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
@@ -63,7 +63,7 @@ class friendly_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> Literal[False]:
         code = None if exc is None else exit_code(exc)
         if code is not None:
             fail(str(exc), code)
@@ -77,6 +77,7 @@ def control_db(data_dir: Path | None, config: Path | None) -> sqlite_utils.Datab
     with friendly_errors():
         settings.ensure_data_dir()
         return open_control_db(settings.control_db_path)
+    raise AssertionError("friendly_errors exits on every error")  # for the type checker
 
 
 def emit_json(value: Any) -> None:
@@ -89,4 +90,5 @@ def read_password(from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     if not sys.stdin.isatty():
         fail("no terminal to prompt for a password: use --password-stdin", EXIT_USAGE)
-    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password

@@ -16,7 +16,7 @@ operation (``junjo.server.openapi``). Services check the principal again (the da
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -56,10 +56,10 @@ def endpoint(
     *,
     auth: Auth,
     tag: str,
-    responses: dict[int, Body | None] | None = None,
+    responses: Mapping[int, Body | None] | None = None,
     body: Body | None = None,
-    query: dict[str, Schema] | None = None,
-    path: dict[str, Schema] | None = None,
+    query: Mapping[str, Schema] | None = None,
+    path: Mapping[str, Schema] | None = None,
     error_body: Body = ERROR_SCHEMA,
 ) -> Callable[[Handler], Handler]:
     """Guard a handler by ``auth`` and attach its OpenAPI operation.

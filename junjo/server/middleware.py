@@ -175,7 +175,7 @@ def _header(scope: Scope, name: str) -> str | None:
     wanted = name.encode()
     for key, value in scope["headers"]:
         if key.lower() == wanted:
-            return value.decode("latin-1")
+            return str(value.decode("latin-1"))
     return None
 
 

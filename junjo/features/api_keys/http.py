@@ -11,21 +11,19 @@ from junjo.features.api_keys.service import KeyVerifier
 from junjo.kernel.credentials import presented_key
 from junjo.kernel.principal import Principal
 from junjo.kernel.state import state_of
-from junjo.server.endpoint import ERROR_SCHEMA, STRING, endpoint, principal_of
+from junjo.server.endpoint import ERROR_SCHEMA, STRING, Schema, endpoint, principal_of
 from junjo.server.http_utils import control_call, json_object
 
-API_KEY = {
-    "type": "object",
-    "properties": {
-        "id": STRING,
-        "name": STRING,
-        "prefix": STRING,
-        "scope": {"enum": ["ingest", "read"]},
-        "created_at": STRING,
-        "last_used_at": {"type": ["string", "null"]},
-    },
+API_KEY_FIELDS: Schema = {
+    "id": STRING,
+    "name": STRING,
+    "prefix": STRING,
+    "scope": {"enum": ["ingest", "read"]},
+    "created_at": STRING,
+    "last_used_at": {"type": ["string", "null"]},
 }
-CREATED_KEY = API_KEY | {"properties": {**API_KEY["properties"], "key": STRING}}
+API_KEY: Schema = {"type": "object", "properties": API_KEY_FIELDS}
+CREATED_KEY = API_KEY | {"properties": {**API_KEY_FIELDS, "key": STRING}}
 
 
 @endpoint(

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -37,7 +38,7 @@ class ApiKey:
     created_at: str
     last_used_at: str | None
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
@@ -55,7 +56,7 @@ class CreatedApiKey:
     api_key: ApiKey
     key: str
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         return {**self.api_key.public(), "key": self.key}
 
 
@@ -159,7 +160,7 @@ class KeyVerifier:
                 self._cache[digest] = VerifiedKey(*row) if row else None
             key = self._cache[digest]
             due = key is not None and self._touch_due(key.id)
-        if due:
+        if key is not None and due:
             self._touch(key.id)
         return key
 

@@ -110,7 +110,8 @@ class _ServerQuarantine:
         except httpx.HTTPError as exc:
             raise Unreachable(f"cannot reach the local server: {exc}") from exc
         if response.status_code == 200:
-            return response.json()
+            answer: dict[str, Any] = response.json()
+            return answer
         try:
             detail = response.json().get("detail", response.text)
         except ValueError:

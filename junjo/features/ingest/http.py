@@ -43,7 +43,7 @@ from junjo.kernel.credentials import presented_key
 from junjo.kernel.errors import Busy, InvalidInput, JunjoError, TooLarge, UnsupportedMediaType
 from junjo.kernel.params import int_param
 from junjo.kernel.state import state_of
-from junjo.server.endpoint import ERROR_SCHEMA, Content, endpoint, principal_of
+from junjo.server.endpoint import ERROR_SCHEMA, Content, Schema, endpoint, principal_of
 from junjo.server.errors import error_headers
 from junjo.server.http_utils import BodyTimeout, body_chunks, json_object
 
@@ -64,7 +64,7 @@ _UNEXPECTED_RETRY_AFTER_S = 5
 
 # The OpenAPI description of both encodings: a reply uses the request's (JSON when the
 # request's Content-Type is neither).
-def _otlp(message: str, json_schema: dict) -> Content:
+def _otlp(message: str, json_schema: Schema) -> Content:
     binary = {"type": "string", "format": "binary", "description": f"protobuf {message}"}
     return Content({"application/x-protobuf": binary, "application/json": json_schema})
 
@@ -262,7 +262,7 @@ async def ingest_status(request: Request) -> JSONResponse:
     principal = principal_of(request)
     service = state_of(request).get(IngestService)
 
-    def status() -> dict:
+    def status() -> dict[str, Any]:
         return {**service.status(), "quarantine": service.quarantine(principal)}
 
     return JSONResponse(await run_in_threadpool(status))

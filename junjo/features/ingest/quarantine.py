@@ -13,7 +13,7 @@ is indexed like a new export (after an upgrade that fixes the cause, or with a d
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from junjo.kernel.errors import InvalidInput, NotFound
 from junjo.kernel.principal import Principal
@@ -31,8 +31,15 @@ def list_entries(wal: WriteAheadLog, actor: Principal, limit: int = 20) -> dict[
     return {"pending_entries": total_entries, "pending_spans": total_spans, "entries": entries}
 
 
+class Replayable(Protocol):
+    """What replaying needs of the WAL (a data dir without one replays nothing)."""
+
+    def quarantined_ids(self, ids: Sequence[int]) -> set[int]: ...
+    def replay(self, ids: Sequence[int] | None) -> list[tuple[int, int]]: ...
+
+
 def replay(
-    wal: WriteAheadLog,
+    wal: Replayable,
     actor: Principal,
     ids: Sequence[int] | None,
     *,

@@ -21,6 +21,8 @@ import typer
 from junjo.cli_support import ConfigFile, DataDir, emit_json, friendly_errors, load
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from junjo.features.traces.client import TraceSource
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
@@ -54,7 +56,7 @@ def _source(
             source.close()
 
 
-def _console():
+def _console() -> Console:
     from rich.console import Console
 
     return Console()
@@ -142,7 +144,7 @@ def _resolve_prefix(source: TraceSource, trace_id: str) -> str:
         raise NotFound(f"no trace id starts with {trace_id}")
     if len(matches) > 1:
         raise InvalidInput(f"more than one trace id starts with {trace_id}; give more of it")
-    return matches[0]["trace_id"]
+    return str(matches[0]["trace_id"])
 
 
 @app.command("tail")

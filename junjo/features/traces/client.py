@@ -100,22 +100,26 @@ class HttpServer:
         raise Unreachable(f"{self.description} answered {response.status_code}: {detail}")
 
     def search(self, params: Mapping[str, str]) -> dict[str, Any]:
-        return self._get("/api/v1/traces", params)
+        found: dict[str, Any] = self._get("/api/v1/traces", params)
+        return found
 
     def trace(self, trace_id: str) -> dict[str, Any]:
-        return self._get(f"/api/v1/traces/{trace_id}")
+        found: dict[str, Any] = self._get(f"/api/v1/traces/{trace_id}")
+        return found
 
     def services(self) -> list[dict[str, Any]]:
-        return self._get("/api/v1/services")
+        found: list[dict[str, Any]] = self._get("/api/v1/services")
+        return found
 
     def workflow(self, trace_id: str, span_id: str) -> dict[str, Any]:
-        return self._get(f"/api/v1/traces/{trace_id}/workflows/{span_id}")
+        found: dict[str, Any] = self._get(f"/api/v1/traces/{trace_id}/workflows/{span_id}")
+        return found
 
     def close(self) -> None:
         self._client.__exit__(None, None, None)  # the in-process app's lifespan ends too
 
 
-def _detail(response: Any) -> str:
+def _detail(response: httpx.Response) -> str:
     try:
         return str(response.json().get("detail", response.text))
     except ValueError:

@@ -16,7 +16,7 @@ from junjo.features.traces import queries
 from junjo.features.traces.params import filters_from_params
 from junjo.kernel.params import bool_param, int_param
 from junjo.kernel.state import state_of
-from junjo.server.endpoint import ERROR_SCHEMA, endpoint, principal_of
+from junjo.server.endpoint import ERROR_SCHEMA, Schema, endpoint, principal_of
 
 # Query parameters that are present must not be empty (traces.params); ids are what
 # queries.check_trace_id / check_span_id accept.
@@ -30,7 +30,7 @@ SPAN = {"type": "object", "description": "A span in Junjo AI Studio's JSON shape
 SPANS = {"type": "array", "items": SPAN}
 SERVICE_SPANS = {200: SPANS, 404: ERROR_SCHEMA}
 LIMIT = {"limit": {"type": "integer", "minimum": 1, "maximum": queries.MAX_LIMIT}}
-SEARCH_PARAMS = {
+SEARCH_PARAMS: dict[str, Schema] = {
     "service": TEXT,
     "since": TEXT | {"description": "1h, 30m, 2d, ns since the epoch, or an ISO-8601 time"},
     "until": TEXT | {"description": "like since"},
@@ -57,7 +57,7 @@ async def _read(request: Request, query: Callable[..., Any], *args: Any, **kwarg
     return await run_in_threadpool(run)
 
 
-def _studio(spans: list[dict]) -> list[dict]:
+def _studio(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [queries.studio_span(span) for span in spans]
 
 

@@ -8,12 +8,12 @@ from starlette.routing import Route
 
 from junjo.features.users import service
 from junjo.features.users.passwords import MAX_LENGTH, MIN_LENGTH
-from junjo.server.endpoint import ERROR_SCHEMA, MESSAGE, STRING, endpoint, principal_of
+from junjo.server.endpoint import ERROR_SCHEMA, MESSAGE, STRING, Schema, endpoint, principal_of
 from junjo.server.http_utils import control_call, json_object
 
-EMAIL = {"type": "string", "format": "email", "maxLength": 254}
-PASSWORD = {"type": "string", "minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
-CREDENTIALS = {
+EMAIL: Schema = {"type": "string", "format": "email", "maxLength": 254}
+PASSWORD: Schema = {"type": "string", "minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
+CREDENTIALS: Schema = {
     "type": "object",
     "properties": {"email": EMAIL, "password": PASSWORD},
     "required": ["email", "password"],

@@ -11,6 +11,7 @@ import re
 import sqlite3
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 
@@ -35,7 +36,7 @@ class User:
     updated_at: str
     session_revision: int
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         """The JSON shape of Junjo AI Studio's user list (never the password hash)."""
         return {
             "id": self.id,
@@ -49,7 +50,7 @@ class User:
 _COLUMNS = "id, email, is_active, created_at, updated_at, session_revision"
 
 
-def _user(row: tuple) -> User:
+def _user(row: tuple[Any, ...]) -> User:
     return User(row[0], row[1], bool(row[2]), row[3], row[4], row[5])
 
 
@@ -67,11 +68,12 @@ def normalize_email(email: object) -> str:
 
 
 def has_users(db: sqlite_utils.Database) -> bool:
-    return db.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()[0] == 1
+    return bool(db.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()[0])
 
 
 def count_users(db: sqlite_utils.Database) -> int:
-    return db.execute("SELECT count(*) FROM users").fetchone()[0]
+    count: int = db.execute("SELECT count(*) FROM users").fetchone()[0]
+    return count
 
 
 def _insert(db: sqlite_utils.Database, email: str, password_hash: str) -> User:
