@@ -130,8 +130,9 @@ class ServerProcess:
 
     def _collect(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stderr is not None
-        for line in proc.stderr:
-            self.output.append(line)
+        with proc.stderr:  # closed at the end of the output (the process has exited)
+            for line in proc.stderr:
+                self.output.append(line)
 
     @property
     def log(self) -> str:

@@ -65,18 +65,14 @@ class HttpServer:
         the span store read-only: the answers are the REST API's, shaped in one place."""
         import secrets
 
-        from starlette.testclient import TestClient
-
         from junjo.kernel.state import Launch
         from junjo.server.app import create_app
+        from junjo.server.in_process import in_process_client
 
         token = secrets.token_urlsafe(16)
         launch = Launch(local_token=token, read_only=True)
         app = create_app(settings, launch, feature_names=READ_ONLY_FEATURES)
-        client = TestClient(
-            app, base_url="http://localhost", headers={"Authorization": f"Bearer {token}"}
-        )
-        client.__enter__()  # runs the app's lifespan; close() leaves it
+        client = in_process_client(app, headers={"Authorization": f"Bearer {token}"})
         return cls(client, f"data dir {settings.data_dir}")
 
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
@@ -116,7 +112,7 @@ class HttpServer:
         return found
 
     def close(self) -> None:
-        self._client.__exit__(None, None, None)  # the in-process app's lifespan ends too
+        self._client.close()  # an in-process app's lifespan ends with it
 
 
 def _detail(response: httpx.Response) -> str:
