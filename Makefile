@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint format bench clean
+.PHONY: serve test lint format bench proto clean
 
 $(BIN)/junjo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(BIN)/junjo
 lint: $(BIN)/junjo
 	$(BIN)/ruff check --fix junjo tests scripts
 	$(BIN)/ruff format junjo tests scripts
+
+# junjo/otlp_proto/ from the .proto files in proto/ (see proto/README.md).
+proto: $(BIN)/junjo
+	$(BIN)/python proto/generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
