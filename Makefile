@@ -2,8 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# What ruff checks and formats (junjo/otlp_proto's generated modules are excluded in pyproject).
+PY_PATHS := junjo tests scripts proto
 
-.PHONY: serve test lint format bench clean
+.PHONY: serve test lint format bench proto clean
 
 $(BIN)/junjo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,14 +16,28 @@ $(BIN)/junjo: pyproject.toml
 serve: $(BIN)/junjo
 	$(BIN)/junjo serve
 
-test: $(BIN)/junjo
-	$(BIN)/ruff check junjo tests scripts
-	$(BIN)/ruff format --check junjo tests scripts
+test: lint
 	$(BIN)/pytest
 
+# Checks only, as CI does; `make format` fixes.
 lint: $(BIN)/junjo
-	$(BIN)/ruff check --fix junjo tests scripts
-	$(BIN)/ruff format junjo tests scripts
+	$(BIN)/ruff check $(PY_PATHS)
+	$(BIN)/ruff format --check $(PY_PATHS)
+
+format: $(BIN)/junjo
+	$(BIN)/ruff check --fix $(PY_PATHS)
+	$(BIN)/ruff format $(PY_PATHS)
+
+# A quick pass of every benchmark (about 2 minutes): the scripts work and the figures are in
+# the right range. The figures the docs quote come from their full runs (see README.md).
+bench: $(BIN)/junjo
+	$(BIN)/python scripts/bench_ingest.py --runs 1 --duration 5
+	$(BIN)/python scripts/bench_query.py --spans 100000 --runs 5
+	$(BIN)/python scripts/bench_indexer.py --runs 1 --pipeline-spans 50000 --pipeline-runs 1
+
+# junjo/otlp_proto/ from the .proto files in proto/ (see proto/README.md).
+proto: $(BIN)/junjo
+	$(BIN)/python proto/generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

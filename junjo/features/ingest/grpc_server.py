@@ -59,6 +59,8 @@ _WATCH_POLL_S = 0.5
 _MAX_CONNECTION_IDLE_MS = 5 * 60 * 1000
 # Streams one connection may have open at once, so one client cannot take every call slot.
 _MAX_STREAMS_PER_CONNECTION = 32
+# At shutdown, how long cancelled calls' tasks get to end (they take milliseconds).
+_TASKS_END_S = 2.0
 
 Result = TypeVar("Result")
 Outcome = tuple[grpc.StatusCode, str, bytes]
@@ -137,18 +139,35 @@ class GrpcIngestServer:
         return port
 
     def stop(self, grace: float) -> None:
-        """Refuse new calls at once; give in-flight exports ``grace`` seconds to finish."""
+        """Refuse new calls at once; give in-flight exports ``grace`` seconds to finish, then
+        cancel the rest. The loop stops only once every call's task has ended."""
         if self._thread.is_alive():
-            if self._server is not None:
-                stopping = asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop)
-                with contextlib.suppress(TimeoutError):
-                    stopping.result(grace + 1)
+            stopping = asyncio.run_coroutine_threadsafe(self._stop(grace), self._loop)
+            with contextlib.suppress(TimeoutError):
+                stopping.result(grace + _TASKS_END_S + 1)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
         if not self._thread.is_alive():
             self._loop.close()
         # Queued exports still run: each is acked or refused, and leaves its admission.
         self._pool.shutdown(wait=False)
+
+    async def _stop(self, grace: float) -> None:
+        if self._server is not None:
+            await self._server.stop(grace)
+        # grpc.aio's stop returns once gRPC core is done with every call, but the handler
+        # tasks of the calls it cancelled when the grace ran out have yet to run to their end
+        # on this loop. A task still pending when the loop goes away is logged as "Task was
+        # destroyed but it is pending!", with a GeneratorExit traceback from grpc.
+        tasks = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in tasks:
+            task.cancel()
+        try:
+            # gather retrieves each task's outcome, so none is logged as never retrieved.
+            await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), _TASKS_END_S)
+        except TimeoutError:
+            log.warning("gRPC calls still running %g s after they were cancelled", _TASKS_END_S)
+        await self._loop.shutdown_asyncgens()
 
     # -- handlers ----------------------------------------------------------------------------
     # Every method reads its one request message itself (``_request``), with a time limit,

@@ -18,12 +18,12 @@ from typing import Any, Literal
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+
+from junjo.kernel.errors import Malformed, TooLarge
+from junjo.otlp_proto.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-
-from junjo.kernel.errors import Malformed, TooLarge
 
 WireFormat = Literal["protobuf", "json"]
 

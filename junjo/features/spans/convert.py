@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from junjo.otlp_proto.trace_service_pb2 import ExportTraceServiceRequest
 
 SPAN_COLUMNS: tuple[str, ...] = (
     "trace_id",
