@@ -10,11 +10,8 @@ import pytest
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from junjo.features.spans.convert import (
-    SPAN_COLUMNS,
-    STATE_CHANGE_COLUMNS,
-    convert_request,
-)
+from junjo.features.spans.convert import STATE_CHANGE_COLUMNS, convert_request
+from junjo.features.spans.schema import SPAN_COLUMNS
 from tests.otlp_builders import (
     CLIENT,
     MS,

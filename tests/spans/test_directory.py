@@ -10,8 +10,9 @@ import duckdb
 import pytest
 
 from junjo.features.spans import schema, trace_summary
-from junjo.features.spans.convert import SPAN_COLUMNS, convert_request
+from junjo.features.spans.convert import convert_request
 from junjo.features.spans.directory import TraceDirectory
+from junjo.features.spans.schema import SPAN_COLUMNS
 from junjo.features.spans.store import SpanStore, directory_path
 from tests.otlp_builders import T0, make_span, new_span_id, new_trace_id, request_payload
 from tests.spans.db import query

@@ -9,8 +9,9 @@ import pytest
 
 from junjo.features.spans import schema
 from junjo.features.spans import store as store_module
-from junjo.features.spans.convert import SPAN_COLUMNS, STATE_CHANGE_COLUMNS, convert_request
+from junjo.features.spans.convert import STATE_CHANGE_COLUMNS, convert_request
 from junjo.features.spans.directory import MAX_RANGES, covering_ranges
+from junjo.features.spans.schema import SPAN_COLUMNS
 from junjo.features.spans.store import (
     SchemaOutdated,
     SpanStore,

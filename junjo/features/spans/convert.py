@@ -4,8 +4,9 @@ This is the indexer's hot loop (protobuf parsing is cheap, building Python value
 not), so it is written for speed: one pass over the message, resource and scope work done once
 per group instead of per span, locals bound outside loops, compact ``json.dumps``.
 
-Rows are tuples in the order of ``SPAN_COLUMNS`` / ``STATE_CHANGE_COLUMNS`` because DuckDB's
-appender, the fastest bulk path measured (see ``store.py``), takes rows.
+Rows are tuples in the order of ``schema.SPAN_COLUMNS`` (the table's declaration) and
+``STATE_CHANGE_COLUMNS``, because DuckDB's appender, the fastest bulk path measured (see
+``store.py``), takes rows.
 
 Two guards keep one span from costing its neighbours:
 
@@ -33,66 +34,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-SPAN_COLUMNS: tuple[str, ...] = (
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "service_name",
-    "name",
-    "kind",
-    "start_time_ns",
-    "end_time_ns",
-    "duration_ns",
-    "status_code",
-    "status_message",
-    "attributes_json",
-    "events_json",
-    "links_json",
-    "flags",
-    "trace_state",
-    "dropped_attributes_count",
-    "dropped_events_count",
-    "dropped_links_count",
-    "resource_attributes_json",
-    "resource_dropped_attributes_count",
-    "resource_schema_url",
-    "scope_name",
-    "scope_version",
-    "scope_attributes_json",
-    "scope_dropped_attributes_count",
-    "scope_schema_url",
-    "api_key_id",
-    "received_at_ns",
-    "indexed_at_ns",
-    "wal_seq",
-    "junjo_span_type",
-    "junjo_contract_version",
-    "junjo_executable_definition_id",
-    "junjo_executable_runtime_id",
-    "junjo_executable_structural_id",
-    "junjo_enclosing_graph_structural_id",
-    "junjo_parent_executable_definition_id",
-    "junjo_parent_executable_runtime_id",
-    "junjo_parent_executable_structural_id",
-    "junjo_parent_executable_type",
-    "junjo_store_id",
-    "junjo_parent_store_id",
-    "junjo_id",
-    "junjo_parent_id",
-    "junjo_correlation_type",
-    "junjo_correlation_id",
-    "is_llm",
-    "is_error",
-    "error_type",
-    "llm_provider",
-    "llm_model_name",
-    "llm_prompt_tokens",
-    "llm_completion_tokens",
-    "llm_total_tokens",
-)
-# Positions the store needs for deduplication and the trace directory.
-TRACE_ID, SPAN_ID = 0, 1
-WAL_SEQ = SPAN_COLUMNS.index("wal_seq")
+from junjo.features.spans.schema import SPAN_COLUMNS
 
 STATE_CHANGE_COLUMNS: tuple[str, ...] = (
     "trace_id",
@@ -666,7 +608,8 @@ def _junjo_columns(attrs: dict[str, Any]) -> tuple[Any, ...]:
     return (_text(span_type), _integer(version), *ids, store_id, *more)
 
 
-_NO_JUNJO = (None,) * 16
+# One None per lifted Junjo column: junjo_span_type up to is_llm.
+_NO_JUNJO = (None,) * (SPAN_COLUMNS.index("is_llm") - SPAN_COLUMNS.index("junjo_span_type"))
 _STORE_ID = ("junjo.workflow.store.id", "junjo.agent.store.id")
 
 

@@ -30,10 +30,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from junjo.kernel.migrations import SchemaTooNew, refuse_newer
+
+if TYPE_CHECKING:  # not at run time: the conversion worker imports this, and needs no DuckDB
+    import duckdb
 
 __all__ = ["MIGRATIONS", "Migration", "SchemaTooNew", "current_version", "latest_version"]
 
@@ -45,68 +47,94 @@ class Migration:
     apply: str | Callable[[duckdb.DuckDBPyConnection], None]  # SQL script or a function
 
 
-_V1_SPANS = """
-CREATE TABLE spans (
-    trace_id VARCHAR NOT NULL,            -- lowercase hex, 32 chars
-    span_id VARCHAR NOT NULL,             -- lowercase hex, 16 chars
-    parent_span_id VARCHAR,               -- NULL for a root span
-    service_name VARCHAR NOT NULL,        -- the span's own resource service.name, else ''
-    name VARCHAR NOT NULL,
-    kind INTEGER NOT NULL,                -- OTLP SpanKind enum: 0 unspecified, 1 internal, ...
-    start_time_ns BIGINT NOT NULL,
-    end_time_ns BIGINT NOT NULL,
-    duration_ns BIGINT NOT NULL,
-    status_code INTEGER NOT NULL,         -- 0 unset, 1 ok, 2 error
-    status_message VARCHAR NOT NULL,
-    attributes_json VARCHAR NOT NULL,     -- {"key": value}, AnyValue mapped to JSON
-    events_json VARCHAR NOT NULL,         -- [{name, timeUnixNano: "decimal", attributes,
-                                          --   droppedAttributesCount}]
-    links_json VARCHAR NOT NULL,          -- [{traceId, spanId, traceState, attributes,
-                                          --   droppedAttributesCount, flags}]
-    flags UINTEGER NOT NULL,
-    trace_state VARCHAR NOT NULL,
-    dropped_attributes_count UINTEGER NOT NULL,
-    dropped_events_count UINTEGER NOT NULL,
-    dropped_links_count UINTEGER NOT NULL,
-    resource_attributes_json VARCHAR NOT NULL,
-    resource_dropped_attributes_count UINTEGER NOT NULL,
-    resource_schema_url VARCHAR NOT NULL,
-    scope_name VARCHAR NOT NULL,
-    scope_version VARCHAR NOT NULL,
-    scope_attributes_json VARCHAR NOT NULL,
-    scope_dropped_attributes_count UINTEGER NOT NULL,
-    scope_schema_url VARCHAR NOT NULL,
-    api_key_id VARCHAR,
-    received_at_ns BIGINT,
-    indexed_at_ns BIGINT,
-    wal_seq BIGINT,
-    -- Lifted from attributes for filtering (telemetry contract §2.2-2.3, §2.9 legacy).
-    junjo_span_type VARCHAR,
-    junjo_contract_version BIGINT,
-    junjo_executable_definition_id VARCHAR,
-    junjo_executable_runtime_id VARCHAR,
-    junjo_executable_structural_id VARCHAR,
-    junjo_enclosing_graph_structural_id VARCHAR,
-    junjo_parent_executable_definition_id VARCHAR,
-    junjo_parent_executable_runtime_id VARCHAR,
-    junjo_parent_executable_structural_id VARCHAR,
-    junjo_parent_executable_type VARCHAR,
-    junjo_store_id VARCHAR,               -- junjo.workflow.store.id, else junjo.agent.store.id
-    junjo_parent_store_id VARCHAR,
-    junjo_id VARCHAR,
-    junjo_parent_id VARCHAR,
-    junjo_correlation_type VARCHAR,
-    junjo_correlation_id VARCHAR,
-    is_llm BOOLEAN NOT NULL,
-    is_error BOOLEAN NOT NULL,            -- status ERROR or an "exception" event
-    error_type VARCHAR,
-    llm_provider VARCHAR,
-    llm_model_name VARCHAR,
-    llm_prompt_tokens BIGINT,
-    llm_completion_tokens BIGINT,
-    llm_total_tokens BIGINT
-);
-"""
+@dataclass(frozen=True)
+class Column:
+    """One column of the ``spans`` table."""
+
+    name: str
+    type: str  # DuckDB type and constraint, as CREATE TABLE takes them
+    record: bool = False  # read into the span records the query layer serves (traces/queries.py)
+
+
+# The ``spans`` table, declared once: migration 1 creates it from this, the converter builds
+# its rows in this order (``SPAN_COLUMNS``, convert.py) and the query layer reads the columns
+# marked ``record``. Columns named ``*_json`` hold JSON text. Every column here is created by
+# migration 1: a column added later goes at the end, added by a migration of its own (ALTER
+# TABLE ... ADD COLUMN from its entry), and migration 1 must then leave it out.
+SPAN_TABLE: tuple[Column, ...] = (
+    Column("trace_id", "VARCHAR NOT NULL", record=True),  # lowercase hex, 32 chars
+    Column("span_id", "VARCHAR NOT NULL", record=True),  # lowercase hex, 16 chars
+    Column("parent_span_id", "VARCHAR", record=True),  # NULL for a root span
+    # The span's own resource service.name, else ''.
+    Column("service_name", "VARCHAR NOT NULL", record=True),
+    Column("name", "VARCHAR NOT NULL", record=True),
+    # OTLP SpanKind enum: 0 unspecified, 1 internal, ...
+    Column("kind", "INTEGER NOT NULL", record=True),
+    Column("start_time_ns", "BIGINT NOT NULL", record=True),
+    Column("end_time_ns", "BIGINT NOT NULL", record=True),
+    Column("duration_ns", "BIGINT NOT NULL", record=True),
+    Column("status_code", "INTEGER NOT NULL", record=True),  # 0 unset, 1 ok, 2 error
+    Column("status_message", "VARCHAR NOT NULL", record=True),
+    # {"key": value}, AnyValue mapped to JSON.
+    Column("attributes_json", "VARCHAR NOT NULL", record=True),
+    # [{name, timeUnixNano: "decimal", attributes, droppedAttributesCount}]
+    Column("events_json", "VARCHAR NOT NULL", record=True),
+    # [{traceId, spanId, traceState, attributes, droppedAttributesCount, flags}]
+    Column("links_json", "VARCHAR NOT NULL", record=True),
+    Column("flags", "UINTEGER NOT NULL", record=True),
+    Column("trace_state", "VARCHAR NOT NULL", record=True),
+    Column("dropped_attributes_count", "UINTEGER NOT NULL", record=True),
+    Column("dropped_events_count", "UINTEGER NOT NULL", record=True),
+    Column("dropped_links_count", "UINTEGER NOT NULL", record=True),
+    Column("resource_attributes_json", "VARCHAR NOT NULL", record=True),
+    Column("resource_dropped_attributes_count", "UINTEGER NOT NULL", record=True),
+    Column("resource_schema_url", "VARCHAR NOT NULL"),
+    Column("scope_name", "VARCHAR NOT NULL", record=True),
+    Column("scope_version", "VARCHAR NOT NULL", record=True),
+    Column("scope_attributes_json", "VARCHAR NOT NULL"),
+    Column("scope_dropped_attributes_count", "UINTEGER NOT NULL"),
+    Column("scope_schema_url", "VARCHAR NOT NULL"),
+    # Provenance: the API key, when the WAL took the batch, when it was indexed, its position.
+    Column("api_key_id", "VARCHAR"),
+    Column("received_at_ns", "BIGINT"),
+    Column("indexed_at_ns", "BIGINT", record=True),
+    Column("wal_seq", "BIGINT"),
+    # Lifted from attributes for filtering (telemetry contract §2.2-2.3, §2.9 legacy).
+    Column("junjo_span_type", "VARCHAR", record=True),
+    Column("junjo_contract_version", "BIGINT"),
+    Column("junjo_executable_definition_id", "VARCHAR"),
+    Column("junjo_executable_runtime_id", "VARCHAR"),
+    Column("junjo_executable_structural_id", "VARCHAR"),
+    Column("junjo_enclosing_graph_structural_id", "VARCHAR"),
+    Column("junjo_parent_executable_definition_id", "VARCHAR"),
+    Column("junjo_parent_executable_runtime_id", "VARCHAR"),
+    Column("junjo_parent_executable_structural_id", "VARCHAR"),
+    Column("junjo_parent_executable_type", "VARCHAR"),
+    Column("junjo_store_id", "VARCHAR"),  # junjo.workflow.store.id, else junjo.agent.store.id
+    Column("junjo_parent_store_id", "VARCHAR"),
+    Column("junjo_id", "VARCHAR"),
+    Column("junjo_parent_id", "VARCHAR"),
+    Column("junjo_correlation_type", "VARCHAR"),
+    Column("junjo_correlation_id", "VARCHAR"),
+    Column("is_llm", "BOOLEAN NOT NULL", record=True),
+    Column("is_error", "BOOLEAN NOT NULL", record=True),  # status ERROR or an "exception" event
+    Column("error_type", "VARCHAR"),
+    Column("llm_provider", "VARCHAR"),
+    Column("llm_model_name", "VARCHAR", record=True),
+    Column("llm_prompt_tokens", "BIGINT", record=True),
+    Column("llm_completion_tokens", "BIGINT", record=True),
+    Column("llm_total_tokens", "BIGINT", record=True),
+)
+SPAN_COLUMNS: tuple[str, ...] = tuple(column.name for column in SPAN_TABLE)
+RECORD_COLUMNS: tuple[str, ...] = tuple(column.name for column in SPAN_TABLE if column.record)
+# Positions in a row that the store needs for deduplication and the trace directory.
+TRACE_ID, SPAN_ID, WAL_SEQ = map(SPAN_COLUMNS.index, ("trace_id", "span_id", "wal_seq"))
+
+
+def create_table_sql(table: str, columns: Sequence[Column]) -> str:
+    body = ",\n    ".join(f"{column.name} {column.type}" for column in columns)
+    return f"CREATE TABLE {table} (\n    {body}\n);\n"
+
 
 _V1_OTHERS = """
 CREATE TABLE state_changes (
@@ -168,7 +196,11 @@ def _v3_no_art_indexes(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "spans, state_changes, indexer_state and quarantine", _V1_SPANS + _V1_OTHERS),
+    Migration(
+        1,
+        "spans, state_changes, indexer_state and quarantine",
+        create_table_sql("spans", SPAN_TABLE) + _V1_OTHERS,
+    ),
     Migration(2, "traces: one summary row per trace", _v2_trace_summary),
     Migration(
         3,

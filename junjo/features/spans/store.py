@@ -39,15 +39,9 @@ import duckdb
 
 from junjo.features.spans import schema, trace_summary
 from junjo.features.spans.bulk import append_rows
-from junjo.features.spans.convert import (
-    SPAN_COLUMNS,
-    SPAN_ID,
-    STATE_CHANGE_COLUMNS,
-    TRACE_ID,
-    WAL_SEQ,
-    ConvertedBatch,
-)
+from junjo.features.spans.convert import STATE_CHANGE_COLUMNS, ConvertedBatch
 from junjo.features.spans.directory import SeqRange, TraceDirectory, range_clause
+from junjo.features.spans.schema import SPAN_COLUMNS, SPAN_ID, TRACE_ID, WAL_SEQ
 from junjo.kernel.transaction import transaction
 from junjo.kernel.wal import SetAside
 

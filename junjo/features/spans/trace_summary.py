@@ -16,13 +16,9 @@ import duckdb
 
 from junjo.features.spans.bulk import append_rows
 from junjo.features.spans.directory import range_clause
+from junjo.features.spans.schema import SPAN_COLUMNS
 
-
-def _positions() -> dict[str, int]:
-    # Imported here: `junjo traces` reads SUMMARY_COLUMNS and must not load protobuf for it.
-    from junjo.features.spans.convert import SPAN_COLUMNS
-
-    return {name: index for index, name in enumerate(SPAN_COLUMNS)}
+_POSITION = {name: index for index, name in enumerate(SPAN_COLUMNS)}  # in a span row
 
 
 # Migration 2's table. Migration 3 (``V3``) drops its PRIMARY KEY: DuckDB keeps the key's ART
@@ -145,7 +141,7 @@ WHERE traces.trace_id = u.trace_id
 def summarize(spans: Sequence[tuple[Any, ...]], indexed_at_ns: int) -> list[tuple[Any, ...]]:
     """Per-trace contributions of newly stored span rows (already deduplicated), as rows of
     ``TABLE_COLUMNS``."""
-    at = _positions()
+    at = _POSITION
     by_trace: dict[str, list] = {}
     trace_i, start_i, end_i = at["trace_id"], at["start_time_ns"], at["end_time_ns"]
     parent_i, error_i, llm_i = at["parent_span_id"], at["is_error"], at["is_llm"]
