@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from junjo.features.spans import schema
+from junjo.features.spans import SPAN_MIGRATIONS
 from junjo.features.spans import store as store_module
 from junjo.features.spans.convert import STATE_CHANGE_COLUMNS, convert_request
 from junjo.features.spans.directory import MAX_RANGES, covering_ranges
@@ -17,6 +17,7 @@ from junjo.features.spans.store import (
     SpanStore,
     StaleWrite,
 )
+from junjo.kernel.migrations import SchemaTooNew, current_version, migrate
 from junjo.kernel.wal import SetAside
 from tests.otlp_builders import (
     T0,
@@ -50,8 +51,8 @@ def count(store: SpanStore, table: str) -> int:
 
 def test_fresh_store_is_at_the_latest_version(store: SpanStore):
     cursor = store.cursor()
-    assert schema.current_version(cursor) == schema.latest_version() == 3
-    assert schema.migrate(cursor) == []  # nothing left to apply
+    assert current_version(cursor) == SPAN_MIGRATIONS.latest == 3
+    assert migrate(cursor, SPAN_MIGRATIONS) == []  # nothing left to apply
 
 
 def test_converter_columns_exist_in_the_tables(store: SpanStore):
@@ -65,32 +66,20 @@ def test_reopening_keeps_data_and_version(store_path: Path):
     with SpanStore.open(store_path) as again:
         assert count(again, "spans") == 1
         assert again.indexer_state().indexed_seq == 1
-        assert query(again, "SELECT count(*) FROM schema_version")[0][0] == len(schema.MIGRATIONS)
+        assert query(again, "SELECT count(*) FROM schema_version")[0][0] == len(
+            SPAN_MIGRATIONS.steps
+        )
 
 
 def test_newer_schema_is_refused(store_path: Path):
     with SpanStore.open(store_path) as span_store:
         cursor = span_store.cursor()
-        cursor.execute("INSERT INTO schema_version VALUES (99, 'from the future', 0)")
+        cursor.execute("INSERT INTO schema_version VALUES (99, 'from the future', '2030-01-01')")
         cursor.close()
-    with pytest.raises(schema.SchemaTooNew, match="version 99"):
+    with pytest.raises(SchemaTooNew, match="version 99"):
         SpanStore.open(store_path)
-    with pytest.raises(schema.SchemaTooNew):
+    with pytest.raises(SchemaTooNew):
         SpanStore.open_readonly(store_path)
-
-
-def test_migrations_apply_in_order_and_a_failed_one_rolls_back(tmp_path: Path):
-    conn = duckdb.connect(str(tmp_path / "m.duckdb"))
-    steps = [
-        schema.Migration(1, "one", "CREATE TABLE a (x INTEGER)"),
-        schema.Migration(2, "two", lambda c: c.execute("INSERT INTO a VALUES (2)")),
-        schema.Migration(3, "broken", "INSERT INTO a VALUES (3); SELECT * FROM missing_table"),
-    ]
-    with pytest.raises(duckdb.CatalogException):
-        schema.migrate(conn, steps)
-    assert schema.current_version(conn) == 2
-    assert conn.execute("SELECT x FROM a").fetchall() == [(2,)]  # the 3 was rolled back
-    conn.close()
 
 
 def test_readonly_open(store_path: Path, tmp_path: Path):

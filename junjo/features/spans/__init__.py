@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from junjo.features.spans.quarantine import move_legacy_entries as move_legacy_entries
     from junjo.features.spans.reader import SpanReader as SpanReader
     from junjo.features.spans.schema import RECORD_COLUMNS as RECORD_COLUMNS
+    from junjo.features.spans.schema import SPAN_MIGRATIONS as SPAN_MIGRATIONS
     from junjo.features.spans.store import (
         SERVER_MEMORY_LIMIT as SERVER_MEMORY_LIMIT,
     )

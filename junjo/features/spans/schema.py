@@ -1,8 +1,5 @@
-"""The DuckDB span store's schema, as numbered migrations.
-
-``schema_version`` records the migrations applied. A file whose version is above the newest
-migration this code knows was written by a newer junjo and is refused (``SchemaTooNew``, the
-same error the control plane raises, so ``junjo serve`` / ``junjo migrate`` report both alike).
+"""The DuckDB span store's schema: the ``spans`` table's columns, declared once, and the
+numbered migrations (``SPAN_MIGRATIONS``, run by the kernel's runner like every store's).
 
 Why there are no ART indexes (no PRIMARY KEY / CREATE INDEX) on ``spans``, ``state_changes``
 or (since migration 3) ``traces``: DuckDB keeps ART indexes in memory whole and never evicts
@@ -27,24 +24,14 @@ write failed from then on). Instead:
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from junjo.kernel.migrations import SchemaTooNew, refuse_newer
+from junjo.kernel.migrations import Migration, Migrations
 
 if TYPE_CHECKING:  # not at run time: the conversion worker imports this, and needs no DuckDB
     import duckdb
-
-__all__ = ["MIGRATIONS", "Migration", "SchemaTooNew", "current_version", "latest_version"]
-
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    description: str
-    apply: str | Callable[[duckdb.DuckDBPyConnection], None]  # SQL script or a function
 
 
 @dataclass(frozen=True)
@@ -195,81 +182,19 @@ def _v3_no_art_indexes(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(_V3_COUNTERS)
 
 
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(
-        1,
-        "spans, state_changes, indexer_state and quarantine",
-        create_table_sql("spans", SPAN_TABLE) + _V1_OTHERS,
-    ),
-    Migration(2, "traces: one summary row per trace", _v2_trace_summary),
-    Migration(
-        3,
-        "traces without an in-memory key index; a count of truncated values",
-        _v3_no_art_indexes,
+SPAN_MIGRATIONS = Migrations(
+    "the span store",
+    (
+        Migration(
+            1,
+            "spans, state_changes, indexer_state and quarantine",
+            create_table_sql("spans", SPAN_TABLE) + _V1_OTHERS,
+        ),
+        Migration(2, "traces: one summary row per trace", _v2_trace_summary),
+        Migration(
+            3,
+            "traces without an in-memory key index; a count of truncated values",
+            _v3_no_art_indexes,
+        ),
     ),
 )
-
-
-def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:
-    return migrations[-1].version if migrations else 0
-
-
-def current_version(conn: duckdb.DuckDBPyConnection) -> int:
-    """The schema version of the open database; 0 for an empty one."""
-    exists = conn.execute(
-        "SELECT count(*) FROM information_schema.tables"
-        " WHERE table_name = 'schema_version' AND table_catalog = current_database()"
-    ).fetchone()
-    if not exists or not exists[0]:
-        return 0
-    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-    return int(row[0]) if row else 0
-
-
-def check_version(
-    conn: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] = MIGRATIONS
-) -> int:
-    """The current version; raises ``SchemaTooNew`` for a file written by a newer junjo."""
-    current = current_version(conn)
-    refuse_newer(current, latest_version(migrations), "the span store")
-    return current
-
-
-def pending(
-    conn: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] = MIGRATIONS
-) -> list[Migration]:
-    current = check_version(conn, migrations)
-    return [m for m in migrations if m.version > current]
-
-
-def migrate(
-    conn: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] = MIGRATIONS
-) -> list[int]:
-    """Apply pending migrations, each in its own transaction; returns the versions applied.
-
-    DuckDB lets one process open the file read-write, so there is no concurrent migrator to
-    guard against (unlike the SQLite control plane).
-    """
-    applied = []
-    for migration in pending(conn, migrations):
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version ("
-                " version INTEGER NOT NULL, description VARCHAR NOT NULL,"
-                " applied_at_ns BIGINT NOT NULL)"
-            )
-            if callable(migration.apply):
-                migration.apply(conn)
-            else:
-                conn.execute(migration.apply)
-            conn.execute(
-                "INSERT INTO schema_version VALUES (?, ?, ?)",
-                [migration.version, migration.description, time.time_ns()],
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        applied.append(migration.version)
-    return applied

@@ -37,11 +37,12 @@ from typing import Any
 
 import duckdb
 
-from junjo.features.spans import schema, trace_summary
+from junjo.features.spans import trace_summary
 from junjo.features.spans.bulk import append_rows
 from junjo.features.spans.convert import STATE_CHANGE_COLUMNS, ConvertedBatch
 from junjo.features.spans.directory import SeqRange, TraceDirectory, range_clause
-from junjo.features.spans.schema import SPAN_COLUMNS, SPAN_ID, TRACE_ID, WAL_SEQ
+from junjo.features.spans.schema import SPAN_COLUMNS, SPAN_ID, SPAN_MIGRATIONS, TRACE_ID, WAL_SEQ
+from junjo.kernel.migrations import migrate, status
 from junjo.kernel.transaction import transaction
 from junjo.kernel.wal import SetAside
 
@@ -140,7 +141,7 @@ class SpanStore:
         conn = duckdb.connect(str(path), config=config)
         directory = None
         try:
-            schema.migrate(conn)
+            migrate(conn, SPAN_MIGRATIONS)
             _create_scratch(conn)
             directory = TraceDirectory(directory_path(path))
             store = cls(conn, path, directory=directory)
@@ -163,7 +164,7 @@ class SpanStore:
             raise FileNotFoundError(f"no span store at {path}")
         conn = duckdb.connect(str(path), read_only=True, config=_config(memory_limit, None))
         try:
-            if schema.pending(conn):
+            if status(conn, SPAN_MIGRATIONS).pending:
                 raise SchemaOutdated(
                     f"the span store at {path} needs migrating: run `junjo migrate`"
                 )
