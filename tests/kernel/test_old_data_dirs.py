@@ -22,6 +22,7 @@ from junjo.features.users.service import check_credentials
 from junjo.kernel.control_db import CONTROL_MIGRATIONS, open_control_db
 from junjo.kernel.migrations import current_version
 from junjo.kernel.principal import Principal
+from junjo.kernel.transaction import transaction
 from junjo.kernel.wal import WAL_MIGRATIONS, SetAside, WriteAheadLog
 from tests.kernel import old_stores as old
 from tests.otlp_builders import junjo_workflow_trace, request_payload
@@ -75,13 +76,13 @@ def old_span_store(path: Path, trace: list) -> None:
     rows = convert_request(request_payload(trace), seq=5, indexed_at_ns=time.time_ns()).spans
     conn = duckdb.connect(str(path))
     for version, description, sql in old.SPANS_STEPS:
-        conn.execute("BEGIN TRANSACTION")
-        conn.execute(old.SPANS_VERSION_TABLE)
-        conn.execute(sql)
-        conn.execute(
-            "INSERT INTO schema_version VALUES (?, ?, ?)", [version, description, time.time_ns()]
-        )
-        conn.execute("COMMIT")
+        with transaction(conn, "BEGIN TRANSACTION"):
+            conn.execute(old.SPANS_VERSION_TABLE)
+            conn.execute(sql)
+            conn.execute(
+                "INSERT INTO schema_version VALUES (?, ?, ?)",
+                [version, description, time.time_ns()],
+            )
         if version == 1:
             marks = ", ".join("?" * len(SPAN_COLUMNS))
             conn.executemany(
