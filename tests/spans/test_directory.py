@@ -172,7 +172,9 @@ def test_a_store_written_before_the_directory_is_upgraded(tmp_path: Path):
     conn.execute("UPDATE indexer_state SET indexed_seq = 7, indexed_spans = 2")
     conn.close()
     with SpanStore.open(path) as store:
-        assert query(store, "SELECT max(version) FROM schema_version") == [(3,)]
+        assert query(store, "SELECT max(version) FROM schema_version") == [
+            (SPAN_MIGRATIONS.latest,)
+        ]
         assert query(store, "SELECT span_count, first_wal_seq FROM traces") == [(2, 7)]
         result = store.write_batches([convert_request(payload, seq=8)], 8)
         assert result.duplicate_spans == 2

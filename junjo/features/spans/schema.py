@@ -1,11 +1,11 @@
 """The DuckDB span store's schema: the ``spans`` table's columns, declared once, and the
 numbered migrations (``SPAN_MIGRATIONS``, run by the kernel's runner like every store's).
 
-Why there are no ART indexes (no PRIMARY KEY / CREATE INDEX) on ``spans``, ``state_changes``
-or (since migration 3) ``traces``: DuckDB keeps ART indexes in memory whole and never evicts
-them, about 115 bytes per row for a (trace_id, span_id) key (measured: 1.6 M spans filled a
-200 MB memory limit) and ~75 for a trace id (~700k traces filled the server's 64 MB, and every
-write failed from then on). Instead:
+Why there are no ART indexes (no PRIMARY KEY / CREATE INDEX) on ``spans`` or (since
+migration 3) ``traces``: DuckDB keeps ART indexes in memory whole and never evicts them, about
+115 bytes per row for a (trace_id, span_id) key (measured: 1.6 M spans filled a 200 MB memory
+limit) and ~75 for a trace id (~700k traces filled the server's 64 MB, and every write failed
+from then on). Instead:
 
 * Idempotency on (trace_id, span_id) is enforced by the writer (``store.py``) with the trace
   directory (``directory.py``, SQLite): it names the batch's traces already stored and the
@@ -196,5 +196,8 @@ SPAN_MIGRATIONS = Migrations(
             "traces without an in-memory key index; a count of truncated values",
             _v3_no_art_indexes,
         ),
+        # Workflow replay reads set_state events from events_json, faster than from this
+        # table (scripts/bench_replay.py), which was written on every write and read by none.
+        Migration(4, "drop state_changes (replay reads events_json)", "DROP TABLE state_changes;"),
     ),
 )
