@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from junjo.config import Settings
-from junjo.features.spans import SPAN_MIGRATIONS
+from junjo.features.spans import SPAN_MIGRATIONS, move_legacy_entries
 from junjo.kernel import control_db, wal
 from junjo.kernel.migrations import Migrations, migrate, status
 from junjo.kernel.runtime_file import read_runtime_file
@@ -22,32 +22,29 @@ class _Store:
     label: str
     path: Path
     migrations: Migrations
-    connect: Callable[[Path, bool], Any]  # (path, read only) -> an autocommit connection
+    connect: Callable[[bool], Any]  # (read only) -> an autocommit connection
     one_writer: bool = False  # DuckDB: while the server runs, no other process may open it
-
-
-def _connect_control(path: Path, read_only: bool) -> Any:
-    return control_db.connect(path).conn
-
-
-def _connect_wal(path: Path, read_only: bool) -> Any:
-    return wal.connect(path)
-
-
-def _connect_duckdb(path: Path, read_only: bool) -> Any:
-    import duckdb
-
-    return duckdb.connect(str(path), read_only=read_only)
 
 
 def _stores(settings: Settings) -> list[_Store]:
     return [
         _Store("control database", settings.control_db_path, control_db.CONTROL_MIGRATIONS,
-               _connect_control),
-        _Store("write-ahead log", settings.wal_path, wal.WAL_MIGRATIONS, _connect_wal),
-        _Store("span store", settings.spans_db_path, SPAN_MIGRATIONS, _connect_duckdb,
-               one_writer=True),
+               lambda _: control_db.connect(settings.control_db_path).conn),
+        _Store("write-ahead log", settings.wal_path, wal.WAL_MIGRATIONS,
+               lambda _: wal.connect(settings.wal_path)),
+        _Store("span store", settings.spans_db_path, SPAN_MIGRATIONS,
+               lambda read_only: _connect_span_store(settings, read_only), one_writer=True),
     ]  # fmt: skip
+
+
+def _connect_span_store(settings: Settings, read_only: bool) -> Any:
+    import duckdb
+
+    conn = duckdb.connect(str(settings.spans_db_path), read_only=read_only)
+    # What an older junjo quarantined there goes to the WAL before migration 5 drops it.
+    if not read_only and (moved := move_legacy_entries(conn, settings.wal_path)):
+        typer.echo(f"moved {moved} quarantine entries from the span store to wal.db")
+    return conn
 
 
 def run_migrate(settings: Settings, *, status_only: bool) -> None:
@@ -72,7 +69,7 @@ def _not_created(label: str, migrations: Migrations) -> None:
 
 
 def _migrate_one(label: str, store: _Store, status_only: bool) -> None:
-    conn = store.connect(store.path, status_only)
+    conn = store.connect(status_only)
     try:
         state = status(conn, store.migrations)
         typer.echo(f"{label}: version {state.current} of {state.latest}")

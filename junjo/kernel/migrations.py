@@ -101,14 +101,14 @@ def _dialect(conn: Connection) -> _Dialect:
     return _SQLITE if isinstance(conn, sqlite3.Connection) else _DUCKDB
 
 
-def _has_table(conn: Connection, name: str) -> bool:
+def table_exists(conn: Connection, name: str) -> bool:
     (count,) = conn.execute(_dialect(conn).table_exists_sql, [name]).fetchone()
     return bool(count)
 
 
 def current_version(conn: Connection) -> int:
     """The schema version of the open database; 0 for a new one. Writes nothing."""
-    if not _has_table(conn, "schema_version"):
+    if not table_exists(conn, "schema_version"):
         return 0
     (version,) = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
     return int(version)
@@ -160,7 +160,7 @@ def _create_version_table(conn: Connection) -> None:
 def _convert_version_table(conn: Connection, dialect: _Dialect) -> None:
     """Span stores before the shared runner recorded ``applied_at_ns`` (an integer) and had
     no key; rewrite such a table in today's layout, rows kept."""
-    if not _has_table(conn, "schema_version"):
+    if not table_exists(conn, "schema_version"):
         return
     columns = {row[1] for row in conn.execute("PRAGMA table_info('schema_version')").fetchall()}
     if "applied_at_ns" not in columns:

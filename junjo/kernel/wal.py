@@ -439,6 +439,20 @@ def _insert_quarantine(conn: sqlite3.Connection, entries: Sequence[SetAside], no
     return cursor.rowcount
 
 
+def keep_aside(path: Path, entries: Sequence[SetAside]) -> int:
+    """Keep ``entries`` in the quarantine of the WAL file at ``path`` while no
+    ``WriteAheadLog`` has it open (what an older version kept in the span store moves here
+    before the server opens the log); an entry already kept is not added again. Returns
+    how many were added."""
+    conn = connect(path)
+    try:
+        migrate(conn, WAL_MIGRATIONS)
+        with transaction(conn, "BEGIN IMMEDIATE"):
+            return _insert_quarantine(conn, entries, time.time_ns())
+    finally:
+        conn.close()
+
+
 def _move_back(
     conn: sqlite3.Connection, ids: Sequence[int] | None, now: int
 ) -> tuple[list[tuple[int, int]], int]:

@@ -71,8 +71,8 @@ def old_wal(path: Path, *, with_quarantine: bool) -> None:
 
 
 def old_span_store(path: Path, trace: list) -> None:
-    """Migrations 1-3 as the old runner applied them, the spans of ``trace`` stored between
-    1 and 2 (so migration 2's backfill summarizes them)."""
+    """Migrations 1-3 as the old runner applied them, the spans of ``trace`` and a
+    quarantined batch stored between 1 and 2 (so migration 2's backfill summarizes them)."""
     rows = convert_request(request_payload(trace), seq=5, indexed_at_ns=time.time_ns()).spans
     conn = duckdb.connect(str(path))
     for version, description, sql in old.SPANS_STEPS:
@@ -89,6 +89,9 @@ def old_span_store(path: Path, trace: list) -> None:
                 f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({marks})", rows
             )
             conn.execute("UPDATE indexer_state SET indexed_seq = 5, indexed_spans = ?", [len(rows)])
+            conn.execute(
+                "INSERT INTO quarantine VALUES (4, 1, 'k1', 2, 'convert: old', 3, ?)", [b"\x01"]
+            )
     conn.close()
 
 
@@ -133,7 +136,7 @@ def test_an_old_span_store_keeps_its_spans_summaries_and_position(tmp_path: Path
     trace = junjo_workflow_trace(nodes=2)
     old_span_store(path, trace)
     trace_id, workflow_id = trace[-1].trace_id.hex(), trace[-1].span_id.hex()
-    with SpanStore.open(path) as store:
+    with SpanStore.open(path, wal_path=tmp_path / "wal.db") as store:
         assert store.indexer_state().indexed_seq == 5
         conn = store.cursor()
         assert current_version(conn) == SPAN_MIGRATIONS.latest
@@ -147,10 +150,29 @@ def test_an_old_span_store_keeps_its_spans_summaries_and_position(tmp_path: Path
         tables = {
             row[0] for row in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()
         }
-        assert "state_changes" not in tables  # written by old releases, read by none
+        assert not tables & {"state_changes", "quarantine"}  # write-only, and moved
         conn.close()
         again = convert_request(request_payload(trace), seq=6)
         assert store.write_batches([again], 6).duplicate_spans == len(trace)
+    wal = WriteAheadLog(tmp_path / "wal.db")
+    (entry,), count, spans = wal.quarantined(10)
+    wal.close()
+    assert (count, spans, entry["seq"], entry["error"]) == (1, 2, 4, "convert: old")
+
+
+def test_an_old_span_store_keeps_its_quarantine_until_the_wal_is_at_hand(tmp_path: Path):
+    path = tmp_path / "spans.duckdb"
+    old_span_store(path, junjo_workflow_trace(nodes=1))
+    with pytest.raises(RuntimeError, match="1 quarantine entries of an older junjo"):
+        SpanStore.open(path)
+    conn = duckdb.connect(str(path))
+    assert current_version(conn) == 4  # the other migrations are in
+    assert conn.execute("SELECT count(*) FROM quarantine").fetchone() == (1,)
+    conn.close()
+    SpanStore.open(path, wal_path=tmp_path / "wal.db").close()
+    wal = WriteAheadLog(tmp_path / "wal.db")
+    assert wal.quarantined(10)[1] == 1
+    wal.close()
 
 
 def test_junjo_migrate_lists_and_migrates_an_old_data_dir(tmp_path: Path, capsys):
@@ -171,6 +193,10 @@ def test_junjo_migrate_lists_and_migrates_an_old_data_dir(tmp_path: Path, capsys
     run_migrate(settings, status_only=False)
     applied = capsys.readouterr().out
     assert "applied 1 migration(s)" in applied
+    assert "moved 1 quarantine entries from the span store to wal.db" in applied
+    wal = WriteAheadLog(data / "wal.db")
+    assert wal.quarantined(10)[1] == 2  # the WAL's own entry and the moved one
+    wal.close()
 
     run_migrate(settings, status_only=True)
     assert capsys.readouterr().out.count("pending") == 0

@@ -51,7 +51,7 @@ def count(store: SpanStore, table: str) -> int:
 
 def test_fresh_store_is_at_the_latest_version(store: SpanStore):
     cursor = store.cursor()
-    assert current_version(cursor) == SPAN_MIGRATIONS.latest == 4
+    assert current_version(cursor) == SPAN_MIGRATIONS.latest
     assert migrate(cursor, SPAN_MIGRATIONS) == []  # nothing left to apply
 
 

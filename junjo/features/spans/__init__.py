@@ -44,7 +44,11 @@ def _lifespan(state: AppState) -> Iterator[None]:
         yield
         return
     try:
-        store = SpanStore.open(state.settings.spans_db_path, memory_limit=SERVER_MEMORY_LIMIT)
+        store = SpanStore.open(
+            state.settings.spans_db_path,
+            memory_limit=SERVER_MEMORY_LIMIT,
+            wal_path=state.settings.wal_path,
+        )
     except duckdb.IOException as exc:  # e.g. a `junjo traces` command is reading the file
         raise Conflict(f"cannot open the span store: {exc}; retry in a moment") from None
     state.provide(store)

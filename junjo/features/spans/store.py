@@ -40,6 +40,7 @@ from junjo.features.spans import trace_summary
 from junjo.features.spans.bulk import append_rows
 from junjo.features.spans.convert import ConvertedBatch
 from junjo.features.spans.directory import SeqRange, TraceDirectory, range_clause
+from junjo.features.spans.quarantine import move_legacy_entries
 from junjo.features.spans.schema import SPAN_COLUMNS, SPAN_ID, SPAN_MIGRATIONS, TRACE_ID, WAL_SEQ
 from junjo.kernel.migrations import migrate, status
 from junjo.kernel.transaction import transaction
@@ -132,13 +133,18 @@ class SpanStore:
         *,
         memory_limit: str = DEFAULT_MEMORY_LIMIT,
         threads: int | None = None,
+        wal_path: Path | None = None,
     ) -> SpanStore:
-        """Open (creating if needed) read-write and apply pending migrations."""
+        """Open (creating if needed) read-write and apply pending migrations. Quarantine
+        entries an older version kept in the span store move to the WAL file at
+        ``wal_path`` first; a store that holds such entries is not migrated without it."""
         path = Path(path)
         config = _config(memory_limit, threads)
         conn = duckdb.connect(str(path), config=config)
         directory = None
         try:
+            if wal_path is not None and (moved := move_legacy_entries(conn, wal_path)):
+                log.info("moved %d quarantine entries from the span store to the WAL", moved)
             migrate(conn, SPAN_MIGRATIONS)
             _create_scratch(conn)
             directory = TraceDirectory(directory_path(path))
