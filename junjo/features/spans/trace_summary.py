@@ -57,10 +57,9 @@ SUMMARY_COLUMNS = (
     " prompt_tokens, completion_tokens, total_tokens, first_indexed_at_ns,"
     " last_indexed_at_ns, root_indexed_at_ns"
 )
-# The table's columns: the summary, then the WAL position of the trace's first stored span.
-# Rows are appended when a trace is first seen, so first_wal_seq only grows down the table
-# and an update can find a trace's row through the zonemaps of that column.
-TABLE_COLUMNS = SUMMARY_COLUMNS + ", first_wal_seq"
+# The table holds these, then the WAL position of the trace's first stored span
+# (``first_wal_seq``). Rows are appended when a trace is first seen, so first_wal_seq only
+# grows down the table and an update can find a trace's row through its zonemaps.
 
 V3 = """
 CREATE TABLE traces_v3 AS
@@ -140,7 +139,7 @@ WHERE traces.trace_id = u.trace_id
 
 def summarize(spans: Sequence[tuple[Any, ...]], indexed_at_ns: int) -> list[tuple[Any, ...]]:
     """Per-trace contributions of newly stored span rows (already deduplicated), as rows of
-    ``TABLE_COLUMNS``."""
+    the table (``COLUMNS``, then ``first_wal_seq``)."""
     at = _POSITION
     by_trace: dict[str, list] = {}
     trace_i, start_i, end_i = at["trace_id"], at["start_time_ns"], at["end_time_ns"]
