@@ -14,40 +14,37 @@ from pathlib import Path
 
 import sqlite_utils
 
-from junjo.kernel.migrations import Migration, migrate
+from junjo.kernel.migrations import Migration, Migrations, migrate
 
 BUSY_TIMEOUT_MS = 10_000
 
 
-def _v1_users_and_keys(db: sqlite_utils.Database) -> None:
-    db.execute(
-        """CREATE TABLE users (
-            id TEXT PRIMARY KEY,
-            email TEXT NOT NULL UNIQUE COLLATE NOCASE,
-            password_hash TEXT NOT NULL,
-            is_active INTEGER NOT NULL DEFAULT 1,
-            session_revision INTEGER NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE api_keys (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            key_hash TEXT NOT NULL UNIQUE,
-            prefix TEXT NOT NULL,
-            scope TEXT NOT NULL CHECK (scope IN ('ingest', 'read')),
-            created_at TEXT NOT NULL,
-            created_by TEXT,
-            last_used_at TEXT
-        )"""
-    )
+_V1_USERS_AND_KEYS = """
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,
+    is_active INTEGER NOT NULL DEFAULT 1,
+    session_revision INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    scope TEXT NOT NULL CHECK (scope IN ('ingest', 'read')),
+    created_at TEXT NOT NULL,
+    created_by TEXT,
+    last_used_at TEXT
+);
+"""
 
-
-CONTROL_MIGRATIONS = [
-    Migration(1, "users and api keys", _v1_users_and_keys),
-]
+CONTROL_MIGRATIONS = Migrations(
+    "the control database",
+    (Migration(1, "users and api keys", _V1_USERS_AND_KEYS),),
+)
 
 
 def connect(path: Path) -> sqlite_utils.Database:
@@ -77,7 +74,7 @@ def _enable_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
 def open_control_db(path: Path) -> sqlite_utils.Database:
     """Connect and bring the schema up to date (refusing a newer one)."""
     db = connect(path)
-    migrate(db, CONTROL_MIGRATIONS, "control")
+    migrate(db.conn, CONTROL_MIGRATIONS)
     return db
 
 

@@ -34,11 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from junjo.kernel.migrations import Migration, Migrations, migrate
 from junjo.kernel.transaction import transaction
 
 log = logging.getLogger("junjo.wal")
 
-_SCHEMA = """
+# Version 1 is the schema files had before the WAL was versioned, as IF NOT EXISTS, so it
+# completes such a file (one from before the quarantine moved here has no quarantine table)
+# and records the version.
+_V1 = """
 CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     received_at_ns INTEGER NOT NULL,
@@ -70,6 +74,9 @@ CREATE TABLE IF NOT EXISTS quarantine (
     UNIQUE (seq, digest)
 );
 """
+WAL_MIGRATIONS = Migrations(
+    "the write-ahead log", (Migration(1, "batches, totals and quarantine", _V1),)
+)
 # What listings show of a quarantine entry (never the payload).
 QUARANTINE_FIELDS = (
     "id", "seq", "received_at_ns", "api_key_id", "span_count", "error", "quarantined_at_ns"
@@ -151,7 +158,8 @@ class _Replay:
 _Request = _Append | _Prune | _Renumber | _Quarantine | _Replay
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with the pragmas every one needs (no migration)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute(f"PRAGMA page_size={_PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode=WAL")
@@ -162,11 +170,11 @@ def _connect(path: Path) -> sqlite3.Connection:
 class WriteAheadLog:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._writer = _connect(path)
-        self._writer.executescript(_SCHEMA)
+        self._writer = connect(path)
+        migrate(self._writer, WAL_MIGRATIONS)
         self._writer.execute("PRAGMA wal_autocheckpoint=0")
-        self._reader = _connect(path)
-        self._checkpointer = _connect(path)
+        self._reader = connect(path)
+        self._checkpointer = connect(path)
         self._checkpoint_due = threading.Event()
         self._unchecked_bytes = 0
         self._reader_lock = threading.Lock()
@@ -429,6 +437,20 @@ def _insert_quarantine(conn: sqlite3.Connection, entries: Sequence[SetAside], no
         rows,
     )
     return cursor.rowcount
+
+
+def keep_aside(path: Path, entries: Sequence[SetAside]) -> int:
+    """Keep ``entries`` in the quarantine of the WAL file at ``path`` while no
+    ``WriteAheadLog`` has it open (what an older version kept in the span store moves here
+    before the server opens the log); an entry already kept is not added again. Returns
+    how many were added."""
+    conn = connect(path)
+    try:
+        migrate(conn, WAL_MIGRATIONS)
+        with transaction(conn, "BEGIN IMMEDIATE"):
+            return _insert_quarantine(conn, entries, time.time_ns())
+    finally:
+        conn.close()
 
 
 def _move_back(

@@ -85,7 +85,7 @@ def test_migrate_and_status(tmp_path):
     data = tmp_path / "data"
     status = run_cli(data, "migrate", "--status")
     assert "version 0 of" in status.stdout and "pending 1" in status.stdout
-    assert status.stdout.count("not created yet") == 2
+    assert status.stdout.count("not created yet") == 3
     assert not data.exists()  # --status only looks
     applied = run_cli(data, "migrate")
     assert "applied" in applied.stdout

@@ -10,11 +10,8 @@ import pytest
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from junjo.features.spans.convert import (
-    SPAN_COLUMNS,
-    STATE_CHANGE_COLUMNS,
-    convert_request,
-)
+from junjo.features.spans.convert import convert_request
+from junjo.features.spans.schema import SPAN_COLUMNS
 from tests.otlp_builders import (
     CLIENT,
     MS,
@@ -22,7 +19,6 @@ from tests.otlp_builders import (
     T0,
     junjo_node_span,
     junjo_workflow_span,
-    junjo_workflow_trace,
     llm_span,
     make_event,
     make_link,
@@ -39,11 +35,6 @@ from tests.otlp_builders import (
 def rows(payload: bytes, **kwargs: Any) -> list[dict[str, Any]]:
     batch = convert_request(payload, **kwargs)
     return [dict(zip(SPAN_COLUMNS, row, strict=True)) for row in batch.spans]
-
-
-def state_rows(payload: bytes) -> list[dict[str, Any]]:
-    batch = convert_request(payload)
-    return [dict(zip(STATE_CHANGE_COLUMNS, row, strict=True)) for row in batch.state_changes]
 
 
 def one(span: Any, **resource_kwargs: Any) -> dict[str, Any]:
@@ -301,54 +292,20 @@ def test_error_flag_from_status_or_exception_event():
     assert rows_[0]["error_type"] == "ValueError"
 
 
-def test_set_state_events_become_state_rows():
-    trace_id = new_trace_id()
-    node_span_id = new_span_id()
+def test_set_state_events_are_kept_whole_for_replay():
+    # Workflow replay reads them from events_json: every attribute, in event order.
+    patch = [{"op": "add", "path": "/a", "value": 1}]
     events = [
         make_event("other", T0),
-        set_state_event(
-            store_id="s-1",
-            sequence=4,
-            action="set_summary",
-            patch=[{"op": "add", "path": "/a", "value": 1}],
-            store_name="TicketStore",
-            revision_before=3,
-            time_ns=T0 + 5,
-            event_id="e-4",
-        ),
+        set_state_event(store_id="s-1", sequence=4, patch=patch, time_ns=T0 + 5, event_id="e-4"),
     ]
-    span = make_span(trace_id=trace_id, span_id=node_span_id, events=events)
-    (row,) = state_rows(request_payload([span]))
-    assert row["trace_id"] == trace_id.hex() and row["span_id"] == node_span_id.hex()
-    assert row["event_index"] == 1
-    assert (row["store_id"], row["store_name"], row["action"]) == (
-        "s-1",
-        "TicketStore",
-        "set_summary",
-    )
-    assert (row["transition_sequence"], row["revision_before"], row["revision_after"]) == (4, 3, 4)
-    assert row["event_time_ns"] == T0 + 5
-    assert row["event_id"] == "e-4"
-    assert json.loads(row["patch"]) == [{"op": "add", "path": "/a", "value": 1}]
-    assert json.loads(row["attributes_json"]) == {
-        "junjo.state_json_patch.mode": "full",
-        "junjo.state_json_patch.policy": "junjo.full.v1",
-    }
-
-
-def test_legacy_set_state_has_no_sequence_and_keeps_its_patch_text():
-    event = set_state_event(store_id="s", sequence=None, patch="{}")
-    (row,) = state_rows(request_payload([make_span(events=[event])]))
-    assert row["transition_sequence"] is None and row["revision_before"] is None
-    assert row["patch"] == "{}"
-
-
-def test_state_rows_point_at_the_span_they_came_from():
-    spans = junjo_workflow_trace(nodes=3)
-    batch = convert_request(request_payload(spans))
-    assert len(batch.state_changes) == 3
-    for state, owner in zip(batch.state_changes, batch.state_owners, strict=True):
-        assert batch.spans[owner][1] == state[1]  # same span_id
+    other, state = json.loads(one(make_span(events=events))["events_json"])
+    assert (other["name"], state["name"], state["timeUnixNano"]) == (
+        "other", "set_state", str(T0 + 5)
+    )  # fmt: skip
+    attrs = state["attributes"]
+    assert (attrs["junjo.store.id"], attrs["junjo.store.transition.sequence"]) == ("s-1", 4)
+    assert (attrs["id"], json.loads(attrs["junjo.state_json_patch"])) == ("e-4", patch)
 
 
 def test_garbage_payload_raises():
@@ -357,29 +314,22 @@ def test_garbage_payload_raises():
 
 
 def test_a_span_that_cannot_be_stored_is_set_aside_alone():
-    # A time beyond BIGINT (or a set_state time) is refused, not wrapped; its neighbours and
-    # their state rows are kept, and the span comes back re-packed with its resource.
-    def with_state(name: str, time_ns: int):
-        return make_span(
-            name=name, events=[set_state_event(store_id="s", sequence=1, time_ns=time_ns)]
-        )
-
-    too_late = make_span(name="too late", start_ns=2**63, end_ns=2**63 + 1)
+    # A time beyond BIGINT is refused, not wrapped; its neighbours are kept, and the span
+    # comes back re-packed with its resource.
     spans = [
         make_span(name="before"),
-        too_late,
-        with_state("bad event", 2**64 - 1),
-        with_state("after", T0),
+        make_span(name="too late", start_ns=2**63, end_ns=2**63 + 1),
+        make_span(name="ends too late", end_ns=2**64 - 1),
+        make_span(name="after", events=[set_state_event(store_id="s", sequence=1)]),
     ]
     request = make_request([make_resource_spans(spans, service_name="svc")])
     batch = convert_request(request.SerializeToString())
     assert [row[SPAN_COLUMNS.index("name")] for row in batch.spans] == ["before", "after"]
-    assert len(batch.state_changes) == 1 and batch.state_owners == [1]
     assert batch.failed is not None and batch.failed.span_count == 2
     assert "ConversionError" in batch.failed.error and batch.failed.error.startswith("2 spans")
     repacked = ExportTraceServiceRequest.FromString(batch.failed.payload)
     (resource_spans,) = repacked.resource_spans
-    assert [s.name for s in resource_spans.scope_spans[0].spans] == ["too late", "bad event"]
+    assert [s.name for s in resource_spans.scope_spans[0].spans] == ["too late", "ends too late"]
     assert resource_spans.resource.attributes[0].value.string_value == "svc"
 
 
@@ -452,17 +402,13 @@ def test_a_column_of_countless_small_values_keeps_what_fits_and_counts_the_rest(
     assert list(kept) == [f"k{i:06}" for i in range(len(kept))]  # the leading ones
 
 
-def test_events_and_links_are_cut_and_state_rows_take_the_cut_patch():
+def test_events_and_links_are_cut():
     patch = json.dumps([{"op": "replace", "path": "/doc", "value": "p" * (100 * KIB)}])
     event = set_state_event(store_id="s", sequence=1, patch=patch)
     link = make_link(trace_id=b"\x01" * (70 * KIB), span_id=new_span_id())
     span = make_span(events=[event], links=[link])
-    row, batch = one_row(request_payload([span]), max_value_bytes=64 * KIB)
-    ((state,),) = [batch.state_changes]
-    stored_patch = state[STATE_CHANGE_COLUMNS.index("patch")]
+    row, _ = one_row(request_payload([span]), max_value_bytes=64 * KIB)
+    stored_patch = json.loads(row["events_json"])[0]["attributes"]["junjo.state_json_patch"]
     assert stored_patch.endswith(f"…[truncated by junjo: {len(patch):,} bytes]")
-    assert json.loads(row["events_json"])[0]["attributes"]["junjo.state_json_patch"] == (
-        stored_patch
-    )
     cut = json.loads(row["attributes_json"])["junjo.server.truncated"]
     assert set(cut) == {"events[0].attributes.junjo.state_json_patch", "links[0].traceId"}

@@ -3,16 +3,19 @@ table, whatever the timestamps; and how it recovers from crashes, loss and old s
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from junjo.features.spans import schema, trace_summary
-from junjo.features.spans.convert import SPAN_COLUMNS, convert_request
+from junjo.features.spans import SPAN_MIGRATIONS, trace_summary
+from junjo.features.spans.convert import convert_request
 from junjo.features.spans.directory import TraceDirectory
+from junjo.features.spans.schema import SPAN_COLUMNS
 from junjo.features.spans.store import SpanStore, directory_path
+from junjo.kernel.migrations import migrate
 from tests.otlp_builders import T0, make_span, new_span_id, new_trace_id, request_payload
 from tests.spans.db import query
 
@@ -69,7 +72,8 @@ def test_a_backfill_never_fails_a_write_under_a_small_memory_limit(
 
 def test_no_table_that_grows_has_an_in_memory_index(store_path: Path):
     # DuckDB holds ART indexes (PRIMARY KEY, UNIQUE, CREATE INDEX) in memory whole and never
-    # evicts them: ~700k trace ids filled 64 MB. Only the one-row indexer_state may have one.
+    # evicts them: ~700k trace ids filled 64 MB. Only the one-row indexer_state and
+    # schema_version (a row per migration, keyed like every store's) may have one.
     with SpanStore.open(store_path) as store:
         keyed = query(
             store,
@@ -77,7 +81,7 @@ def test_no_table_that_grows_has_an_in_memory_index(store_path: Path):
             " WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
             " UNION SELECT table_name FROM duckdb_indexes()",
         )
-        assert keyed == [("indexer_state",)]
+        assert sorted(keyed) == [("indexer_state",), ("schema_version",)]
 
 
 def test_spans_of_a_trace_arriving_in_several_writes_update_one_summary(store_path: Path):
@@ -159,7 +163,7 @@ def test_a_store_written_before_the_directory_is_upgraded(tmp_path: Path):
     payload = request_payload([make_span(trace_id=trace_id), make_span(trace_id=trace_id)])
     rows = convert_request(payload, seq=7).spans
     conn = duckdb.connect(str(path))
-    schema.migrate(conn, schema.MIGRATIONS[:2])
+    migrate(conn, dataclasses.replace(SPAN_MIGRATIONS, steps=SPAN_MIGRATIONS.steps[:2]))
     columns = ", ".join(SPAN_COLUMNS)
     conn.executemany(
         f"INSERT INTO spans ({columns}) VALUES ({', '.join('?' * len(rows[0]))})", rows
@@ -168,7 +172,9 @@ def test_a_store_written_before_the_directory_is_upgraded(tmp_path: Path):
     conn.execute("UPDATE indexer_state SET indexed_seq = 7, indexed_spans = 2")
     conn.close()
     with SpanStore.open(path) as store:
-        assert query(store, "SELECT max(version) FROM schema_version") == [(3,)]
+        assert query(store, "SELECT max(version) FROM schema_version") == [
+            (SPAN_MIGRATIONS.latest,)
+        ]
         assert query(store, "SELECT span_count, first_wal_seq FROM traces") == [(2, 7)]
         result = store.write_batches([convert_request(payload, seq=8)], 8)
         assert result.duplicate_spans == 2

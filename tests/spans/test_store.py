@@ -7,15 +7,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from junjo.features.spans import schema
+from junjo.features.spans import SPAN_MIGRATIONS
 from junjo.features.spans import store as store_module
-from junjo.features.spans.convert import SPAN_COLUMNS, STATE_CHANGE_COLUMNS, convert_request
+from junjo.features.spans.convert import convert_request
 from junjo.features.spans.directory import MAX_RANGES, covering_ranges
+from junjo.features.spans.schema import SPAN_COLUMNS
 from junjo.features.spans.store import (
     SchemaOutdated,
     SpanStore,
     StaleWrite,
 )
+from junjo.kernel.migrations import SchemaTooNew, current_version, migrate
 from junjo.kernel.wal import SetAside
 from tests.otlp_builders import (
     T0,
@@ -49,13 +51,12 @@ def count(store: SpanStore, table: str) -> int:
 
 def test_fresh_store_is_at_the_latest_version(store: SpanStore):
     cursor = store.cursor()
-    assert schema.current_version(cursor) == schema.latest_version() == 3
-    assert schema.migrate(cursor) == []  # nothing left to apply
+    assert current_version(cursor) == SPAN_MIGRATIONS.latest
+    assert migrate(cursor, SPAN_MIGRATIONS) == []  # nothing left to apply
 
 
-def test_converter_columns_exist_in_the_tables(store: SpanStore):
-    assert set(SPAN_COLUMNS) == set(table_columns(store, "spans"))
-    assert set(STATE_CHANGE_COLUMNS) == set(table_columns(store, "state_changes"))
+def test_the_spans_table_has_the_declared_columns_in_order(store: SpanStore):
+    assert table_columns(store, "spans") == list(SPAN_COLUMNS)
 
 
 def test_reopening_keeps_data_and_version(store_path: Path):
@@ -64,32 +65,20 @@ def test_reopening_keeps_data_and_version(store_path: Path):
     with SpanStore.open(store_path) as again:
         assert count(again, "spans") == 1
         assert again.indexer_state().indexed_seq == 1
-        assert query(again, "SELECT count(*) FROM schema_version")[0][0] == len(schema.MIGRATIONS)
+        assert query(again, "SELECT count(*) FROM schema_version")[0][0] == len(
+            SPAN_MIGRATIONS.steps
+        )
 
 
 def test_newer_schema_is_refused(store_path: Path):
     with SpanStore.open(store_path) as span_store:
         cursor = span_store.cursor()
-        cursor.execute("INSERT INTO schema_version VALUES (99, 'from the future', 0)")
+        cursor.execute("INSERT INTO schema_version VALUES (99, 'from the future', '2030-01-01')")
         cursor.close()
-    with pytest.raises(schema.SchemaTooNew, match="version 99"):
+    with pytest.raises(SchemaTooNew, match="version 99"):
         SpanStore.open(store_path)
-    with pytest.raises(schema.SchemaTooNew):
+    with pytest.raises(SchemaTooNew):
         SpanStore.open_readonly(store_path)
-
-
-def test_migrations_apply_in_order_and_a_failed_one_rolls_back(tmp_path: Path):
-    conn = duckdb.connect(str(tmp_path / "m.duckdb"))
-    steps = [
-        schema.Migration(1, "one", "CREATE TABLE a (x INTEGER)"),
-        schema.Migration(2, "two", lambda c: c.execute("INSERT INTO a VALUES (2)")),
-        schema.Migration(3, "broken", "INSERT INTO a VALUES (3); SELECT * FROM missing_table"),
-    ]
-    with pytest.raises(duckdb.CatalogException):
-        schema.migrate(conn, steps)
-    assert schema.current_version(conn) == 2
-    assert conn.execute("SELECT x FROM a").fetchall() == [(2,)]  # the 3 was rolled back
-    conn.close()
 
 
 def test_readonly_open(store_path: Path, tmp_path: Path):
@@ -112,18 +101,13 @@ def test_readonly_open_of_an_unmigrated_file_asks_for_migrate(tmp_path: Path):
 # -- writes ----------------------------------------------------------------------------------
 
 
-def test_same_batch_twice_stores_each_span_and_state_change_once(store: SpanStore):
+def test_same_batch_twice_stores_each_span_once(store: SpanStore):
     payload = request_payload(junjo_workflow_trace(nodes=2))
     first = store.write_batches([convert_request(payload, seq=1)], 1)
     second = store.write_batches([convert_request(payload, seq=2)], 2)
-    assert (first.inserted_spans, first.duplicate_spans, first.inserted_state_changes) == (3, 0, 2)
-    assert (second.inserted_spans, second.duplicate_spans, second.inserted_state_changes) == (
-        0,
-        3,
-        0,
-    )
+    assert (first.inserted_spans, first.duplicate_spans) == (3, 0)
+    assert (second.inserted_spans, second.duplicate_spans) == (0, 3)
     assert count(store, "spans") == 3
-    assert count(store, "state_changes") == 2
     assert second.state.indexed_spans == 3 and second.state.duplicate_spans == 3
 
 
@@ -187,7 +171,7 @@ def test_a_failed_write_leaves_no_rows_and_no_position(store: SpanStore, monkeyp
 
     def append_then_fail(conn, table, rows, columns=None):
         real_append(conn, table, rows, columns)
-        if table == "state_changes":
+        if table == "spans":
             raise duckdb.IOException("disk full")
 
     monkeypatch.setattr(store_module, "append_rows", append_then_fail)
@@ -197,7 +181,7 @@ def test_a_failed_write_leaves_no_rows_and_no_position(store: SpanStore, monkeyp
     assert count(store, "spans") == 0
     assert store.indexer_state().indexed_seq == 0
     result = store.write_batches([convert_request(payload, seq=1)], 1)  # the retry
-    assert (result.inserted_spans, result.inserted_state_changes) == (3, 2)
+    assert result.inserted_spans == 3
 
 
 def test_quarantined_entries_are_counted_with_the_position(store: SpanStore):

@@ -9,11 +9,7 @@ from typing import Any
 
 import pytest
 
-from junjo.features.workflows.execution import (
-    build_workflow_execution,
-    list_workflow_runs,
-    owner_span_id,
-)
+from junjo.features.workflows.execution import build_workflow_execution
 from junjo.kernel.errors import InvalidInput, NotFound
 from tests.workflows.helpers import (
     LEGACY_TICKET,
@@ -449,21 +445,15 @@ def test_include_states_false_drops_only_the_states() -> None:
     assert result["store"]["replayed_state_end"] == state_end(span_named(spans, WORKFLOW))
 
 
-def test_list_workflow_runs_and_owner_lookup() -> None:
+def test_the_run_summary_names_its_owner_and_correlation() -> None:
     spans = load(TICKET)
-    runs = list_workflow_runs(spans)
-    assert [(r["name"], r["span_type"], r["depth"]) for r in runs] == [
-        (WORKFLOW, "workflow", 0),
-        (SUBFLOW, "subflow", 1),
-    ]
-    assert runs[1]["parent_owner_span_id"] == runs[0]["span_id"]
-    assert runs[0]["correlation"] == {"type": "e2e.run", "id": "run-0"}
-    assert runs[0]["contract_version"] == 2 and runs[0]["legacy"] is False
-    chat = span_named(spans, "chat fake-chat-1")["span_id"]
-    assert owner_span_id(spans, chat) == runs[1]["span_id"]
-    assert owner_span_id(spans, runs[0]["span_id"]) == runs[0]["span_id"]
-    assert owner_span_id(spans, "nope") is None
-    assert list_workflow_runs("garbage") == []  # type: ignore[arg-type]
+    workflow, subflow = execution(spans)["span"], execution(spans, SUBFLOW)["span"]
+    assert (workflow["name"], workflow["span_type"]) == (WORKFLOW, "workflow")
+    assert (subflow["name"], subflow["span_type"]) == (SUBFLOW, "subflow")
+    assert subflow["parent_owner_span_id"] == workflow["span_id"]
+    assert workflow["parent_owner_span_id"] is None
+    assert workflow["correlation"] == {"type": "e2e.run", "id": "run-0"}
+    assert workflow["contract_version"] == 2 and workflow["legacy"] is False
 
 
 # -- malformed input never escapes as an exception ------------------------------------------
@@ -500,7 +490,6 @@ def test_randomly_corrupted_spans_never_raise(fixture: str) -> None:
                 continue  # the corruption hit the owner's own id or span type
             json.dumps(result, allow_nan=False)
             assert result["integrity"]["verdict"] in ("complete", "partial")
-        list_workflow_runs(spans)
 
 
 def test_structurally_odd_traces_never_raise() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from junjo.features.workflows.execution import build_workflow_execution, list_workflow_runs
+from junjo.features.workflows.execution import build_workflow_execution
 from junjo.features.workflows.jsonpatch import apply_patch
 from scripts.sdk_e2e.run import run_workload
 from scripts.sdk_e2e.venv import clean_env, ensure_sdk_venv
@@ -34,7 +34,12 @@ def test_fresh_sdk_runs_reconstruct_completely() -> None:
         traces.setdefault(span["trace_id"], []).append(span)
     checked = 0
     for trace in traces.values():
-        for run in list_workflow_runs(trace):
+        owners = [
+            span
+            for span in trace
+            if span["attributes"].get("junjo.span_type") in ("workflow", "subflow")
+        ]
+        for run in owners:
             result = build_workflow_execution(trace, run["span_id"])
             assert result["integrity"] == {"verdict": "complete", "reasons": []}, run["name"]
             end = json.loads(

@@ -22,7 +22,7 @@ import time
 from junjo.config import Settings
 from junjo.features.ingest.grpc_server import GrpcIngestServer
 from junjo.features.ingest.service import IngestLimits, IngestService, KeyVerifierLike
-from junjo.features.spans import Indexer, SpanStore, move_legacy_entries
+from junjo.features.spans import Indexer, SpanStore
 from junjo.kernel.wal import WriteAheadLog
 
 log = logging.getLogger("junjo.ingest")
@@ -59,9 +59,6 @@ class IngestRuntime:
         )
         limits = IngestLimits.from_settings(settings)
         self.service = IngestService(self.wal, self.indexer, limits)
-        moved = move_legacy_entries(self.store.cursor(), self.wal)
-        if moved:
-            log.info("moved %d quarantine entries from the span store to the WAL", moved)
         self._grpc = GrpcIngestServer(
             self.service,
             key_verifier,

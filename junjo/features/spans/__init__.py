@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from junjo.features.spans.indexer import Indexer as Indexer
     from junjo.features.spans.quarantine import move_legacy_entries as move_legacy_entries
     from junjo.features.spans.reader import SpanReader as SpanReader
+    from junjo.features.spans.schema import RECORD_COLUMNS as RECORD_COLUMNS
+    from junjo.features.spans.schema import SPAN_MIGRATIONS as SPAN_MIGRATIONS
     from junjo.features.spans.store import (
         SERVER_MEMORY_LIMIT as SERVER_MEMORY_LIMIT,
     )
@@ -42,7 +44,11 @@ def _lifespan(state: AppState) -> Iterator[None]:
         yield
         return
     try:
-        store = SpanStore.open(state.settings.spans_db_path, memory_limit=SERVER_MEMORY_LIMIT)
+        store = SpanStore.open(
+            state.settings.spans_db_path,
+            memory_limit=SERVER_MEMORY_LIMIT,
+            wal_path=state.settings.wal_path,
+        )
     except duckdb.IOException as exc:  # e.g. a `junjo traces` command is reading the file
         raise Conflict(f"cannot open the span store: {exc}; retry in a moment") from None
     state.provide(store)

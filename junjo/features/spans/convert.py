@@ -1,11 +1,13 @@
-"""One OTLP ``ExportTraceServiceRequest`` → rows for the ``spans`` and ``state_changes`` tables.
+"""One OTLP ``ExportTraceServiceRequest`` → rows for the ``spans`` table.
 
 This is the indexer's hot loop (protobuf parsing is cheap, building Python values and JSON is
 not), so it is written for speed: one pass over the message, resource and scope work done once
 per group instead of per span, locals bound outside loops, compact ``json.dumps``.
 
-Rows are tuples in the order of ``SPAN_COLUMNS`` / ``STATE_CHANGE_COLUMNS`` because DuckDB's
-appender, the fastest bulk path measured (see ``store.py``), takes rows.
+Rows are tuples in the order of ``schema.SPAN_COLUMNS`` (the table's declaration), because
+DuckDB's appender, the fastest bulk path measured (see ``store.py``), takes rows. A span's
+events, ``set_state`` ones included, are kept in its ``events_json``, which workflow replay
+reads (``features/workflows``).
 
 Two guards keep one span from costing its neighbours:
 
@@ -33,96 +35,7 @@ from typing import Any
 
 from junjo.otlp_proto.trace_service_pb2 import ExportTraceServiceRequest
 
-SPAN_COLUMNS: tuple[str, ...] = (
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "service_name",
-    "name",
-    "kind",
-    "start_time_ns",
-    "end_time_ns",
-    "duration_ns",
-    "status_code",
-    "status_message",
-    "attributes_json",
-    "events_json",
-    "links_json",
-    "flags",
-    "trace_state",
-    "dropped_attributes_count",
-    "dropped_events_count",
-    "dropped_links_count",
-    "resource_attributes_json",
-    "resource_dropped_attributes_count",
-    "resource_schema_url",
-    "scope_name",
-    "scope_version",
-    "scope_attributes_json",
-    "scope_dropped_attributes_count",
-    "scope_schema_url",
-    "api_key_id",
-    "received_at_ns",
-    "indexed_at_ns",
-    "wal_seq",
-    "junjo_span_type",
-    "junjo_contract_version",
-    "junjo_executable_definition_id",
-    "junjo_executable_runtime_id",
-    "junjo_executable_structural_id",
-    "junjo_enclosing_graph_structural_id",
-    "junjo_parent_executable_definition_id",
-    "junjo_parent_executable_runtime_id",
-    "junjo_parent_executable_structural_id",
-    "junjo_parent_executable_type",
-    "junjo_store_id",
-    "junjo_parent_store_id",
-    "junjo_id",
-    "junjo_parent_id",
-    "junjo_correlation_type",
-    "junjo_correlation_id",
-    "is_llm",
-    "is_error",
-    "error_type",
-    "llm_provider",
-    "llm_model_name",
-    "llm_prompt_tokens",
-    "llm_completion_tokens",
-    "llm_total_tokens",
-)
-# Positions the store needs for deduplication and the trace directory.
-TRACE_ID, SPAN_ID = 0, 1
-WAL_SEQ = SPAN_COLUMNS.index("wal_seq")
-
-STATE_CHANGE_COLUMNS: tuple[str, ...] = (
-    "trace_id",
-    "span_id",
-    "event_index",
-    "store_id",
-    "store_name",
-    "action",
-    "transition_sequence",
-    "revision_before",
-    "revision_after",
-    "event_time_ns",
-    "event_id",
-    "patch",
-    "attributes_json",
-)
-
-# Attributes a set_state row lifts into columns; everything else stays in its attributes_json.
-_STATE_EVENT_KEYS = frozenset(
-    {
-        "id",
-        "junjo.store.id",
-        "junjo.store.name",
-        "junjo.store.action",
-        "junjo.store.transition.sequence",
-        "junjo.store.revision.before",
-        "junjo.store.revision.after",
-        "junjo.state_json_patch",
-    }
-)
+from junjo.features.spans.schema import SPAN_COLUMNS
 
 _INT64_MAX = (1 << 63) - 1
 _STATUS_ERROR = 2
@@ -149,36 +62,20 @@ class FailedSpans:
 
 @dataclass(frozen=True)
 class ConvertedBatch:
-    """Rows for one WAL batch; ``seq`` ties them to the WAL position they came from.
-
-    ``state_owners[i]`` is the index in ``spans`` of the span ``state_changes[i]`` came from,
-    so the store can drop exactly the state rows of a span it skips as a duplicate.
-    """
+    """Rows for one WAL batch; ``seq`` ties them to the WAL position they came from."""
 
     seq: int
     spans: list[tuple[Any, ...]]
-    state_changes: list[tuple[Any, ...]]
-    state_owners: list[int]
     truncated_values: int = 0
     failed: FailedSpans | None = None
 
     def halves(self) -> tuple[ConvertedBatch, ConvertedBatch]:
-        """Its spans in two parts, each with its own state rows (for a write that failed)."""
+        """Its spans in two parts (for a write that failed); the first keeps the count of
+        truncated values."""
         middle = len(self.spans) // 2
-        return self._part(0, middle, self.truncated_values), self._part(middle, len(self.spans), 0)
-
-    def _part(self, start: int, stop: int, truncated: int) -> ConvertedBatch:
-        owned = [
-            (row, owner - start)
-            for row, owner in zip(self.state_changes, self.state_owners, strict=True)
-            if start <= owner < stop
-        ]
-        return ConvertedBatch(
-            self.seq,
-            self.spans[start:stop],
-            [row for row, _ in owned],
-            [owner for _, owner in owned],
-            truncated,
+        return (
+            ConvertedBatch(self.seq, self.spans[:middle], self.truncated_values),
+            ConvertedBatch(self.seq, self.spans[middle:]),
         )
 
 
@@ -326,12 +223,7 @@ def convert_request(
             for i, span in enumerate(scope_spans.spans):
                 out.convert((r, s, i), span, service, resource_part, scope_part, shared_cuts)
     return ConvertedBatch(
-        seq,
-        out.spans,
-        out.state_changes,
-        out.owners,
-        out.truncated,
-        _repack(request, out.failed) if out.failed else None,
+        seq, out.spans, out.truncated, _repack(request, out.failed) if out.failed else None
     )
 
 
@@ -344,8 +236,6 @@ class _Output:
     def __init__(self, limit: int | None) -> None:
         self.limit = limit  # None: the request is too small to hold an oversized value
         self.spans: list[tuple[Any, ...]] = []
-        self.state_changes: list[tuple[Any, ...]] = []
-        self.owners: list[int] = []
         self.truncated = 0
         self.failed: dict[SpanPosition, str] = {}  # why each span set aside failed
         self._cuts: dict[str, int] = {}
@@ -359,18 +249,14 @@ class _Output:
         scope_part: tuple[Any, ...],
         shared_cuts: dict[str, int],
     ) -> None:
-        states_before = len(self.state_changes)
         inspect = self.limit is not None and span.ByteSize() > self.limit
         try:
             row = _span_row(span, service, resource_part, scope_part, shared_cuts, self, inspect)
         except Exception as exc:  # this span alone is set aside; its neighbours go on
-            del self.state_changes[states_before:]
             self.failed[position] = f"{type(exc).__name__}: {exc}"
             self.truncated -= len(self._cuts)
             self._cuts = {}
             return
-        if len(self.owners) < len(self.state_changes):  # set_state rows came from this span
-            self.owners.extend([len(self.spans)] * (len(self.state_changes) - len(self.owners)))
         self.spans.append(row)
 
     # -- truncation ------------------------------------------------------------------------
@@ -522,7 +408,7 @@ def _span_row(
         name = out.fit(name, "name")
         status_message = out.fit(status_message, "status.message")
         trace_state = out.fit(trace_state, "trace_state")
-    events_json, has_exception = _events(span, trace_id, span_id, out, inspect)
+    events_json, has_exception = _events(span, out, inspect)
     links_json = _links(span.links, out, inspect) if span.links else _EMPTY_JSON_LIST
     cuts = {**shared_cuts, **out.take_cuts()}
     if cuts:
@@ -556,59 +442,25 @@ def _span_row(
     )
 
 
-def _events(
-    span: Any, trace_id: str, span_id: str, out: _Output, inspect: bool
-) -> tuple[str, bool]:
-    """events_json for one span (plus a state_changes row per set_state); has exception?"""
+def _events(span: Any, out: _Output, inspect: bool) -> tuple[str, bool]:
+    """events_json for one span, and whether one of its events is an exception."""
     if not span.events:
         return _EMPTY_JSON_LIST, False
-    events, times = [], []
+    events, has_exception = [], False
     for event in span.events:
-        time_ns = event.time_unix_nano
-        times.append(time_ns)
+        name = event.name
+        has_exception = has_exception or name == "exception"
         events.append(
             {
-                "name": event.name,
-                "timeUnixNano": str(time_ns),  # a u64: JS numbers would lose precision
+                "name": name,
+                "timeUnixNano": str(event.time_unix_nano),  # a u64: JS numbers lose precision
                 "attributes": attributes(event.attributes),
                 "droppedAttributesCount": event.dropped_attributes_count,
             }
         )
-    if inspect:  # before the state rows, which take their patches from here
+    if inspect:
         events = out.fit(events, "events")
-    has_exception = False
-    for index, event in enumerate(events):
-        name = event["name"]
-        if name == "set_state":
-            attrs = event["attributes"]
-            out.state_changes.append(_state_change(trace_id, span_id, index, times[index], attrs))
-        elif name == "exception":
-            has_exception = True
     return dumps(events), has_exception
-
-
-def _state_change(
-    trace_id: str, span_id: str, index: int, time_ns: int, attrs: dict[str, Any]
-) -> tuple[Any, ...]:
-    if time_ns > _INT64_MAX:
-        raise ConversionError(f"span {span_id}: set_state time beyond year 2262")
-    get = attrs.get
-    rest = {k: v for k, v in attrs.items() if k not in _STATE_EVENT_KEYS}
-    return (
-        trace_id,
-        span_id,
-        index,
-        _text(get("junjo.store.id")),
-        _text(get("junjo.store.name")),
-        _text(get("junjo.store.action")),
-        _integer(get("junjo.store.transition.sequence")),  # absent in legacy (≤ 0.62) events
-        _integer(get("junjo.store.revision.before")),
-        _integer(get("junjo.store.revision.after")),
-        time_ns,
-        _text(get("id")),
-        _text(get("junjo.state_json_patch")),  # kept as text: it may arrive truncated
-        dumps(rest),
-    )
 
 
 def _links(links: Any, out: _Output, inspect: bool) -> str:
@@ -666,7 +518,8 @@ def _junjo_columns(attrs: dict[str, Any]) -> tuple[Any, ...]:
     return (_text(span_type), _integer(version), *ids, store_id, *more)
 
 
-_NO_JUNJO = (None,) * 16
+# One None per lifted Junjo column: junjo_span_type up to is_llm.
+_NO_JUNJO = (None,) * (SPAN_COLUMNS.index("is_llm") - SPAN_COLUMNS.index("junjo_span_type"))
 _STORE_ID = ("junjo.workflow.store.id", "junjo.agent.store.id")
 
 

@@ -197,10 +197,6 @@ class Indexer:
                 last_error=self._last_error,
             )
 
-    @property
-    def converter(self) -> Converter:
-        return self._converter
-
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until every batch appended before this call is indexed (or quarantined)."""
         target = self._wal.last_seq()

@@ -3,18 +3,27 @@
 
 from __future__ import annotations
 
-import duckdb
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from junjo.kernel.wal import SetAside, WriteAheadLog
+from junjo.kernel.migrations import table_exists
+from junjo.kernel.wal import SetAside, keep_aside
+
+if TYPE_CHECKING:  # the spans package face exports this module: no DuckDB at import
+    import duckdb
 
 
-def move_legacy_entries(conn: duckdb.DuckDBPyConnection, wal: WriteAheadLog) -> int:
+def move_legacy_entries(conn: duckdb.DuckDBPyConnection, wal_path: Path) -> int:
     """Entries that older versions kept in the span store (DuckDB's ``quarantine`` table)
-    move to the WAL, once, at start; returns how many moved."""
+    move to the WAL file at ``wal_path``, before the span store's migration 5 drops that
+    table; returns how many moved. Kept in the WAL first: after a crash in between they are
+    moved again, and the WAL keeps an entry once."""
+    if not table_exists(conn, "quarantine"):
+        return 0
     rows = conn.execute(
         "SELECT seq, received_at_ns, api_key_id, span_count, error, payload FROM quarantine"
     ).fetchall()
     if rows:
-        wal.quarantine([SetAside(*row[:5], bytes(row[5])) for row in rows])
+        keep_aside(wal_path, [SetAside(*row[:5], bytes(row[5])) for row in rows])
         conn.execute("DELETE FROM quarantine")
     return len(rows)

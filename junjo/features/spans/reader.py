@@ -9,9 +9,10 @@ from pathlib import Path
 
 import duckdb
 
-from junjo.features.spans import schema
+from junjo.features.spans.schema import SPAN_MIGRATIONS
 from junjo.features.spans.store import SpanStore
 from junjo.kernel.errors import Unreachable
+from junjo.kernel.migrations import migrate
 
 Cursor = duckdb.DuckDBPyConnection
 
@@ -72,7 +73,7 @@ def _empty_store() -> Iterator[Cursor]:
     """An in-memory store with the schema and no rows (nothing is written to disk)."""
     conn = duckdb.connect()
     try:
-        schema.migrate(conn)
+        migrate(conn, SPAN_MIGRATIONS)
         yield conn
     finally:
         conn.close()

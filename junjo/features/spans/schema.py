@@ -1,14 +1,11 @@
-"""The DuckDB span store's schema, as numbered migrations.
+"""The DuckDB span store's schema: the ``spans`` table's columns, declared once, and the
+numbered migrations (``SPAN_MIGRATIONS``, run by the kernel's runner like every store's).
 
-``schema_version`` records the migrations applied. A file whose version is above the newest
-migration this code knows was written by a newer junjo and is refused (``SchemaTooNew``, the
-same error the control plane raises, so ``junjo serve`` / ``junjo migrate`` report both alike).
-
-Why there are no ART indexes (no PRIMARY KEY / CREATE INDEX) on ``spans``, ``state_changes``
-or (since migration 3) ``traces``: DuckDB keeps ART indexes in memory whole and never evicts
-them, about 115 bytes per row for a (trace_id, span_id) key (measured: 1.6 M spans filled a
-200 MB memory limit) and ~75 for a trace id (~700k traces filled the server's 64 MB, and every
-write failed from then on). Instead:
+Why there are no ART indexes (no PRIMARY KEY / CREATE INDEX) on ``spans`` or (since
+migration 3) ``traces``: DuckDB keeps ART indexes in memory whole and never evicts them, about
+115 bytes per row for a (trace_id, span_id) key (measured: 1.6 M spans filled a 200 MB memory
+limit) and ~75 for a trace id (~700k traces filled the server's 64 MB, and every write failed
+from then on). Instead:
 
 * Idempotency on (trace_id, span_id) is enforced by the writer (``store.py``) with the trace
   directory (``directory.py``, SQLite): it names the batch's traces already stored and the
@@ -27,86 +24,104 @@ write failed from then on). Instead:
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import duckdb
+from junjo.kernel.migrations import Migration, Migrations
 
-from junjo.kernel.migrations import SchemaTooNew, refuse_newer
-
-__all__ = ["MIGRATIONS", "Migration", "SchemaTooNew", "current_version", "latest_version"]
+if TYPE_CHECKING:  # not at run time: the conversion worker imports this, and needs no DuckDB
+    import duckdb
 
 
 @dataclass(frozen=True)
-class Migration:
-    version: int
-    description: str
-    apply: str | Callable[[duckdb.DuckDBPyConnection], None]  # SQL script or a function
+class Column:
+    """One column of the ``spans`` table."""
+
+    name: str
+    type: str  # DuckDB type and constraint, as CREATE TABLE takes them
+    record: bool = False  # read into the span records the query layer serves (traces/queries.py)
 
 
-_V1_SPANS = """
-CREATE TABLE spans (
-    trace_id VARCHAR NOT NULL,            -- lowercase hex, 32 chars
-    span_id VARCHAR NOT NULL,             -- lowercase hex, 16 chars
-    parent_span_id VARCHAR,               -- NULL for a root span
-    service_name VARCHAR NOT NULL,        -- the span's own resource service.name, else ''
-    name VARCHAR NOT NULL,
-    kind INTEGER NOT NULL,                -- OTLP SpanKind enum: 0 unspecified, 1 internal, ...
-    start_time_ns BIGINT NOT NULL,
-    end_time_ns BIGINT NOT NULL,
-    duration_ns BIGINT NOT NULL,
-    status_code INTEGER NOT NULL,         -- 0 unset, 1 ok, 2 error
-    status_message VARCHAR NOT NULL,
-    attributes_json VARCHAR NOT NULL,     -- {"key": value}, AnyValue mapped to JSON
-    events_json VARCHAR NOT NULL,         -- [{name, timeUnixNano: "decimal", attributes,
-                                          --   droppedAttributesCount}]
-    links_json VARCHAR NOT NULL,          -- [{traceId, spanId, traceState, attributes,
-                                          --   droppedAttributesCount, flags}]
-    flags UINTEGER NOT NULL,
-    trace_state VARCHAR NOT NULL,
-    dropped_attributes_count UINTEGER NOT NULL,
-    dropped_events_count UINTEGER NOT NULL,
-    dropped_links_count UINTEGER NOT NULL,
-    resource_attributes_json VARCHAR NOT NULL,
-    resource_dropped_attributes_count UINTEGER NOT NULL,
-    resource_schema_url VARCHAR NOT NULL,
-    scope_name VARCHAR NOT NULL,
-    scope_version VARCHAR NOT NULL,
-    scope_attributes_json VARCHAR NOT NULL,
-    scope_dropped_attributes_count UINTEGER NOT NULL,
-    scope_schema_url VARCHAR NOT NULL,
-    api_key_id VARCHAR,
-    received_at_ns BIGINT,
-    indexed_at_ns BIGINT,
-    wal_seq BIGINT,
-    -- Lifted from attributes for filtering (telemetry contract §2.2-2.3, §2.9 legacy).
-    junjo_span_type VARCHAR,
-    junjo_contract_version BIGINT,
-    junjo_executable_definition_id VARCHAR,
-    junjo_executable_runtime_id VARCHAR,
-    junjo_executable_structural_id VARCHAR,
-    junjo_enclosing_graph_structural_id VARCHAR,
-    junjo_parent_executable_definition_id VARCHAR,
-    junjo_parent_executable_runtime_id VARCHAR,
-    junjo_parent_executable_structural_id VARCHAR,
-    junjo_parent_executable_type VARCHAR,
-    junjo_store_id VARCHAR,               -- junjo.workflow.store.id, else junjo.agent.store.id
-    junjo_parent_store_id VARCHAR,
-    junjo_id VARCHAR,
-    junjo_parent_id VARCHAR,
-    junjo_correlation_type VARCHAR,
-    junjo_correlation_id VARCHAR,
-    is_llm BOOLEAN NOT NULL,
-    is_error BOOLEAN NOT NULL,            -- status ERROR or an "exception" event
-    error_type VARCHAR,
-    llm_provider VARCHAR,
-    llm_model_name VARCHAR,
-    llm_prompt_tokens BIGINT,
-    llm_completion_tokens BIGINT,
-    llm_total_tokens BIGINT
-);
-"""
+# The ``spans`` table, declared once: migration 1 creates it from this, the converter builds
+# its rows in this order (``SPAN_COLUMNS``, convert.py) and the query layer reads the columns
+# marked ``record``. Columns named ``*_json`` hold JSON text. Every column here is created by
+# migration 1: a column added later goes at the end, added by a migration of its own (ALTER
+# TABLE ... ADD COLUMN from its entry), and migration 1 must then leave it out.
+SPAN_TABLE: tuple[Column, ...] = (
+    Column("trace_id", "VARCHAR NOT NULL", record=True),  # lowercase hex, 32 chars
+    Column("span_id", "VARCHAR NOT NULL", record=True),  # lowercase hex, 16 chars
+    Column("parent_span_id", "VARCHAR", record=True),  # NULL for a root span
+    # The span's own resource service.name, else ''.
+    Column("service_name", "VARCHAR NOT NULL", record=True),
+    Column("name", "VARCHAR NOT NULL", record=True),
+    # OTLP SpanKind enum: 0 unspecified, 1 internal, ...
+    Column("kind", "INTEGER NOT NULL", record=True),
+    Column("start_time_ns", "BIGINT NOT NULL", record=True),
+    Column("end_time_ns", "BIGINT NOT NULL", record=True),
+    Column("duration_ns", "BIGINT NOT NULL", record=True),
+    Column("status_code", "INTEGER NOT NULL", record=True),  # 0 unset, 1 ok, 2 error
+    Column("status_message", "VARCHAR NOT NULL", record=True),
+    # {"key": value}, AnyValue mapped to JSON.
+    Column("attributes_json", "VARCHAR NOT NULL", record=True),
+    # [{name, timeUnixNano: "decimal", attributes, droppedAttributesCount}]
+    Column("events_json", "VARCHAR NOT NULL", record=True),
+    # [{traceId, spanId, traceState, attributes, droppedAttributesCount, flags}]
+    Column("links_json", "VARCHAR NOT NULL", record=True),
+    Column("flags", "UINTEGER NOT NULL", record=True),
+    Column("trace_state", "VARCHAR NOT NULL", record=True),
+    Column("dropped_attributes_count", "UINTEGER NOT NULL", record=True),
+    Column("dropped_events_count", "UINTEGER NOT NULL", record=True),
+    Column("dropped_links_count", "UINTEGER NOT NULL", record=True),
+    Column("resource_attributes_json", "VARCHAR NOT NULL", record=True),
+    Column("resource_dropped_attributes_count", "UINTEGER NOT NULL", record=True),
+    Column("resource_schema_url", "VARCHAR NOT NULL"),
+    Column("scope_name", "VARCHAR NOT NULL", record=True),
+    Column("scope_version", "VARCHAR NOT NULL", record=True),
+    Column("scope_attributes_json", "VARCHAR NOT NULL"),
+    Column("scope_dropped_attributes_count", "UINTEGER NOT NULL"),
+    Column("scope_schema_url", "VARCHAR NOT NULL"),
+    # Provenance: the API key, when the WAL took the batch, when it was indexed, its position.
+    Column("api_key_id", "VARCHAR"),
+    Column("received_at_ns", "BIGINT"),
+    Column("indexed_at_ns", "BIGINT", record=True),
+    Column("wal_seq", "BIGINT"),
+    # Lifted from attributes for filtering (telemetry contract §2.2-2.3, §2.9 legacy).
+    Column("junjo_span_type", "VARCHAR", record=True),
+    Column("junjo_contract_version", "BIGINT"),
+    Column("junjo_executable_definition_id", "VARCHAR"),
+    Column("junjo_executable_runtime_id", "VARCHAR"),
+    Column("junjo_executable_structural_id", "VARCHAR"),
+    Column("junjo_enclosing_graph_structural_id", "VARCHAR"),
+    Column("junjo_parent_executable_definition_id", "VARCHAR"),
+    Column("junjo_parent_executable_runtime_id", "VARCHAR"),
+    Column("junjo_parent_executable_structural_id", "VARCHAR"),
+    Column("junjo_parent_executable_type", "VARCHAR"),
+    Column("junjo_store_id", "VARCHAR"),  # junjo.workflow.store.id, else junjo.agent.store.id
+    Column("junjo_parent_store_id", "VARCHAR"),
+    Column("junjo_id", "VARCHAR"),
+    Column("junjo_parent_id", "VARCHAR"),
+    Column("junjo_correlation_type", "VARCHAR"),
+    Column("junjo_correlation_id", "VARCHAR"),
+    Column("is_llm", "BOOLEAN NOT NULL", record=True),
+    Column("is_error", "BOOLEAN NOT NULL", record=True),  # status ERROR or an "exception" event
+    Column("error_type", "VARCHAR"),
+    Column("llm_provider", "VARCHAR"),
+    Column("llm_model_name", "VARCHAR", record=True),
+    Column("llm_prompt_tokens", "BIGINT", record=True),
+    Column("llm_completion_tokens", "BIGINT", record=True),
+    Column("llm_total_tokens", "BIGINT", record=True),
+)
+SPAN_COLUMNS: tuple[str, ...] = tuple(column.name for column in SPAN_TABLE)
+RECORD_COLUMNS: tuple[str, ...] = tuple(column.name for column in SPAN_TABLE if column.record)
+# Positions in a row that the store needs for deduplication and the trace directory.
+TRACE_ID, SPAN_ID, WAL_SEQ = map(SPAN_COLUMNS.index, ("trace_id", "span_id", "wal_seq"))
+
+
+def create_table_sql(table: str, columns: Sequence[Column]) -> str:
+    body = ",\n    ".join(f"{column.name} {column.type}" for column in columns)
+    return f"CREATE TABLE {table} (\n    {body}\n);\n"
+
 
 _V1_OTHERS = """
 CREATE TABLE state_changes (
@@ -156,7 +171,7 @@ def _v2_trace_summary(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 # (Quarantined batches moved to the WAL file: features/spans/quarantine.py. The old table
-# stays, emptied at start by move_legacy_entries, until a later migration drops it.)
+# stayed, emptied at start by move_legacy_entries, until migration 5 dropped it.)
 _V3_COUNTERS = "ALTER TABLE indexer_state ADD COLUMN truncated_values BIGINT NOT NULL DEFAULT 0;"
 
 
@@ -167,77 +182,35 @@ def _v3_no_art_indexes(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(_V3_COUNTERS)
 
 
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "spans, state_changes, indexer_state and quarantine", _V1_SPANS + _V1_OTHERS),
-    Migration(2, "traces: one summary row per trace", _v2_trace_summary),
-    Migration(
-        3,
-        "traces without an in-memory key index; a count of truncated values",
-        _v3_no_art_indexes,
+def _v5_old_quarantine(conn: duckdb.DuckDBPyConnection) -> None:
+    # Entries still here are moved to the WAL before migrating (quarantine.py); a store
+    # opened without the WAL at hand keeps them, and stays at version 4, rather than lose them.
+    (left,) = conn.execute("SELECT count(*) FROM quarantine").fetchone() or (0,)
+    if left:
+        raise RuntimeError(
+            f"the span store holds {left} quarantine entries of an older junjo: open it with"
+            " its write-ahead log (junjo serve, junjo migrate), which moves them there"
+        )
+    conn.execute("DROP TABLE quarantine")
+
+
+SPAN_MIGRATIONS = Migrations(
+    "the span store",
+    (
+        Migration(
+            1,
+            "spans, state_changes, indexer_state and quarantine",
+            create_table_sql("spans", SPAN_TABLE) + _V1_OTHERS,
+        ),
+        Migration(2, "traces: one summary row per trace", _v2_trace_summary),
+        Migration(
+            3,
+            "traces without an in-memory key index; a count of truncated values",
+            _v3_no_art_indexes,
+        ),
+        # Workflow replay reads set_state events from events_json, faster than from this
+        # table (scripts/bench_replay.py), which was written on every write and read by none.
+        Migration(4, "drop state_changes (replay reads events_json)", "DROP TABLE state_changes;"),
+        Migration(5, "drop the old quarantine table (entries live in wal.db)", _v5_old_quarantine),
     ),
 )
-
-
-def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:
-    return migrations[-1].version if migrations else 0
-
-
-def current_version(conn: duckdb.DuckDBPyConnection) -> int:
-    """The schema version of the open database; 0 for an empty one."""
-    exists = conn.execute(
-        "SELECT count(*) FROM information_schema.tables"
-        " WHERE table_name = 'schema_version' AND table_catalog = current_database()"
-    ).fetchone()
-    if not exists or not exists[0]:
-        return 0
-    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-    return int(row[0]) if row else 0
-
-
-def check_version(
-    conn: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] = MIGRATIONS
-) -> int:
-    """The current version; raises ``SchemaTooNew`` for a file written by a newer junjo."""
-    current = current_version(conn)
-    refuse_newer(current, latest_version(migrations), "the span store")
-    return current
-
-
-def pending(
-    conn: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] = MIGRATIONS
-) -> list[Migration]:
-    current = check_version(conn, migrations)
-    return [m for m in migrations if m.version > current]
-
-
-def migrate(
-    conn: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] = MIGRATIONS
-) -> list[int]:
-    """Apply pending migrations, each in its own transaction; returns the versions applied.
-
-    DuckDB lets one process open the file read-write, so there is no concurrent migrator to
-    guard against (unlike the SQLite control plane).
-    """
-    applied = []
-    for migration in pending(conn, migrations):
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version ("
-                " version INTEGER NOT NULL, description VARCHAR NOT NULL,"
-                " applied_at_ns BIGINT NOT NULL)"
-            )
-            if callable(migration.apply):
-                migration.apply(conn)
-            else:
-                conn.execute(migration.apply)
-            conn.execute(
-                "INSERT INTO schema_version VALUES (?, ?, ?)",
-                [migration.version, migration.description, time.time_ns()],
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        applied.append(migration.version)
-    return applied

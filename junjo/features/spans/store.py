@@ -17,10 +17,9 @@ only those spans' keys are looked up, among stored spans in those ``wal_seq`` ra
 (zonemap-pruned: ``wal_seq`` only grows down the table). So a write costs what its own
 traces cost, however large the table and however its timestamps are spread (a backfill of
 old traces puts every span in one narrow window). See ``schema.py`` for why there is no
-unique index. A re-sent span is skipped together with its set_state rows. The WAL position and
-counters are written in the same transaction as the rows, so a crash at any point neither
-loses nor duplicates; the directory is updated after the commit
-and caught up from the spans when the store opens.
+unique index. The WAL position and counters are written in the same transaction as the
+rows, so a crash at any point neither loses nor duplicates; the directory is updated after
+the commit and caught up from the spans when the store opens.
 """
 
 from __future__ import annotations
@@ -37,17 +36,13 @@ from typing import Any
 
 import duckdb
 
-from junjo.features.spans import schema, trace_summary
+from junjo.features.spans import trace_summary
 from junjo.features.spans.bulk import append_rows
-from junjo.features.spans.convert import (
-    SPAN_COLUMNS,
-    SPAN_ID,
-    STATE_CHANGE_COLUMNS,
-    TRACE_ID,
-    WAL_SEQ,
-    ConvertedBatch,
-)
+from junjo.features.spans.convert import ConvertedBatch
 from junjo.features.spans.directory import SeqRange, TraceDirectory, range_clause
+from junjo.features.spans.quarantine import move_legacy_entries
+from junjo.features.spans.schema import SPAN_COLUMNS, SPAN_ID, SPAN_MIGRATIONS, TRACE_ID, WAL_SEQ
+from junjo.kernel.migrations import migrate, status
 from junjo.kernel.transaction import transaction
 from junjo.kernel.wal import SetAside
 
@@ -110,7 +105,6 @@ class IndexerState:
 class WriteResult:
     inserted_spans: int
     duplicate_spans: int
-    inserted_state_changes: int
     state: IndexerState
 
 
@@ -139,14 +133,19 @@ class SpanStore:
         *,
         memory_limit: str = DEFAULT_MEMORY_LIMIT,
         threads: int | None = None,
+        wal_path: Path | None = None,
     ) -> SpanStore:
-        """Open (creating if needed) read-write and apply pending migrations."""
+        """Open (creating if needed) read-write and apply pending migrations. Quarantine
+        entries an older version kept in the span store move to the WAL file at
+        ``wal_path`` first; a store that holds such entries is not migrated without it."""
         path = Path(path)
         config = _config(memory_limit, threads)
         conn = duckdb.connect(str(path), config=config)
         directory = None
         try:
-            schema.migrate(conn)
+            if wal_path is not None and (moved := move_legacy_entries(conn, wal_path)):
+                log.info("moved %d quarantine entries from the span store to the WAL", moved)
+            migrate(conn, SPAN_MIGRATIONS)
             _create_scratch(conn)
             directory = TraceDirectory(directory_path(path))
             store = cls(conn, path, directory=directory)
@@ -169,7 +168,7 @@ class SpanStore:
             raise FileNotFoundError(f"no span store at {path}")
         conn = duckdb.connect(str(path), read_only=True, config=_config(memory_limit, None))
         try:
-            if schema.pending(conn):
+            if status(conn, SPAN_MIGRATIONS).pending:
                 raise SchemaOutdated(
                     f"the span store at {path} needs migrating: run `junjo migrate`"
                 )
@@ -264,8 +263,7 @@ class SpanStore:
     ) -> WriteResult:
         """Store converted batches, count the ``quarantined`` ones (the caller has kept them
         in the WAL's quarantine), and record ``last_seq`` as indexed, all in one
-        transaction. Re-sent spans (already stored, or repeated in ``batches``) are skipped
-        with their state changes.
+        transaction. Re-sent spans (already stored, or repeated in ``batches``) are skipped.
 
         ``last_seq`` None stores part of a batch and leaves the position where it is: a
         crash before the batch's last part re-reads the whole batch, and the parts already
@@ -274,23 +272,22 @@ class SpanStore:
         directory = self._writable_directory()
         if self._directory_behind:
             self.sync_directory()
-        spans, states, candidates = _unique_rows(batches)
+        spans, candidates = _unique_rows(batches)
         known = directory.lookup({row[TRACE_ID] for row in spans})
         now = time.time_ns()
         with transaction(conn, "BEGIN TRANSACTION"):
             stored = _stored_keys(conn, spans, known)
             if stored:
-                spans, states = _without(stored, spans, states)
+                spans = [row for row in spans if (row[TRACE_ID], row[SPAN_ID]) not in stored]
             append_rows(conn, "spans", spans, SPAN_COLUMNS)
             summaries = trace_summary.summarize(spans, now)
             trace_summary.write(conn, summaries, {t: first for t, (first, _) in known.items()})
-            append_rows(conn, "state_changes", states, STATE_CHANGE_COLUMNS)
             duplicates = candidates - len(spans)
             truncated = sum(batch.truncated_values for batch in batches)
             counts = _Counts(len(spans), duplicates, truncated, quarantined)
             state = _advance(conn, last_seq, counts, now)
         self._record_in_directory(spans, state.indexed_seq)
-        return WriteResult(len(spans), duplicates, len(states), state)
+        return WriteResult(len(spans), duplicates, state)
 
     # -- the trace directory -------------------------------------------------------------
 
@@ -409,31 +406,20 @@ _STATE_COLUMNS = (
 )
 
 
-def _unique_rows(batches: Sequence[ConvertedBatch]) -> tuple[list[_Row], list[_Row], int]:
-    """All span and state rows, keeping the first copy of a span repeated across batches.
-
-    Returns (spans, state rows, number of span rows before deduplication)."""
+def _unique_rows(batches: Sequence[ConvertedBatch]) -> tuple[list[_Row], int]:
+    """All span rows, keeping the first copy of a span repeated across batches; and the
+    number of rows before deduplication."""
     seen: set[tuple[str, str]] = set()
     spans: list[_Row] = []
-    states: list[_Row] = []
     total = 0
     for batch in batches:
         total += len(batch.spans)
-        kept = []
         for row in batch.spans:
             key = (row[TRACE_ID], row[SPAN_ID])
-            if key in seen:
-                kept.append(False)
-                continue
-            seen.add(key)
-            kept.append(True)
-            spans.append(row)
-        states.extend(
-            row
-            for row, owner in zip(batch.state_changes, batch.state_owners, strict=True)
-            if kept[owner]
-        )
-    return spans, states, total
+            if key not in seen:
+                seen.add(key)
+                spans.append(row)
+    return spans, total
 
 
 def _stored_keys(
@@ -453,14 +439,6 @@ def _stored_keys(
         params,
     ).fetchall()
     return set(rows)
-
-
-def _without(
-    stored: set[tuple[str, str]], spans: list[_Row], states: list[_Row]
-) -> tuple[list[_Row], list[_Row]]:
-    spans = [row for row in spans if (row[TRACE_ID], row[SPAN_ID]) not in stored]
-    states = [row for row in states if (row[0], row[1]) not in stored]
-    return spans, states
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,9 @@ import duckdb
 
 from junjo.features.spans.bulk import append_rows
 from junjo.features.spans.directory import range_clause
+from junjo.features.spans.schema import SPAN_COLUMNS
 
-
-def _positions() -> dict[str, int]:
-    # Imported here: `junjo traces` reads SUMMARY_COLUMNS and must not load protobuf for it.
-    from junjo.features.spans.convert import SPAN_COLUMNS
-
-    return {name: index for index, name in enumerate(SPAN_COLUMNS)}
+_POSITION = {name: index for index, name in enumerate(SPAN_COLUMNS)}  # in a span row
 
 
 # Migration 2's table. Migration 3 (``V3``) drops its PRIMARY KEY: DuckDB keeps the key's ART
@@ -61,10 +57,9 @@ SUMMARY_COLUMNS = (
     " prompt_tokens, completion_tokens, total_tokens, first_indexed_at_ns,"
     " last_indexed_at_ns, root_indexed_at_ns"
 )
-# The table's columns: the summary, then the WAL position of the trace's first stored span.
-# Rows are appended when a trace is first seen, so first_wal_seq only grows down the table
-# and an update can find a trace's row through the zonemaps of that column.
-TABLE_COLUMNS = SUMMARY_COLUMNS + ", first_wal_seq"
+# The table holds these, then the WAL position of the trace's first stored span
+# (``first_wal_seq``). Rows are appended when a trace is first seen, so first_wal_seq only
+# grows down the table and an update can find a trace's row through its zonemaps.
 
 V3 = """
 CREATE TABLE traces_v3 AS
@@ -144,8 +139,8 @@ WHERE traces.trace_id = u.trace_id
 
 def summarize(spans: Sequence[tuple[Any, ...]], indexed_at_ns: int) -> list[tuple[Any, ...]]:
     """Per-trace contributions of newly stored span rows (already deduplicated), as rows of
-    ``TABLE_COLUMNS``."""
-    at = _positions()
+    the table (``COLUMNS``, then ``first_wal_seq``)."""
+    at = _POSITION
     by_trace: dict[str, list] = {}
     trace_i, start_i, end_i = at["trace_id"], at["start_time_ns"], at["end_time_ns"]
     parent_i, error_i, llm_i = at["parent_span_id"], at["is_error"], at["is_llm"]

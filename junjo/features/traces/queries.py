@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from junjo.features.spans import SUMMARY_COLUMNS
+from junjo.features.spans import RECORD_COLUMNS, SUMMARY_COLUMNS
 from junjo.kernel.errors import InvalidInput, NotFound
 from junjo.kernel.principal import Principal
 from junjo.kernel.times import iso_time
@@ -22,21 +22,11 @@ from junjo.kernel.times import iso_time
 KIND_NAMES = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 MAX_LIMIT = 10_000
 
-_SPAN_COLUMNS = (
-    "trace_id, span_id, parent_span_id, service_name, name, kind, start_time_ns, end_time_ns,"
-    " duration_ns, status_code, status_message, attributes_json, events_json, links_json,"
-    " flags, trace_state, dropped_attributes_count, dropped_events_count, dropped_links_count,"
-    " resource_attributes_json, resource_dropped_attributes_count, scope_name, scope_version,"
-    " is_llm, is_error, junjo_span_type, llm_model_name, llm_prompt_tokens,"
-    " llm_completion_tokens, llm_total_tokens, indexed_at_ns"
-)
-_SPAN_FIELDS = [name.strip() for name in _SPAN_COLUMNS.split(",")]
-_JSON_FIELDS = {
-    "attributes_json": "attributes",
-    "events_json": "events",
-    "links_json": "links",
-    "resource_attributes_json": "resource_attributes",
-}
+# The span table's columns a record holds (declared with the table); a JSON column
+# ``x_json`` is parsed into the record's ``x``.
+_SPAN_FIELDS = RECORD_COLUMNS
+_SPAN_COLUMNS = ", ".join(_SPAN_FIELDS)
+_JSON_FIELDS = {name: name.removesuffix("_json") for name in _SPAN_FIELDS if name.endswith("_json")}
 
 
 # -- shapes -------------------------------------------------------------------------------

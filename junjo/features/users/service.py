@@ -20,6 +20,7 @@ from junjo.kernel.errors import BadRequest, Conflict, InvalidInput, NotFound
 from junjo.kernel.ids import new_id
 from junjo.kernel.migrations import utc_now
 from junjo.kernel.principal import Principal
+from junjo.kernel.transaction import transaction
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Control (NUL, ESC...), format (bidi overrides, zero-width) and surrogate code points: an
@@ -105,17 +106,10 @@ def create_first_user(db: sqlite_utils.Database, email: str, password: str) -> U
     """
     email = normalize_email(email)
     password_hash = hash_password(password)  # slow; done before taking the lock
-    conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db.conn, "BEGIN IMMEDIATE"):
         if has_users(db):
             raise BadRequest("Users already exist, cannot create first user")
-        user = _insert(db, email, password_hash)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return user
+        return _insert(db, email, password_hash)
 
 
 def list_users(db: sqlite_utils.Database, actor: Principal) -> list[User]:
@@ -144,18 +138,12 @@ def find_user(db: sqlite_utils.Database, actor: Principal, id_or_email: str) -> 
 def delete_user(db: sqlite_utils.Database, actor: Principal, user_id: str) -> None:
     """Delete a user; the last user cannot be deleted (that would reopen first-user setup)."""
     actor.require_admin()
-    conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db.conn, "BEGIN IMMEDIATE"):
         if get_user(db, user_id) is None:
             raise NotFound("User not found")
         if count_users(db) <= 1:
             raise Conflict("Cannot delete the last user")
         db.execute("DELETE FROM users WHERE id = ?", (user_id,))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def change_password(

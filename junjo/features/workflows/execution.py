@@ -75,32 +75,6 @@ def _owner_summary(index: TraceIndex, span: SpanNode) -> dict[str, Any]:
     }
 
 
-def list_workflow_runs(trace_spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every workflow/subflow span of the trace, in start order, as an owner summary plus its
-    nesting ``depth`` (0 for an outermost workflow). Never raises."""
-    index = TraceIndex(trace_spans)
-    runs = []
-    for span in index.ordered():
-        if span.is_owner:
-            summary = _owner_summary(index, span)
-            summary["depth"] = sum(1 for a in index.ancestors(span) if a.is_owner)
-            runs.append(summary)
-    return runs
-
-
-def owner_span_id(trace_spans: list[dict[str, Any]], span_id: str) -> str | None:
-    """The workflow/subflow span that ``span_id`` is (or runs inside), or None."""
-    index = TraceIndex(trace_spans)
-    span = index.spans.get(span_id) if isinstance(span_id, str) else None
-    if span is None:
-        return None
-    return span.span_id if span.is_owner else _id(index.owner_of(span))
-
-
-def _id(span: SpanNode | None) -> str | None:
-    return span.span_id if span else None
-
-
 # -- node ↔ span mapping -----------------------------------------------------------------------
 
 
