@@ -77,7 +77,7 @@ def migrate(
     config: ConfigFile = None,
 ) -> None:
     """Bring the data dir's databases up to this version's schema."""
-    from junjo.db.migrate_cli import run_migrate
+    from junjo.migrate_cli import run_migrate
 
     settings = load(config, data_dir=data_dir)
     with friendly_errors():

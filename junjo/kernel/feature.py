@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     import typer
     from starlette.routing import BaseRoute
 
+    from junjo.config import Settings
+    from junjo.kernel.migrations import Store
     from junjo.kernel.state import AppState
 
 
@@ -39,14 +41,14 @@ class Feature:
     - ``lifespan(state)``: a context manager entered when the app starts, in the order of
       ``FEATURES``, and left in reverse when it stops: it opens what the feature's routes
       need and ``state.provide``-s it, and may add ``state.identify_by`` resolvers;
-    - ``stores()``: the databases it owns, with their migrations, for ``junjo migrate``.
+    - ``stores(settings)``: the databases it owns, with their migrations (``junjo migrate``).
     """
 
     name: str
     routes: Callable[[], Sequence[BaseRoute]] | None = None
     commands: Callable[[typer.Typer], None] | None = None
     lifespan: Callable[[AppState], AbstractContextManager[None]] | None = None
-    stores: Callable[[], Sequence[Any]] | None = None
+    stores: Callable[[Settings], Sequence[Store]] | None = None
 
 
 def public_face(package: str) -> Callable[[str], Any]:

@@ -21,6 +21,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from junjo.kernel.transaction import transaction
@@ -51,6 +52,19 @@ class Migrations:
     @property
     def latest(self) -> int:
         return self.steps[-1].version if self.steps else 0
+
+
+@dataclass(frozen=True)
+class Store:
+    """A database of the data dir with its migrations, as ``junjo migrate`` handles it."""
+
+    label: str
+    path: Path
+    migrations: Migrations
+    connect: Callable[[bool], Connection]  # (read only) -> an autocommit connection
+    one_writer: bool = False  # DuckDB: while the server runs, no other process may open it
+    # Run before migrating (never with --status); returns a line to show, if any.
+    prepare: Callable[[Connection], str | None] | None = None
 
 
 @dataclass(frozen=True)

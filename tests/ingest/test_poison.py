@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from junjo.features.spans import SPAN_MIGRATIONS
+from junjo.features.spans.schema import SPAN_MIGRATIONS
 from junjo.kernel.migrations import migrate
 from junjo.kernel.principal import Principal
 from junjo.kernel.wal import SetAside

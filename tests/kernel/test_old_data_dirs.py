@@ -10,11 +10,9 @@ import duckdb
 import pytest
 
 from junjo.config import Settings
-from junjo.db.migrate_cli import run_migrate
 from junjo.features.api_keys.service import KeyVerifier, hash_key
-from junjo.features.spans import SPAN_MIGRATIONS
 from junjo.features.spans.convert import convert_request
-from junjo.features.spans.schema import SPAN_COLUMNS
+from junjo.features.spans.schema import SPAN_COLUMNS, SPAN_MIGRATIONS
 from junjo.features.spans.store import SpanStore
 from junjo.features.traces import queries
 from junjo.features.users.passwords import hash_password
@@ -24,6 +22,7 @@ from junjo.kernel.migrations import current_version
 from junjo.kernel.principal import Principal
 from junjo.kernel.transaction import transaction
 from junjo.kernel.wal import WAL_MIGRATIONS, SetAside, WriteAheadLog
+from junjo.migrate_cli import run_migrate
 from tests.kernel import old_stores as old
 from tests.otlp_builders import junjo_workflow_trace, request_payload
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from junjo.features.spans import SPAN_MIGRATIONS, trace_summary
+from junjo.features.spans import trace_summary
 from junjo.features.spans.convert import convert_request
 from junjo.features.spans.directory import TraceDirectory
-from junjo.features.spans.schema import SPAN_COLUMNS
+from junjo.features.spans.schema import SPAN_COLUMNS, SPAN_MIGRATIONS
 from junjo.features.spans.store import SpanStore, directory_path
 from junjo.kernel.migrations import migrate
 from tests.otlp_builders import T0, make_span, new_span_id, new_trace_id, request_payload

@@ -7,11 +7,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from junjo.features.spans import SPAN_MIGRATIONS
 from junjo.features.spans import store as store_module
 from junjo.features.spans.convert import convert_request
 from junjo.features.spans.directory import MAX_RANGES, covering_ranges
-from junjo.features.spans.schema import SPAN_COLUMNS
+from junjo.features.spans.schema import SPAN_COLUMNS, SPAN_MIGRATIONS
 from junjo.features.spans.store import (
     SchemaOutdated,
     SpanStore,

@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from junjo.kernel.feature import Feature, public_face
 
 if TYPE_CHECKING:
+    from junjo.config import Settings
     from junjo.features.spans.indexer import Indexer as Indexer
-    from junjo.features.spans.quarantine import move_legacy_entries as move_legacy_entries
     from junjo.features.spans.reader import SpanReader as SpanReader
     from junjo.features.spans.schema import RECORD_COLUMNS as RECORD_COLUMNS
-    from junjo.features.spans.schema import SPAN_MIGRATIONS as SPAN_MIGRATIONS
-    from junjo.features.spans.store import (
-        SERVER_MEMORY_LIMIT as SERVER_MEMORY_LIMIT,
-    )
     from junjo.features.spans.store import (
         SpanStore as SpanStore,
     )
     from junjo.features.spans.trace_summary import SUMMARY_COLUMNS as SUMMARY_COLUMNS
+    from junjo.kernel.migrations import Store
     from junjo.kernel.state import AppState
 
 __getattr__ = public_face(__name__)
@@ -59,4 +56,25 @@ def _lifespan(state: AppState) -> Iterator[None]:
         store.close()
 
 
-FEATURE = Feature("spans", lifespan=_lifespan)
+def _stores(settings: Settings) -> list[Store]:
+    from junjo.features.spans.quarantine import move_legacy_entries
+    from junjo.features.spans.schema import SPAN_MIGRATIONS
+    from junjo.kernel.migrations import Store
+
+    def connect(read_only: bool) -> Any:
+        import duckdb
+
+        return duckdb.connect(str(settings.spans_db_path), read_only=read_only)
+
+    def prepare(conn: Any) -> str | None:
+        # What an older junjo quarantined there goes to the WAL before migration 5 drops it.
+        moved = move_legacy_entries(conn, settings.wal_path)
+        return f"moved {moved} quarantine entries from the span store to wal.db" if moved else None
+
+    return [
+        Store("span store", settings.spans_db_path, SPAN_MIGRATIONS, connect, one_writer=True,
+              prepare=prepare)
+    ]  # fmt: skip
+
+
+FEATURE = Feature("spans", lifespan=_lifespan, stores=_stores)

@@ -33,9 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from junjo.otlp_proto.trace_service_pb2 import ExportTraceServiceRequest
-
 from junjo.features.spans.schema import SPAN_COLUMNS
+from junjo.otlp_proto.trace_service_pb2 import ExportTraceServiceRequest
 
 _INT64_MAX = (1 << 63) - 1
 _STATUS_ERROR = 2

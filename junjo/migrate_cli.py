@@ -3,48 +3,27 @@ store in the data dir: the control database, the write-ahead log and the span st
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
 import typer
 
 from junjo.config import Settings
-from junjo.features.spans import SPAN_MIGRATIONS, move_legacy_entries
 from junjo.kernel import control_db, wal
-from junjo.kernel.migrations import Migrations, migrate, status
+from junjo.kernel.migrations import Migrations, Store, migrate, status
 from junjo.kernel.runtime_file import read_runtime_file
 
 
-@dataclass(frozen=True)
-class _Store:
-    label: str
-    path: Path
-    migrations: Migrations
-    connect: Callable[[bool], Any]  # (read only) -> an autocommit connection
-    one_writer: bool = False  # DuckDB: while the server runs, no other process may open it
+def _stores(settings: Settings) -> list[Store]:
+    """The kernel's databases, then each feature's (its ``stores`` hook)."""
+    from junjo import features
 
-
-def _stores(settings: Settings) -> list[_Store]:
-    return [
-        _Store("control database", settings.control_db_path, control_db.CONTROL_MIGRATIONS,
-               lambda _: control_db.connect(settings.control_db_path).conn),
-        _Store("write-ahead log", settings.wal_path, wal.WAL_MIGRATIONS,
-               lambda _: wal.connect(settings.wal_path)),
-        _Store("span store", settings.spans_db_path, SPAN_MIGRATIONS,
-               lambda read_only: _connect_span_store(settings, read_only), one_writer=True),
+    kernel = [
+        Store("control database", settings.control_db_path, control_db.CONTROL_MIGRATIONS,
+              lambda _: control_db.connect(settings.control_db_path).conn),
+        Store("write-ahead log", settings.wal_path, wal.WAL_MIGRATIONS,
+              lambda _: wal.connect(settings.wal_path)),
     ]  # fmt: skip
-
-
-def _connect_span_store(settings: Settings, read_only: bool) -> Any:
-    import duckdb
-
-    conn = duckdb.connect(str(settings.spans_db_path), read_only=read_only)
-    # What an older junjo quarantined there goes to the WAL before migration 5 drops it.
-    if not read_only and (moved := move_legacy_entries(conn, settings.wal_path)):
-        typer.echo(f"moved {moved} quarantine entries from the span store to wal.db")
-    return conn
+    return kernel + [
+        store for feature in features.load() if feature.stores for store in feature.stores(settings)
+    ]
 
 
 def run_migrate(settings: Settings, *, status_only: bool) -> None:
@@ -68,9 +47,11 @@ def _not_created(label: str, migrations: Migrations) -> None:
         typer.echo(f"  pending {pending.version}: {pending.description}")
 
 
-def _migrate_one(label: str, store: _Store, status_only: bool) -> None:
+def _migrate_one(label: str, store: Store, status_only: bool) -> None:
     conn = store.connect(status_only)
     try:
+        if store.prepare and not status_only and (note := store.prepare(conn)):
+            typer.echo(note)
         state = status(conn, store.migrations)
         typer.echo(f"{label}: version {state.current} of {state.latest}")
         for pending in state.pending:
