@@ -19,10 +19,11 @@ serve: $(BIN)/junjo
 test: lint
 	$(BIN)/pytest
 
-# Checks only, as CI does; `make format` fixes.
+# Checks only, as CI does; `make format` fixes. mypy is strict on junjo/ (pyproject.toml).
 lint: $(BIN)/junjo
 	$(BIN)/ruff check $(PY_PATHS)
 	$(BIN)/ruff format --check $(PY_PATHS)
+	$(BIN)/mypy
 
 format: $(BIN)/junjo
 	$(BIN)/ruff check --fix $(PY_PATHS)

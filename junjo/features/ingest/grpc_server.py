@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 
@@ -38,6 +38,10 @@ from junjo.features.ingest.otlp import OtlpDecodeError, PayloadTooLarge, encode_
 from junjo.features.ingest.service import IngestService, KeyVerifierLike
 from junjo.kernel.credentials import presented_key
 from junjo.kernel.errors import JunjoError, outcome
+
+if TYPE_CHECKING:
+    Context = grpc.aio.ServicerContext[bytes, bytes]
+    MethodHandler = grpc.RpcMethodHandler[bytes, bytes]
 
 log = logging.getLogger("junjo.ingest.grpc")
 
@@ -180,16 +184,18 @@ class GrpcIngestServer:
             f"/{LOGS_SERVICE}/Export": self._export_ignored,
             f"/{HEALTH_SERVICE}/Check": self._health_check,
         }
-        handlers = {name: grpc.stream_unary_rpc_method_handler(fn) for name, fn in unary.items()}
+        handlers: dict[str, MethodHandler] = {
+            name: grpc.stream_unary_rpc_method_handler(fn) for name, fn in unary.items()
+        }
         handlers[f"/{HEALTH_SERVICE}/Watch"] = grpc.stream_stream_rpc_method_handler(
             self._health_watch
         )
         return _RawHandler(handlers)
 
-    async def _request(self, context: grpc.aio.ServicerContext) -> bytes:
+    async def _request(self, context: Context) -> bytes:
         """The call's request message, which must have arrived within the receive timeout."""
         try:
-            message = await asyncio.wait_for(context.read(), self._receive_timeout_s)
+            message: object = await asyncio.wait_for(context.read(), self._receive_timeout_s)
         except TimeoutError:
             self._service.record_timeout()
             await context.abort(
@@ -198,6 +204,7 @@ class GrpcIngestServer:
             )
         if message is grpc.aio.EOF:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no request message sent")
+        assert isinstance(message, bytes)  # raw handlers: no deserializer
         return message
 
     async def _in_pool(self, fn: Callable[..., Result], *args: Any) -> Result:
@@ -206,7 +213,7 @@ class GrpcIngestServer:
         job = asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         return await asyncio.shield(job)
 
-    async def _export_traces(self, requests: Any, context: grpc.aio.ServicerContext) -> bytes:
+    async def _export_traces(self, requests: Any, context: Context) -> bytes:
         key = await self._caller(context)
         request = await self._request(context)
         # Admission before queueing for a thread: every received body waiting here is inside
@@ -239,13 +246,13 @@ class GrpcIngestServer:
         reply = encode_response(result.rejected_spans, result.error_message, "protobuf")
         return grpc.StatusCode.OK, "", reply
 
-    async def _export_ignored(self, requests: Any, context: grpc.aio.ServicerContext) -> bytes:
+    async def _export_ignored(self, requests: Any, context: Context) -> bytes:
         """Older SDKs attach a metric reader; answer success so they stay quiet."""
         await self._caller(context)
         await self._request(context)
         return b""  # an empty Export*ServiceResponse
 
-    async def _caller(self, context: grpc.aio.ServicerContext) -> Any:
+    async def _caller(self, context: Context) -> Any:
         """The call's ingest key, checked before its message is read: a caller without one
         gets the server to hold none of its bytes."""
         code, message, key = await self._in_pool(self._check_key, _api_key(context))
@@ -259,7 +266,7 @@ class GrpcIngestServer:
         except JunjoError as exc:
             return _status_code(exc), str(exc), None
 
-    async def _health_check(self, requests: Any, context: grpc.aio.ServicerContext) -> bytes:
+    async def _health_check(self, requests: Any, context: Context) -> bytes:
         name = _health_service_name(await self._request(context))
         if name is None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "malformed HealthCheckRequest")
@@ -267,9 +274,7 @@ class GrpcIngestServer:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {name!r}")
         return _HEALTH_NOT_SERVING if self._service.shutting_down else _HEALTH_SERVING
 
-    async def _health_watch(
-        self, requests: Any, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[bytes]:
+    async def _health_watch(self, requests: Any, context: Context) -> AsyncIterator[bytes]:
         """The status now, then each change. Ends once the server is shutting down, so an
         open watch never holds up a graceful stop."""
         name = _health_service_name(await self._request(context))
@@ -297,10 +302,10 @@ class GrpcIngestServer:
 
 
 class _RawHandler(grpc.GenericRpcHandler):
-    def __init__(self, methods: dict[str, grpc.RpcMethodHandler]) -> None:
+    def __init__(self, methods: dict[str, MethodHandler]) -> None:
         self._methods = methods
 
-    def service(self, handler_call_details: Any) -> grpc.RpcMethodHandler | None:
+    def service(self, handler_call_details: Any) -> MethodHandler | None:
         return self._methods.get(handler_call_details.method)
 
 
@@ -308,8 +313,8 @@ def _status_code(error: JunjoError) -> grpc.StatusCode:
     return grpc.StatusCode[outcome(error).grpc]
 
 
-def _api_key(context: grpc.aio.ServicerContext) -> str | None:
-    metadata = {item.key: item.value for item in context.invocation_metadata() or ()}
+def _api_key(context: Context) -> str | None:
+    metadata = dict(context.invocation_metadata() or ())  # (key, value) pairs
     return presented_key(
         lambda name: value if isinstance(value := metadata.get(name), str) else None
     )

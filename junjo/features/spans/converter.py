@@ -26,6 +26,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from junjo.features.spans.convert import DEFAULT_MAX_VALUE_BYTES, ConvertedBatch, convert_request
 from junjo.kernel.wal import WalBatch
@@ -108,7 +109,7 @@ class Converter:
             units.append((batch, converted, error))
         return units
 
-    def _in_worker(self, batches: list[WalBatch], now: int) -> list | None:
+    def _in_worker(self, batches: list[WalBatch], now: int) -> list[Any] | None:
         try:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")

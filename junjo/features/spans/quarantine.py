@@ -10,7 +10,9 @@ from junjo.kernel.migrations import table_exists
 from junjo.kernel.wal import SetAside, keep_aside
 
 if TYPE_CHECKING:  # the spans package face exports this module: no DuckDB at import
-    import duckdb
+    from typing import Any
+
+import duckdb
 
 
 def move_legacy_entries(conn: duckdb.DuckDBPyConnection, wal_path: Path) -> int:
@@ -24,6 +26,11 @@ def move_legacy_entries(conn: duckdb.DuckDBPyConnection, wal_path: Path) -> int:
         "SELECT seq, received_at_ns, api_key_id, span_count, error, payload FROM quarantine"
     ).fetchall()
     if rows:
-        keep_aside(wal_path, [SetAside(*row[:5], bytes(row[5])) for row in rows])
+        keep_aside(wal_path, [_set_aside(row) for row in rows])
         conn.execute("DELETE FROM quarantine")
     return len(rows)
+
+
+def _set_aside(row: tuple[Any, ...]) -> SetAside:
+    seq, received_at_ns, api_key_id, span_count, error, payload = row
+    return SetAside(seq, received_at_ns, api_key_id, span_count, error, bytes(payload))

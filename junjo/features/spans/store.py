@@ -375,7 +375,7 @@ def _megabytes(limit: str) -> float:
         raise ValueError(f"memory limit {limit!r}: expected a size such as '64MB'")
     number, unit, binary = float(match[1]), match[2].upper(), bool(match[3])
     scale = (1024 if binary else 1000) ** ("KMG".index(unit) - 1)
-    return number * scale * (1.048576 if binary else 1)
+    return float(number * scale * (1.048576 if binary else 1))
 
 
 def _size(path: Path) -> int:

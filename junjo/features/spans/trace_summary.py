@@ -141,7 +141,7 @@ def summarize(spans: Sequence[tuple[Any, ...]], indexed_at_ns: int) -> list[tupl
     """Per-trace contributions of newly stored span rows (already deduplicated), as rows of
     the table (``COLUMNS``, then ``first_wal_seq``)."""
     at = _POSITION
-    by_trace: dict[str, list] = {}
+    by_trace: dict[str, list[Any]] = {}  # root row, start, end, counts, tokens, seq
     trace_i, start_i, end_i = at["trace_id"], at["start_time_ns"], at["end_time_ns"]
     parent_i, error_i, llm_i = at["parent_span_id"], at["is_error"], at["is_llm"]
     seq_i = at["wal_seq"]

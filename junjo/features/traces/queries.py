@@ -32,7 +32,7 @@ _JSON_FIELDS = {name: name.removesuffix("_json") for name in _SPAN_FIELDS if nam
 # -- shapes -------------------------------------------------------------------------------
 
 
-def _record(row: tuple) -> dict[str, Any]:
+def _record(row: tuple[Any, ...]) -> dict[str, Any]:
     """A stored span as a plain dict: JSON columns parsed, ids as hex, times in ns."""
     record: dict[str, Any] = {}
     for field, value in zip(_SPAN_FIELDS, row, strict=True):
@@ -131,21 +131,25 @@ def service_names(conn: Any, actor: Principal) -> list[str]:
     return [row[0] for row in rows]
 
 
-def _spans(conn: Any, where: str, params: list[Any], order: str, limit: int | None) -> list[dict]:
+def _spans(
+    conn: Any, where: str, params: list[Any], order: str, limit: int | None
+) -> list[dict[str, Any]]:
     sql = f"SELECT {_SPAN_COLUMNS} FROM spans WHERE {where} ORDER BY {order}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [_record(row) for row in conn.execute(sql, params).fetchall()]
 
 
-def service_spans(conn: Any, actor: Principal, service: str, limit: int = 100) -> list[dict]:
+def service_spans(
+    conn: Any, actor: Principal, service: str, limit: int = 100
+) -> list[dict[str, Any]]:
     actor.require_read()
     return _spans(conn, "service_name = ?", [service], "start_time_ns DESC", check_limit(limit))
 
 
 def root_spans(
     conn: Any, actor: Principal, service: str, *, has_llm: bool = False, limit: int = 100
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     actor.require_read()
     where = "service_name = ? AND parent_span_id IS NULL"
     if has_llm:
@@ -153,13 +157,15 @@ def root_spans(
     return _spans(conn, where, [service], "start_time_ns DESC", check_limit(limit))
 
 
-def workflow_spans(conn: Any, actor: Principal, service: str, limit: int = 100) -> list[dict]:
+def workflow_spans(
+    conn: Any, actor: Principal, service: str, limit: int = 100
+) -> list[dict[str, Any]]:
     actor.require_read()
     where = "service_name = ? AND junjo_span_type = 'workflow'"
     return _spans(conn, where, [service], "start_time_ns DESC", check_limit(limit))
 
 
-def trace_spans(conn: Any, actor: Principal, trace_id: str) -> list[dict]:
+def trace_spans(conn: Any, actor: Principal, trace_id: str) -> list[dict[str, Any]]:
     """Every span of a trace, newest first (Studio's order); [] when unknown."""
     actor.require_read()
     try:
@@ -169,7 +175,7 @@ def trace_spans(conn: Any, actor: Principal, trace_id: str) -> list[dict]:
     return _spans_of(conn, summary)[::-1]
 
 
-def one_span(conn: Any, actor: Principal, trace_id: str, span_id: str) -> dict | None:
+def one_span(conn: Any, actor: Principal, trace_id: str, span_id: str) -> dict[str, Any] | None:
     actor.require_read()
     found = _spans(
         conn,
@@ -214,7 +220,8 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
 
 def _search_clauses(filters: TraceFilters) -> tuple[list[str], list[Any]]:
     """WHERE clauses over the ``traces`` summary table (one row per trace)."""
-    where, params = ["TRUE"], []
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
     if filters.service:
         where.append("service_name = ?")
         params.append(filters.service)
@@ -251,7 +258,8 @@ def _search_clauses(filters: TraceFilters) -> tuple[list[str], list[Any]]:
 def _span_filters(filters: TraceFilters) -> tuple[str, list[Any]]:
     """Filters on any span of the trace (name, attribute): a scan of spans, bounded by the
     time window when one is given."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if filters.span_name:
         where.append("name = ?")
         params.append(filters.span_name)
@@ -287,7 +295,7 @@ def search_traces(conn: Any, actor: Principal, filters: TraceFilters) -> dict[st
     return {"traces": traces, "next_cursor": next_cursor}
 
 
-def trace_summary(row: tuple) -> dict[str, Any]:
+def trace_summary(row: tuple[Any, ...]) -> dict[str, Any]:
     """A ``traces`` row as the API's trace summary."""
     t = dict(zip(_SUMMARY_FIELDS, row, strict=True))
     return {
@@ -328,7 +336,7 @@ def _summary_or_404(conn: Any, trace_id: str) -> dict[str, Any]:
     return trace_summary(row)
 
 
-def _spans_of(conn: Any, summary: dict[str, Any]) -> list[dict]:
+def _spans_of(conn: Any, summary: dict[str, Any]) -> list[dict[str, Any]]:
     """Every span of a summarized trace, oldest first. Each starts between the trace's
     earliest start and latest end: a bound that lets DuckDB skip other times' row groups
     (spans has no index on trace_id)."""
@@ -362,7 +370,7 @@ def service_summaries(conn: Any, actor: Principal) -> list[dict[str, Any]]:
     ]
 
 
-def workflow_execution(conn: Any, actor: Principal, trace_id: str, span_id: str) -> dict:
+def workflow_execution(conn: Any, actor: Principal, trace_id: str, span_id: str) -> dict[str, Any]:
     """A workflow or subflow run: graph, node→span mapping, replayed store transitions."""
     from junjo.features.workflows import build_workflow_execution
 

@@ -52,20 +52,25 @@ class _Snapshot:
     problems: list[str] = field(default_factory=list)
 
 
+def _list(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key)
+    return value if isinstance(value, list) else []
+
+
 def _str_list(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def _read_v2(data: dict[str, Any], problems: list[str]) -> _Snapshot:
     nodes: dict[str, dict[str, Any]] = {}
-    for raw in data.get("nodes") if isinstance(data.get("nodes"), list) else []:
+    for raw in _list(data, "nodes"):
         node_id = as_str(raw.get("nodeRuntimeId")) if isinstance(raw, dict) else None
         if node_id is None:
             problems.append("a node without nodeRuntimeId was skipped")
         elif node_id not in nodes:
             nodes[node_id] = raw
     edges = []
-    for raw in data.get("edges") if isinstance(data.get("edges"), list) else []:
+    for raw in _list(data, "edges"):
         ok = isinstance(raw, dict) and as_str(raw.get("tailNodeRuntimeId")) is not None
         if ok and as_str(raw.get("headNodeRuntimeId")) is not None:
             edges.append(raw)
@@ -107,8 +112,7 @@ def _v1_edge_as_v2(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_v1(data: dict[str, Any], problems: list[str]) -> _Snapshot:
-    nodes = data.get("nodes") if isinstance(data.get("nodes"), list) else []
-    edges = data.get("edges") if isinstance(data.get("edges"), list) else []
+    nodes, edges = _list(data, "nodes"), _list(data, "edges")
     as_v2 = {
         "nodes": [_v1_node_as_v2(n) for n in nodes if isinstance(n, dict)],
         "edges": [

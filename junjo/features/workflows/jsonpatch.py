@@ -50,7 +50,7 @@ def format_pointer(tokens: list[str]) -> str:
     return "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in tokens)
 
 
-def _array_index(token: str, array: list, *, allow_end: bool) -> int:
+def _array_index(token: str, array: list[Any], *, allow_end: bool) -> int:
     if allow_end and token == "-":
         return len(array)
     if not _ARRAY_INDEX.fullmatch(token):
@@ -204,7 +204,7 @@ class _Doc:
             parent[_array_index(tokens[-1], parent, allow_end=False)] = value
 
 
-def _member(op: dict, name: str) -> Any:
+def _member(op: dict[str, Any], name: str) -> Any:
     if name not in op:
         raise PatchError(f"{op.get('op')!r} needs a {name!r} member")
     return op[name]

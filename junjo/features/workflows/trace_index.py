@@ -132,7 +132,7 @@ def _span_node(raw: dict[str, Any]) -> SpanNode | None:
         raw=raw,
         span_id=span_id,
         parent_span_id=as_str(raw.get("parent_span_id")),
-        name=raw.get("name") if isinstance(raw.get("name"), str) else "",
+        name=as_str(raw.get("name")) or "",
         attrs=attrs if isinstance(attrs, dict) else {},
         start_ns=as_int(raw.get("start_time_ns")) or 0,
         end_ns=as_int(raw.get("end_time_ns")),

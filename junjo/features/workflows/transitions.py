@@ -165,6 +165,7 @@ def _revision_problems(ordered: list[_Event], owner_attrs: dict[str, Any]) -> li
     previous: _Event | None = None
     for event in valid:
         seq = event.sequence
+        assert seq is not None  # valid events have one
         before, after = (
             as_int(event.attrs.get(EV_REV_BEFORE)),
             as_int(event.attrs.get(EV_REV_AFTER)),
@@ -175,12 +176,12 @@ def _revision_problems(ordered: list[_Event], owner_attrs: dict[str, Any]) -> li
             problems.append(f"transition {seq} goes from revision {before} to {after}")
         elif seq == 1 and before != rev_start:
             problems.append(f"transition 1 starts at revision {before}, not {rev_start}")
-        elif previous is not None and previous.sequence == seq - 1:  # type: ignore[operator]
+        elif previous is not None and previous.sequence == seq - 1:
             prev_after = as_int(previous.attrs.get(EV_REV_AFTER))
             if prev_after is not None and before != prev_after:
                 problems.append(f"transition {seq} starts at revision {before}, not {prev_after}")
         previous = event
-    last_seq = valid[-1].sequence if valid else 0
+    last_seq = (valid[-1].sequence or 0) if valid else 0
     if count is not None and last_seq > count:
         problems.append(f"transition.count is {count} but transition {last_seq} exists")
     if rev_end is not None and (count is None or last_seq == count):
@@ -373,7 +374,8 @@ def store_timeline(
     index: TraceIndex, owner: SpanNode, include_states: bool = True
 ) -> dict[str, Any]:
     """``{"store": {...}, "transitions": [...], "reasons": [...]}`` for ``owner``'s store."""
-    attrs, reasons = owner.attrs, []
+    attrs = owner.attrs
+    reasons: list[dict[str, Any]] = []
     store_id = as_str(attrs.get(STORE_ID))
     start, end, can_replay = _state_reasons(attrs, reasons)
     events = _store_events(index, store_id) if store_id else []
