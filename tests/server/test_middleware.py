@@ -1,4 +1,5 @@
-"""Security headers on every response, and the Host check, through the real app."""
+"""The cross-cutting middleware through the real app: security headers on every response,
+the Host check and the cross-origin (CSRF) check."""
 
 import contextlib
 from dataclasses import replace
@@ -9,7 +10,7 @@ from starlette.testclient import TestClient
 from junjo.features.ingest.service import IngestService
 from junjo.kernel.state import Launch
 from junjo.server.app import create_app
-from tests.conftest import SETUP_TOKEN
+from tests.conftest import PASSWORD, SETUP_TOKEN
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
@@ -136,3 +137,27 @@ def test_bound_to_every_interface_the_address_a_client_reached_is_allowed(make_c
 def test_health_answers_any_host(client: TestClient):
     """Probes may use any name that reaches the server (a docker-compose service name)."""
     assert client.get("/health", headers={"Host": "junjo_web:26154"}).status_code == 200
+
+
+def test_cross_origin_unsafe_requests_are_refused(signed_in: TestClient):
+    foreign = signed_in.post(
+        "/api_keys", json={"name": "x"}, headers={"Origin": "https://evil.example"}
+    )
+    assert foreign.status_code == 403
+    fetch_meta = signed_in.post(
+        "/api_keys", json={"name": "x"}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert fetch_meta.status_code == 403
+    assert signed_in.get("/api_keys").json() == []
+    same = signed_in.post("/api_keys", json={"name": "x"}, headers={"Origin": "http://testserver"})
+    assert same.status_code == 201
+
+
+def test_public_url_is_our_origin_behind_a_proxy(make_client):
+    """A proxy that rewrites Host must not turn the UI's own requests into 'cross-origin'."""
+    client = make_client("http://127.0.0.1:26154", public_url="https://junjo.example.com")
+    body = {"email": "a@example.com", "password": PASSWORD, "setup_token": SETUP_TOKEN}
+    ours = {"Origin": "https://junjo.example.com"}
+    assert client.post("/users/create-first-user", json=body, headers=ours).status_code == 200
+    evil = {"Origin": "https://evil.example"}
+    assert client.post("/api_keys", json={"name": "x"}, headers=evil).status_code == 403
