@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from junjo.config import Settings
+from junjo.features.users.passwords import TEST_CHEAP_HASH_ENV
 from junjo.kernel.control_db import ControlDB
 from junjo.kernel.state import Launch
 from junjo.server.app import create_app
@@ -16,6 +17,17 @@ from junjo.server.app import create_app
 SETUP_TOKEN = "test-setup-token"
 LOCAL_TOKEN = "local-operator-token"
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2's cheapest cost for every hash the tests make, here and in the `junjo`
+    processes they start (``clean_env`` passes it on): the real cost is ~0.2 s and 64 MiB a
+    hash. Set before the first hash, which fixes the cost for this process. A test of what
+    the real cost does starts its server with ``REAL_PASSWORD_HASHING``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(TEST_CHEAP_HASH_ENV, "1")
+        yield
 
 
 @pytest.fixture

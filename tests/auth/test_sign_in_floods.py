@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.support.server import ServerProcess, client_from, run_cli
+from tests.support.server import REAL_PASSWORD_HASHING, ServerProcess, client_from, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -61,8 +61,9 @@ def test_a_sign_in_burst_stays_inside_the_memory_budget(tmp_path):
     are told to come back, and none fails or hangs. Main peaked at 2,395 MiB here."""
     data = tmp_path / "data"
     add_owner(data)
-    with ServerProcess(data) as server:
+    with ServerProcess(data, env=REAL_PASSWORD_HASHING) as server:
         assert server.proc is not None
+        assert "meant for test suites only" not in server.log
         clients = [client_from(f"127.0.0.{n}", server.url, timeout=60) for n in range(2, 10)]
         start = threading.Barrier(80)
         answers: list[tuple[int, str | None]] = []

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from junjo.features.users.passwords import TEST_CHEAP_HASH_ENV
 from tests.support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,8 +52,18 @@ def client_from(address: str, base_url: str, **kwargs: object) -> httpx.Client:
     return httpx.Client(base_url=base_url, transport=transport, **kwargs)
 
 
+# For ``env=`` of a test that measures what the real argon2 cost does (memory, time).
+REAL_PASSWORD_HASHING = {TEST_CHEAP_HASH_ENV: "0"}
+
+
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUNJO_")}
+    """This environment without the developer's JUNJO_* settings, but with the test run's
+    cheap password hashing (tests/conftest.py), then ``extra``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("JUNJO_") or k == TEST_CHEAP_HASH_ENV
+    }
     env.update(extra)
     return env
 

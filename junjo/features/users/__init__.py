@@ -53,9 +53,11 @@ def _commands(cli: typer.Typer) -> None:
 
 @contextlib.contextmanager
 def _lifespan(state: AppState) -> Iterator[None]:
-    from junjo.features.users.passwords import limit_concurrent_checks
+    from junjo.features.users.passwords import cheap_hashing_notice, limit_concurrent_checks
 
     limit_concurrent_checks(state.settings.password_check_concurrency)
+    if notice := cheap_hashing_notice():
+        state.notices.append(notice)
     yield
 
 

@@ -7,15 +7,24 @@ Each hash or check holds 64 MiB for its ~0.1-0.2 s, so a burst of sign-ins on th
 server's thread pool (40 threads) once took the process from 107 MiB to 2 GiB. Every
 computation therefore passes one process-wide gate: a few at a time, a short queue behind
 them, and ``Busy`` (HTTP 503 with Retry-After) past that.
+
+For test suites only: with ``JUNJO_TEST_CHEAP_PASSWORD_HASH=1`` in the environment when the
+first password is hashed or checked, new hashes use argon2's cheapest cost (8 KiB, one
+pass: microseconds), so tests that make hundreds of accounts do not spend minutes on them.
+It is read once per process, and ``junjo serve`` prints a warning under its banner while
+it is on. Checking a hash always uses the cost written in that hash.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
+import os
 import threading
 from collections.abc import Iterator
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from junjo.kernel.errors import Busy, InvalidInput
@@ -31,9 +40,37 @@ QUEUE_PER_SLOT = 4
 MAX_WAIT_SECONDS = 10.0
 RETRY_AFTER_SECONDS = 1
 
-_hasher = PasswordHasher()
-# Verified against when the account does not exist, so both paths cost the same time.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+TEST_CHEAP_HASH_ENV = "JUNJO_TEST_CHEAP_PASSWORD_HASH"
+_TEST_PARAMETERS = dataclasses.replace(
+    profiles.RFC_9106_LOW_MEMORY, time_cost=1, memory_cost=8, parallelism=1
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Hashing:
+    hasher: PasswordHasher
+    # Verified against when the account does not exist, so both paths cost the same time.
+    dummy_hash: str
+    cheap_for_tests: bool
+
+
+@functools.cache
+def _hashing() -> _Hashing:
+    """Made at first use, so importing this module costs no hash."""
+    cheap = os.environ.get(TEST_CHEAP_HASH_ENV) == "1"
+    hasher = PasswordHasher.from_parameters(_TEST_PARAMETERS) if cheap else PasswordHasher()
+    return _Hashing(hasher, hasher.hash("not-a-real-password"), cheap)
+
+
+def cheap_hashing_notice() -> str | None:
+    """A warning for ``junjo serve``'s banner when this process hashes at the test-only cost
+    (see the module doc), so no server runs on it unnoticed; else None."""
+    if not _hashing().cheap_for_tests:
+        return None
+    return (
+        f"Warning: {TEST_CHEAP_HASH_ENV}=1: password hashes are cheap to crack;"
+        " it is meant for test suites only."
+    )
 
 
 class PasswordCheckGate:
@@ -99,14 +136,16 @@ def hash_password(password: str) -> str:
     """The argon2id hash; raises Busy when too many computations are under way."""
     check_password_rules(password)
     with _gate.slot():
-        return _hasher.hash(password)
+        return _hashing().hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when ``password`` matches; never raises for a wrong or malformed hash (Busy
     when too many computations are under way)."""
+    hashing = _hashing()
     with _gate.slot():
         try:
-            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+            matched = hashing.hasher.verify(password_hash or hashing.dummy_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
+    return matched and bool(password_hash)
