@@ -2,7 +2,7 @@
 
 import json
 
-from tests.support.server import run_cli
+from tests.support.cli import run_cli
 
 
 def test_key_administration(tmp_path):

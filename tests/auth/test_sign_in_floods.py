@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.support.server import REAL_PASSWORD_HASHING, ServerProcess, client_from, run_cli
+from tests.support.cli import run_cli
+from tests.support.server import REAL_PASSWORD_HASHING, ServerProcess, client_from
 
 pytestmark = pytest.mark.slow
 

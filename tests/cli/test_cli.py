@@ -5,8 +5,9 @@ import stat
 import subprocess
 import sys
 
+from tests.support.cli import run_cli
 from tests.support.files import assert_private
-from tests.support.server import clean_env, run_cli
+from tests.support.server import clean_env
 
 
 def test_version_and_module_entry_point():

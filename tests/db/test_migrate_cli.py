@@ -1,6 +1,6 @@
 """`junjo migrate` on a temp data dir."""
 
-from tests.support.server import run_cli
+from tests.support.cli import run_cli
 
 
 def test_migrate_and_status(tmp_path):

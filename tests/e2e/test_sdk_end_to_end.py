@@ -10,7 +10,8 @@ import duckdb
 import pytest
 
 from scripts.sdk_e2e.run import run_workload
-from tests.support.server import ServerProcess, run_cli
+from tests.support.cli import run_cli
+from tests.support.server import ServerProcess
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow

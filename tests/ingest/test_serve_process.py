@@ -25,7 +25,8 @@ from tests.ingest.conftest import TRACE_EXPORT
 from tests.ingest.sdk_clients import grpc_exporter, sdk_spans, span_keys
 from tests.ingest.spans_query import span_key_counts
 from tests.otlp_builders import make_span, request_payload
-from tests.support.server import ServerProcess, run_cli
+from tests.support.cli import run_cli
+from tests.support.server import ServerProcess
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow

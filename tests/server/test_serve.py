@@ -13,8 +13,9 @@ import pytest
 
 from junjo.features.users.passwords import TEST_CHEAP_HASH_ENV
 from tests.conftest import PASSWORD
+from tests.support.cli import run_cli
 from tests.support.files import assert_private, file_modes
-from tests.support.server import ServerProcess, free_port, junjo_command, run_cli
+from tests.support.server import ServerProcess, free_port, junjo_command
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow

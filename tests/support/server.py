@@ -30,21 +30,6 @@ def junjo_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "junjo", *args]
 
 
-def run_cli(
-    data_dir: Path, *args: str, stdin: str | None = None, umask: int = -1
-) -> subprocess.CompletedProcess:
-    """``junjo ARGS --data-dir DATA_DIR``; ``umask`` (e.g. 0o022, a common default) when given."""
-    return subprocess.run(
-        junjo_command(*args, "--data-dir", str(data_dir)),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=clean_env(COLUMNS="200"),  # a wide terminal, so table cells are not wrapped
-        umask=umask,
-    )
-
-
 def client_from(address: str, base_url: str, **kwargs: object) -> httpx.Client:
     """An HTTP client whose connections come from ``address`` (any of 127.0.0.0/8 works on
     Linux), so one test can play several clients of the server."""
@@ -56,16 +41,16 @@ def client_from(address: str, base_url: str, **kwargs: object) -> httpx.Client:
 REAL_PASSWORD_HASHING = {TEST_CHEAP_HASH_ENV: "0"}
 
 
+def developer_settings() -> set[str]:
+    """The JUNJO_* variables of the developer's environment, kept from the code under test
+    (the test run's cheap password hashing, tests/conftest.py, is not one of them)."""
+    return {name for name in os.environ if name.startswith("JUNJO_")} - {TEST_CHEAP_HASH_ENV}
+
+
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without the developer's JUNJO_* settings, but with the test run's
-    cheap password hashing (tests/conftest.py), then ``extra``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("JUNJO_") or k == TEST_CHEAP_HASH_ENV
-    }
-    env.update(extra)
-    return env
+    """This environment without ``developer_settings()``, then ``extra``."""
+    hidden = developer_settings()
+    return {k: v for k, v in os.environ.items() if k not in hidden} | extra
 
 
 class ServerProcess:

@@ -28,7 +28,8 @@ from opentelemetry.trace import (
     TraceFlags,
 )
 
-from tests.support.server import ServerProcess, run_cli
+from tests.support.cli import CliResult, run_cli
+from tests.support.server import ServerProcess
 from tests.support.wait import wait_until
 
 PASSWORD = "correct horse battery"
@@ -47,7 +48,7 @@ class Seeded:
         headers = {"Authorization": f"Bearer {self.read_key}"}
         return httpx.get(self.server.url + path, params=params, headers=headers, timeout=10)
 
-    def cli(self, *args: str) -> object:
+    def cli(self, *args: str) -> CliResult:
         return run_cli(self.data_dir, *args)
 
 

@@ -1,5 +1,6 @@
 """`junjo traces` and `junjo services` in all three modes: through the local server on the
-same data dir, against a remote server with a read key, and on the files directly."""
+same data dir, against a remote server with a read key, and on the files directly. In-process,
+but for `tail`, whose point is how a real process ends on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -16,24 +17,19 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from tests.support.server import clean_env, junjo_command, run_cli
+from tests.support.cli import CliResult, invoke, run_cli
+from tests.support.server import clean_env, junjo_command
 from tests.support.wait import wait_until
 from tests.traces.conftest import Seeded
 
 pytestmark = pytest.mark.slow
 
 
-def remote(seeded: Seeded, *args: str, key: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        junjo_command(*args, "--server", seeded.server.url, "--api-key", key or seeded.read_key),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=clean_env(),
-    )
+def remote(seeded: Seeded, *args: str, key: str | None = None) -> CliResult:
+    return invoke(*args, "--server", seeded.server.url, "--api-key", key or seeded.read_key)
 
 
-def listed(result: subprocess.CompletedProcess) -> list[str]:
+def listed(result: CliResult) -> list[str]:
     assert result.returncode == 0, result.stderr
     return [t["trace_id"] for t in json.loads(result.stdout)["traces"]]
 
@@ -54,12 +50,7 @@ def test_list_remote_with_a_read_key(seeded: Seeded):
     assert found == [seeded.traces["llm"]]
     refused = remote(seeded, "traces", "list", key=seeded.ingest_key)
     assert refused.returncode == 3 and "refused" in refused.stderr
-    unreachable = subprocess.run(
-        junjo_command("traces", "list", "--server", "http://127.0.0.1:9", "--api-key", "x"),
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-    )
+    unreachable = invoke("traces", "list", "--server", "http://127.0.0.1:9", "--api-key", "x")
     assert unreachable.returncode == 3
 
 
