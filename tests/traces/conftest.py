@@ -5,6 +5,7 @@ the real junjo SDK workload."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,15 @@ class Seeded:
 
     def cli(self, *args: str) -> CliResult:
         return run_cli(self.data_dir, *args)
+
+    def stopped_copy(self, destination: Path) -> Path:
+        """A copy of the data dir as the server leaves it when it stops; then it runs again
+        (same ports, same keys), so no test of the module has to run last."""
+        self.server.stop()
+        try:
+            return Path(shutil.copytree(self.data_dir, destination))
+        finally:
+            self.server.start()
 
 
 def _provider(service: str, exporter) -> TracerProvider:
