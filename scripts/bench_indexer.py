@@ -45,7 +45,7 @@ from junjo.features.spans.convert import convert_request  # noqa: E402
 from junjo.features.spans.indexer import Indexer  # noqa: E402
 from junjo.features.spans.store import SpanStore  # noqa: E402
 from junjo.kernel.wal import WriteAheadLog  # noqa: E402
-from tests.otlp_builders import (  # noqa: E402
+from tests.support.otlp_builders import (  # noqa: E402
     T0,
     junjo_workflow_trace,
     llm_span,

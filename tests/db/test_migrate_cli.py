@@ -1,6 +1,7 @@
 """`junjo migrate` on a temp data dir."""
 
 from tests.support.cli import run_cli
+from tests.support.files import newer_data_dir
 
 
 def test_migrate_and_status(tmp_path):
@@ -15,13 +16,7 @@ def test_migrate_and_status(tmp_path):
 
 
 def test_newer_schema_is_refused_with_a_clear_message(tmp_path):
-    import sqlite3
-
-    data = tmp_path / "data"
-    run_cli(data, "migrate")
-    conn = sqlite3.connect(data / "junjo.db")
-    conn.execute("INSERT INTO schema_version VALUES (99, 'future', '2030-01-01T00:00:00Z')")
-    conn.commit()
+    data = newer_data_dir(tmp_path / "data")
     for args in (["migrate"], ["user", "list"]):
         result = run_cli(data, *args)
         assert result.returncode == 1

@@ -4,14 +4,15 @@ what is stored in DuckDB must match, span for span, what the SDK says it sent.""
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import duckdb
 import pytest
 
+from junjo.features.spans.store import SpanStore
 from scripts.sdk_e2e.run import run_workload
 from tests.support.cli import run_cli
+from tests.support.keys import make_keys
 from tests.support.server import ServerProcess
+from tests.support.span_store import query_dicts
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
@@ -20,13 +21,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list[dict], list[dict]]:
     data_dir = tmp_path_factory.mktemp("e2e") / "data"
-    key = json.loads(run_cli(data_dir, "keys", "create", "sdk", "--json").stdout)["key"]
+    key = make_keys(data_dir).ingest
     with ServerProcess(data_dir) as server:
         manifest = run_workload(server.grpc_target, key, service_name="e2e-app", runs=2)
         _wait_until_indexed(data_dir, server, manifest["summary"]["span_count"])
-    conn = duckdb.connect(str(data_dir / "spans.duckdb"), read_only=True)
-    spans = _rows(conn, "SELECT * FROM spans")
-    conn.close()
+    with SpanStore.open_readonly(data_dir / "spans.duckdb") as store:
+        spans = query_dicts(store, "SELECT * FROM spans")
     changes = [  # the set_state events workflow replay reads
         event["attributes"]
         for span in spans
@@ -45,12 +45,6 @@ def _wait_until_indexed(data_dir, server: ServerProcess, expected: int) -> None:
         )
 
     wait_until(indexed, 30, interval=0.2, message=lambda: f"spans not indexed:\n{server.log}")
-
-
-def _rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    cursor = conn.execute(sql)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def test_every_span_is_stored_once_with_its_otlp_fields(stored):

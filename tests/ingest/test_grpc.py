@@ -15,9 +15,9 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from junjo.features.api_keys.service import delete_key
 from junjo.kernel.principal import Principal
-from tests.ingest.conftest import TRACE_EXPORT, Harness
-from tests.ingest.otlp_data import SpanIds, new_ids, request_bytes
-from tests.ingest.sdk_clients import grpc_exporter, sdk_spans, span_keys
+from tests.ingest.conftest import Harness
+from tests.support.export import TRACE_EXPORT, grpc_exporter, sdk_spans, span_keys
+from tests.support.otlp_builders import SpanIds, new_ids, request_bytes
 from tests.support.wait import wait_until
 
 METRICS_EXPORT = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"

@@ -16,8 +16,8 @@ from typing import Any
 import grpc
 import pytest
 
-from tests.ingest.conftest import TRACE_EXPORT
-from tests.ingest.otlp_data import new_ids, request_bytes
+from tests.support.export import TRACE_EXPORT
+from tests.support.otlp_builders import new_ids, request_bytes
 
 STALLED_CALLS = 30  # below the 32 streams a connection may have open
 

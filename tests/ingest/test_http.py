@@ -13,8 +13,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from tests.ingest.conftest import Harness
-from tests.ingest.otlp_data import SpanIds, gzip_bomb, gzipped, json_body, new_ids, request_bytes
-from tests.ingest.sdk_clients import http_exporter, sdk_spans, span_keys
+from tests.support.export import http_exporter, sdk_spans, span_keys
+from tests.support.otlp_builders import (
+    SpanIds,
+    gzip_bomb,
+    gzipped,
+    json_body,
+    new_ids,
+    request_bytes,
+)
 from tests.support.wait import wait_until
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}

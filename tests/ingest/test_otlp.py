@@ -22,7 +22,7 @@ from junjo.features.ingest.otlp import (
     encode_response,
     encode_status,
 )
-from tests.ingest.otlp_data import (
+from tests.support.otlp_builders import (
     SpanIds,
     build_request,
     gzip_bomb,

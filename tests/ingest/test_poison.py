@@ -20,9 +20,11 @@ from junjo.features.spans.schema import SPAN_MIGRATIONS
 from junjo.kernel.migrations import migrate
 from junjo.kernel.principal import Principal
 from junjo.kernel.wal import SetAside
-from tests.ingest.conftest import LOCAL_TOKEN, TRACE_EXPORT, Harness
-from tests.ingest.otlp_data import build_request, new_ids, request_bytes
-from tests.spans.db import query
+from tests.conftest import LOCAL_TOKEN
+from tests.ingest.conftest import Harness
+from tests.support.export import TRACE_EXPORT
+from tests.support.otlp_builders import build_request, new_ids, request_bytes
+from tests.support.span_store import query
 
 MIB = 1 << 20
 U64_MAX = (1 << 64) - 1

@@ -13,20 +13,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from junjo.features.api_keys.service import create_key
-from junjo.kernel.control_db import ControlDB
-from junjo.kernel.principal import Principal
 from junjo.kernel.wal import SetAside, WriteAheadLog
-from tests.ingest.conftest import TRACE_EXPORT
-from tests.ingest.sdk_clients import grpc_exporter, sdk_spans, span_keys
-from tests.ingest.spans_query import span_key_counts
-from tests.otlp_builders import make_span, request_payload
 from tests.support.cli import run_cli
+from tests.support.export import TRACE_EXPORT, grpc_call, grpc_exporter, sdk_spans, span_keys
+from tests.support.keys import make_keys
+from tests.support.otlp_builders import make_span, request_payload
 from tests.support.server import ServerProcess
+from tests.support.span_store import span_key_counts
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
@@ -34,14 +30,6 @@ pytestmark = pytest.mark.slow
 SENDERS = 4
 BATCHES_PER_SENDER = 400
 SPANS_PER_BATCH = 50
-
-
-def make_keys(data_dir: Path) -> tuple[str, str]:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    control = ControlDB(data_dir / "junjo.db")
-    ingest = create_key(control.db, Principal.operator(), "load", "ingest").key
-    read = create_key(control.db, Principal.operator(), "check", "read").key
-    return ingest, read
 
 
 class Load:
@@ -96,8 +84,7 @@ def wait_until_indexed(server: ServerProcess, read_key: str, timeout: float = 12
     status: dict = {}
 
     def caught_up() -> dict | None:
-        headers = {"Authorization": f"Bearer {read_key}"}
-        status.update(httpx.get(f"{server.url}/api/v1/ingest/status", headers=headers).json())
+        status.update(server.ingest_status(read_key))
         return status if status["backlog"]["batches"] == 0 else None
 
     return wait_until(
@@ -118,9 +105,9 @@ def run_load_then(
     data_dir: Path, min_acks: int, interrupt: Callable[[ServerProcess], None]
 ) -> tuple[ServerProcess, list[tuple[str, str]], str]:
     """Start a server, export under load, call ``interrupt`` mid-load; what was acked."""
-    ingest_key, read_key = make_keys(data_dir)
+    keys = make_keys(data_dir)
     server = ServerProcess(data_dir).start()
-    load = Load(server.grpc_target, ingest_key).start()
+    load = Load(server.grpc_target, keys.ingest).start()
     try:
         load.wait_for_acks(min_acks)
         interrupt(server)
@@ -128,7 +115,7 @@ def run_load_then(
         load.stop()
         server.kill()
     print(f"acked {len(load.acked)} spans, {load.failed} batches failed")
-    return server, list(load.acked), read_key
+    return server, list(load.acked), keys.read
 
 
 def restart_and_check(data_dir: Path, read_key: str, acked: list[tuple[str, str]]) -> None:
@@ -176,14 +163,14 @@ def alive(pid: int) -> bool:
 
 def test_the_conversion_worker_exits_when_the_server_is_killed(tmp_path: Path):
     # Before: after `kill -9` of junjo serve its conversion worker stayed alive for good.
-    ingest_key, read_key = make_keys(tmp_path / "data")
+    keys = make_keys(tmp_path / "data")
     server = ServerProcess(tmp_path / "data").start()
     try:
         # A group of >= 2 MiB is converted in the worker process.
         big = [make_span(attributes={"doc": "x" * 900_000}) for _ in range(3)]
-        code, _, _ = raw_export(server.grpc_target, ingest_key, request_payload(big))
+        code, _, _ = grpc_call(server.grpc_target, TRACE_EXPORT, request_payload(big), keys.ingest)
         assert code.name == "OK"
-        wait_until_indexed(server, read_key)
+        wait_until_indexed(server, keys.read)
         workers = wait_until(lambda: children_of(server.proc.pid), 30, message="no worker")
     finally:
         server.proc.send_signal(signal.SIGKILL)
@@ -192,20 +179,9 @@ def test_the_conversion_worker_exits_when_the_server_is_killed(tmp_path: Path):
     wait_until(lambda: not any(alive(pid) for pid in workers), 15, message=outlived)
 
 
-def raw_export(target: str, key: str, payload: bytes):
-    import grpc
-
-    with grpc.insecure_channel(target) as channel:
-        export = channel.unary_unary(TRACE_EXPORT)
-        try:
-            return grpc.StatusCode.OK, export(payload, metadata=(("x-junjo-api-key", key),)), ""
-        except grpc.RpcError as error:
-            return error.code(), None, error.details()
-
-
 def test_quarantine_is_listed_and_replayed_from_the_terminal(tmp_path: Path):
     data_dir = tmp_path / "data"
-    _, read_key = make_keys(data_dir)
+    read_key = make_keys(data_dir).read
     spans = [make_span(), make_span()]
     wal = WriteAheadLog(data_dir / "wal.db")
     wal.quarantine([SetAside(3, 1, None, 2, "store: boom", request_payload(spans))])

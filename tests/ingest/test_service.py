@@ -19,8 +19,9 @@ from junjo.features.ingest.service import (
     Refusal,
 )
 from junjo.kernel.wal import WriteAheadLog
-from tests.ingest.conftest import TRACE_EXPORT, Harness
-from tests.ingest.otlp_data import new_ids, request_bytes
+from tests.ingest.conftest import Harness
+from tests.support.export import TRACE_EXPORT
+from tests.support.otlp_builders import new_ids, request_bytes
 from tests.support.wait import wait_until
 
 

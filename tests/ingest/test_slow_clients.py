@@ -16,9 +16,9 @@ import grpc
 import httpx
 import pytest
 
-from tests.ingest.conftest import TRACE_EXPORT
-from tests.ingest.otlp_data import new_ids, request_bytes
-from tests.ingest.test_serve_process import make_keys
+from tests.support.export import TRACE_EXPORT, grpc_call
+from tests.support.keys import make_keys
+from tests.support.otlp_builders import new_ids, request_bytes
 from tests.support.server import ServerProcess
 from tests.support.wait import wait_until
 
@@ -29,12 +29,7 @@ OPEN_FILES = 256
 
 
 def in_flight(server: ServerProcess, read_key: str) -> dict:
-    status = httpx.get(
-        f"{server.url}/api/v1/ingest/status",
-        headers={"Authorization": f"Bearer {read_key}"},
-        timeout=10,
-    )
-    return status.json()["in_flight"]
+    return server.ingest_status(read_key)["in_flight"]
 
 
 def http_export(server: ServerProcess, ingest_key: str) -> httpx.Response:
@@ -47,14 +42,8 @@ def http_export(server: ServerProcess, ingest_key: str) -> httpx.Response:
 
 
 def grpc_export(server: ServerProcess, ingest_key: str) -> grpc.StatusCode:
-    with grpc.insecure_channel(server.grpc_target) as channel:
-        try:
-            channel.unary_unary(TRACE_EXPORT)(
-                request_bytes(new_ids(2)), metadata=(("x-junjo-api-key", ingest_key),), timeout=10
-            )
-        except grpc.RpcError as error:
-            return error.code()
-    return grpc.StatusCode.OK
+    payload = request_bytes(new_ids(2))
+    return grpc_call(server.grpc_target, TRACE_EXPORT, payload, ingest_key, timeout=10)[0]
 
 
 def stalled_body(port: int, ingest_key: str) -> socket.socket:
@@ -129,7 +118,8 @@ class StalledCalls:
 
 def test_stalled_bodies_and_calls_neither_block_exports_nor_stay_open(tmp_path: Path):
     data_dir = tmp_path / "data"
-    ingest_key, read_key = make_keys(data_dir)
+    keys = make_keys(data_dir)
+    ingest_key, read_key = keys.ingest, keys.read
     env = {
         "JUNJO_HTTP_BODY_TIMEOUT_SECONDS": str(TIMEOUT_S),
         "JUNJO_GRPC_RECEIVE_TIMEOUT_SECONDS": str(TIMEOUT_S),
@@ -166,7 +156,7 @@ def test_stalled_bodies_and_calls_neither_block_exports_nor_stay_open(tmp_path: 
 
 def test_silent_http_connections_beyond_the_open_file_limit(tmp_path: Path):
     data_dir = tmp_path / "data"
-    ingest_key, _ = make_keys(data_dir)
+    ingest_key = make_keys(data_dir).ingest
     with ServerProcess(data_dir, open_files=OPEN_FILES) as server, ExitStack() as stack:
         silent_sockets(server.port, OPEN_FILES + 100, stack)
         assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
@@ -181,7 +171,7 @@ def test_silent_http_connections_beyond_the_open_file_limit(tmp_path: Path):
 
 def test_silent_grpc_connections_beyond_the_open_file_limit(tmp_path: Path):
     data_dir = tmp_path / "data"
-    ingest_key, _ = make_keys(data_dir)
+    ingest_key = make_keys(data_dir).ingest
     env = {"JUNJO_HEADER_TIMEOUT_SECONDS": str(TIMEOUT_S)}
     with ServerProcess(data_dir, open_files=OPEN_FILES, env=env) as server, ExitStack() as stack:
         silent_sockets(server.grpc_port, OPEN_FILES + 100, stack)

@@ -24,7 +24,7 @@ from junjo.kernel.transaction import transaction
 from junjo.kernel.wal import WAL_MIGRATIONS, SetAside, WriteAheadLog
 from junjo.migrate_cli import run_migrate
 from tests.kernel import old_stores as old
-from tests.otlp_builders import junjo_workflow_trace, request_payload
+from tests.support.otlp_builders import junjo_workflow_trace, request_payload
 
 RAW_KEY = "jk_old_release_key"
 

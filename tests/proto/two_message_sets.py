@@ -23,7 +23,7 @@ def main(order: str) -> None:
     from google.protobuf import json_format
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-    from tests.ingest.sdk_clients import sdk_spans
+    from tests.support.export import sdk_spans
 
     spans = sdk_spans(3, service="two-sets")
     sent = encode_spans(spans)  # the exporter's request, in the SDK's own classes

@@ -7,13 +7,11 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -26,6 +24,7 @@ from junjo.server.connections import connection_limits, guarded_protocol
 from junjo.server.errors import domain_error
 from junjo.server.http_utils import json_object
 from tests.support.server import REPO
+from tests.support.uvicorn_thread import UvicornThread
 from tests.support.wait import wait_until
 
 
@@ -46,14 +45,8 @@ class Served:
         settings = Settings(http_body_timeout_seconds=body_timeout_s, http_body_min_rate_kib=1)
         app.state.junjo = AppState(settings, Launch())  # only the body pace is read
         self.protocol = guarded_protocol(max_connections, header_timeout_s)
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_config=None, lifespan="off", http=self.protocol
-        )
-        self.server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self.server.run, daemon=True)
-        self._thread.start()
-        wait_until(lambda: self.server.started)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        self._uvicorn = UvicornThread(app, lifespan="off", http=self.protocol)
+        self.port = self._uvicorn.port
 
     def connect(self, stack: ExitStack) -> socket.socket:
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
@@ -61,11 +54,10 @@ class Served:
 
     @property
     def connections(self) -> int:
-        return len(self.server.server_state.connections)
+        return len(self._uvicorn.server.server_state.connections)
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self._thread.join(10)
+        self._uvicorn.stop()
 
 
 @pytest.fixture

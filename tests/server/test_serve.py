@@ -4,7 +4,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import stat
 import subprocess
 
@@ -14,7 +13,8 @@ import pytest
 from junjo.features.users.passwords import TEST_CHEAP_HASH_ENV
 from tests.conftest import PASSWORD
 from tests.support.cli import run_cli
-from tests.support.files import assert_private, file_modes
+from tests.support.files import assert_private, file_modes, newer_data_dir
+from tests.support.keys import make_keys
 from tests.support.server import ServerProcess, free_port, junjo_command
 from tests.support.wait import wait_until
 
@@ -74,11 +74,7 @@ def test_json_logs(tmp_path):
 
 
 def test_serve_refuses_a_newer_data_dir(tmp_path):
-    data = tmp_path / "data"
-    run_cli(data, "migrate")
-    conn = sqlite3.connect(data / "junjo.db")
-    conn.execute("INSERT INTO schema_version VALUES (99, 'future', '2030-01-01T00:00:00Z')")
-    conn.commit()
+    data = newer_data_dir(tmp_path / "data")
     result = subprocess.run(
         junjo_command("serve", "--data-dir", str(data), "--port", str(free_port())),
         capture_output=True,
@@ -153,20 +149,18 @@ def test_restart_after_kill_9_and_a_stale_runtime_file(tmp_path):
 
 def test_keys_and_passwords_never_reach_the_log(tmp_path):
     data = tmp_path / "data"
-    ingest = json.loads(run_cli(data, "keys", "create", "app", "--json").stdout)["key"]
-    reader = json.loads(run_cli(data, "keys", "create", "ci", "--scope", "read", "--json").stdout)
+    keys = make_keys(data)
+    ingest = keys.ingest
     with ServerProcess(data, "--log-level", "debug") as server:
         httpx.post(
             server.url + "/v1/traces",
             content=b"",
             headers={"x-junjo-api-key": ingest, "Content-Type": "application/x-protobuf"},
         )
-        httpx.get(
-            server.url + "/api/v1/traces", headers={"Authorization": f"Bearer {reader['key']}"}
-        )
+        httpx.get(server.url + "/api/v1/traces", headers={"Authorization": f"Bearer {keys.read}"})
         httpx.post(server.url + "/sign-in", json={"email": "x@example.com", "password": PASSWORD})
     assert "GET /api/v1/traces 200" in server.log
-    for secret in (ingest, reader["key"], PASSWORD):
+    for secret in (ingest, keys.read, PASSWORD):
         assert secret not in server.log
 
 
@@ -213,7 +207,7 @@ def test_every_file_in_an_existing_data_dir_is_private(tmp_path):
     ]
     server = ServerProcess(data, umask=0o022).start()
     try:
-        from tests.ingest.otlp_data import new_ids, request_bytes
+        from tests.support.otlp_builders import new_ids, request_bytes
 
         exported = httpx.post(
             server.url + "/v1/traces",
@@ -248,11 +242,6 @@ def test_a_private_data_dir_gives_no_warning(tmp_path):
 
 def wait_until_indexed(server: ServerProcess, read_key: str, spans: int) -> None:
     def indexed() -> bool:
-        status = httpx.get(
-            server.url + "/api/v1/ingest/status",
-            headers={"Authorization": f"Bearer {read_key}"},
-            timeout=5,
-        ).json()
-        return status["indexed"]["spans"] >= spans
+        return server.ingest_status(read_key)["indexed"]["spans"] >= spans
 
     wait_until(indexed, 30, 0.05, "not indexed")

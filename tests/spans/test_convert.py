@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from junjo.features.spans.convert import convert_request
 from junjo.features.spans.schema import SPAN_COLUMNS
-from tests.otlp_builders import (
+from tests.support.otlp_builders import (
     CLIENT,
     MS,
     SERVER,

@@ -16,8 +16,8 @@ from junjo.features.spans.directory import TraceDirectory
 from junjo.features.spans.schema import SPAN_COLUMNS, SPAN_MIGRATIONS
 from junjo.features.spans.store import SpanStore, directory_path
 from junjo.kernel.migrations import migrate
-from tests.otlp_builders import T0, make_span, new_span_id, new_trace_id, request_payload
-from tests.spans.db import query
+from tests.support.otlp_builders import T0, make_span, new_span_id, new_trace_id, request_payload
+from tests.support.span_store import query
 
 
 def backfill_request(traces: int, spans_per_trace: int) -> bytes:

@@ -19,7 +19,7 @@ from junjo.features.spans.convert import convert_request
 from junjo.features.spans.indexer import Indexer, _take_spans
 from junjo.features.spans.store import SpanStore
 from junjo.kernel.wal import WalBatch, WriteAheadLog
-from tests.otlp_builders import (
+from tests.support.otlp_builders import (
     T0,
     junjo_workflow_trace,
     llm_span,
@@ -31,7 +31,7 @@ from tests.otlp_builders import (
     request_payload,
     span_count,
 )
-from tests.spans.db import query, query_dicts
+from tests.support.span_store import query, query_dicts
 from tests.support.wait import wait_until
 
 

@@ -18,7 +18,7 @@ from junjo.features.spans.store import (
 )
 from junjo.kernel.migrations import SchemaTooNew, current_version, migrate
 from junjo.kernel.wal import SetAside
-from tests.otlp_builders import (
+from tests.support.otlp_builders import (
     T0,
     junjo_workflow_trace,
     make_span,
@@ -26,7 +26,7 @@ from tests.otlp_builders import (
     new_trace_id,
     request_payload,
 )
-from tests.spans.db import query
+from tests.support.span_store import query
 
 HOUR = 3600 * 1_000_000_000
 

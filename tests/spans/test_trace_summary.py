@@ -8,7 +8,7 @@ import duckdb
 from junjo.features.spans import trace_summary
 from junjo.features.spans.convert import convert_request
 from junjo.features.spans.store import SpanStore
-from tests.otlp_builders import (
+from tests.support.otlp_builders import (
     MS,
     T0,
     llm_span,

@@ -134,6 +134,11 @@ class ServerProcess:
     def log(self) -> str:
         return "".join(self.output)
 
+    def ingest_status(self, read_key: str) -> dict:
+        """``GET /api/v1/ingest/status``: accepted, indexed, backlog, in flight."""
+        headers = {"Authorization": f"Bearer {read_key}"}
+        return httpx.get(self.url + "/api/v1/ingest/status", headers=headers, timeout=10).json()
+
     @property
     def setup_token(self) -> str:
         """The token the banner printed (its line may still be in the pipe: wait for it)."""

@@ -4,7 +4,6 @@ the real junjo SDK workload."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,13 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-    OTLPSpanExporter as HttpSpanExporter,
-)
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import (
     NonRecordingSpan,
     SpanContext,
@@ -29,11 +21,12 @@ from opentelemetry.trace import (
     TraceFlags,
 )
 
+from tests.conftest import PASSWORD
 from tests.support.cli import CliResult, run_cli
+from tests.support.export import grpc_exporter, http_exporter, tracer_provider
+from tests.support.keys import make_keys
 from tests.support.server import ServerProcess
 from tests.support.wait import wait_until
-
-PASSWORD = "correct horse battery"
 
 
 @dataclass
@@ -62,16 +55,9 @@ class Seeded:
             self.server.start()
 
 
-def _provider(service: str, exporter) -> TracerProvider:
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))  # one export per span
-    return provider
-
-
 def _seed_otel(seeded: Seeded) -> None:
     target, key = seeded.server.grpc_target, seeded.ingest_key
-    grpc = OTLPSpanExporter(endpoint=target, insecure=True, headers=(("x-junjo-api-key", key),))
-    provider = _provider("svc/a", grpc)
+    provider = tracer_provider("svc/a", grpc_exporter(target, key))
     tracer = provider.get_tracer("tests")
     with tracer.start_as_current_span("chat-request") as root:
         root.set_attribute("customer.tier", "gold")
@@ -84,10 +70,7 @@ def _seed_otel(seeded: Seeded) -> None:
     seeded.traces["llm"] = f"{root.get_span_context().trace_id:032x}"
     provider.shutdown()
 
-    http = HttpSpanExporter(
-        endpoint=seeded.server.url + "/v1/traces", headers={"x-junjo-api-key": key}
-    )
-    provider = _provider("svc-b", http)
+    provider = tracer_provider("svc-b", http_exporter(seeded.server.url, key))
     tracer = provider.get_tracer("tests")
     with (
         tracer.start_as_current_span("nightly-job") as root,
@@ -124,13 +107,12 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
 
     data_dir = tmp_path_factory.mktemp("traces") / "data"
     run_cli(data_dir, "user", "add", "a@example.com", "--password-stdin", stdin=PASSWORD)
-    ingest = json.loads(run_cli(data_dir, "keys", "create", "app", "--json").stdout)["key"]
-    reader = run_cli(data_dir, "keys", "create", "ci", "--scope", "read", "--json").stdout
+    keys = make_keys(data_dir)
     server = ServerProcess(data_dir).start()
-    seeded = Seeded(server, data_dir, ingest, json.loads(reader)["key"])
+    seeded = Seeded(server, data_dir, keys.ingest, keys.read)
     try:
         _seed_otel(seeded)
-        seeded.manifest = run_workload(server.grpc_target, ingest, service_name="junjo-e2e")
+        seeded.manifest = run_workload(server.grpc_target, keys.ingest, service_name="junjo-e2e")
         _wait_indexed(seeded, 3 + len(seeded.manifest["summary"]["trace_ids"]))
         yield seeded
     finally:

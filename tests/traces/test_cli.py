@@ -13,12 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from tests.support.cli import CliResult, invoke, run_cli
+from tests.support.export import grpc_exporter, tracer_provider
 from tests.support.server import clean_env, junjo_command
 from tests.support.wait import wait_until
 from tests.traces.conftest import Seeded
@@ -144,13 +141,8 @@ class Tail:
 
 
 def _send_one_trace(seeded: Seeded, name: str) -> None:
-    provider = TracerProvider(resource=Resource.create({"service.name": "tailed"}))
-    exporter = OTLPSpanExporter(
-        endpoint=seeded.server.grpc_target,
-        insecure=True,
-        headers=(("x-junjo-api-key", seeded.ingest_key),),
-    )
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    exporter = grpc_exporter(seeded.server.grpc_target, seeded.ingest_key)
+    provider = tracer_provider("tailed", exporter)
     with provider.get_tracer("t").start_as_current_span(name):
         pass
     provider.shutdown()

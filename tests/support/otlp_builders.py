@@ -1,15 +1,19 @@
 """Build OTLP trace export requests from plain Python values, for any test that needs spans.
 
 General pieces (``make_span``, ``make_event``, ``make_link``, ``make_resource_spans``,
-``make_request``) plus Junjo-shaped helpers that follow telemetry contract v2: a workflow
-span with its owner attributes, node spans, ``set_state`` events and an LLM span.
+``make_request``); a batch of plain spans from a list of ids (``new_ids``,
+``request_bytes``) and the same as OTLP/JSON (``json_body``); Junjo-shaped helpers that
+follow telemetry contract v2: a workflow span with its owner attributes, node spans,
+``set_state`` events and an LLM span.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -120,8 +124,8 @@ def make_span(
     dropped_links_count: int = 0,
 ) -> Span:
     span = Span(
-        trace_id=trace_id or new_trace_id(),
-        span_id=span_id or new_span_id(),
+        trace_id=new_trace_id() if trace_id is None else trace_id,  # b"" stays empty
+        span_id=new_span_id() if span_id is None else span_id,
         parent_span_id=parent_span_id,
         name=name,
         kind=kind,
@@ -176,6 +180,88 @@ def request_payload(spans: Iterable[Span], **resource_kwargs: Any) -> bytes:
 
 def span_count(request: ExportTraceServiceRequest) -> int:
     return sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+
+
+# -- batches of plain spans by id ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpanIds:
+    trace_id: bytes
+    span_id: bytes
+    parent_span_id: bytes = b""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.trace_id.hex(), self.span_id.hex()
+
+
+def new_ids(count: int, trace_id: bytes | None = None) -> list[SpanIds]:
+    trace_id = trace_id or new_trace_id()
+    return [SpanIds(trace_id, new_span_id()) for _ in range(count)]
+
+
+def build_request(
+    ids: list[SpanIds], *, service: str = "test-service", padding: int = 0
+) -> ExportTraceServiceRequest:
+    """One resource, one scope, a span per id; ``padding`` bytes of attribute per span."""
+    spans = [
+        make_span(
+            trace_id=span_ids.trace_id,
+            span_id=span_ids.span_id,
+            parent_span_id=span_ids.parent_span_id,
+            name=f"span-{number}",
+            start_ns=T0 + number,
+            end_ns=T0 + 500_000 + number,
+            attributes={"pad": "x" * padding} if padding else None,
+        )
+        for number, span_ids in enumerate(ids)
+    ]
+    return make_request([make_resource_spans(spans, service_name=service)])
+
+
+def request_bytes(ids: list[SpanIds], **kwargs: Any) -> bytes:
+    return build_request(ids, **kwargs).SerializeToString()
+
+
+def json_body(ids: list[SpanIds], *, service: str = "json-service") -> bytes:
+    """OTLP/JSON as the spec writes it: hex ids, enum as int or name, int64 as strings."""
+    spans = []
+    for number, span_ids in enumerate(ids):
+        span = {
+            "traceId": span_ids.trace_id.hex(),
+            "spanId": span_ids.span_id.hex(),
+            "name": f"json-span-{number}",
+            "kind": "SPAN_KIND_SERVER" if number % 2 else 3,
+            "startTimeUnixNano": str(T0 + number),
+            "endTimeUnixNano": T0 + 500_000 + number,
+            "attributes": [{"key": "n", "value": {"intValue": str(number)}}],
+            "status": {"code": 2, "message": "boom"},
+            "unknownFieldFromTheFuture": True,
+        }
+        if span_ids.parent_span_id:
+            span["parentSpanId"] = span_ids.parent_span_id.hex()
+        spans.append(span)
+    document = {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": service}}]
+                },
+                "scopeSpans": [{"scope": {"name": "json-test"}, "spans": spans}],
+            }
+        ]
+    }
+    return json.dumps(document).encode()
+
+
+def gzipped(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=1)
+
+
+def gzip_bomb(size: int) -> bytes:
+    """A small gzip body that inflates to ``size`` zero bytes."""
+    return gzip.compress(bytes(size), compresslevel=9)
 
 
 # -- Junjo contract v2 shapes --------------------------------------------------------------

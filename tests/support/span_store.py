@@ -1,7 +1,9 @@
-"""Read rows back from a SpanStore in tests."""
+"""Read rows back from a span store in tests: a live one, or the file a server left."""
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from junjo.features.spans.store import SpanStore
@@ -23,3 +25,10 @@ def query_dicts(store: SpanStore, sql: str, params: Any = None) -> list[dict[str
         return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
     finally:
         cursor.close()
+
+
+def span_key_counts(spans_db: Path) -> Counter[tuple[str, str]]:
+    """How often each (trace_id, span_id) is stored, read from the file of a stopped server."""
+    with SpanStore.open_readonly(spans_db) as store:
+        rows = query(store, "SELECT trace_id, span_id, count(*) FROM spans GROUP BY ALL")
+    return Counter({(trace_id, span_id): count for trace_id, span_id, count in rows})

@@ -1,9 +1,12 @@
-"""Spans made by the real OpenTelemetry SDK, and its real OTLP exporters, for tests."""
+"""Sending spans to a server in tests: raw OTLP/gRPC calls, and spans made and exported by
+the real OpenTelemetry SDK."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import grpc
 from grpc import Compression as GrpcCompression
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
     OTLPSpanExporter as GrpcSpanExporter,
@@ -14,15 +17,47 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+API_KEY_HEADER = "x-junjo-api-key"
+
+
+def grpc_call(
+    target: str,
+    method: str,
+    payload: bytes,
+    api_key: str | None,
+    *,
+    compression: grpc.Compression | None = None,
+    timeout: float = 30,
+) -> tuple[grpc.StatusCode, Any, str]:
+    """One raw unary call (``api_key`` None: no key sent): status, response, details."""
+    metadata = ((API_KEY_HEADER, api_key),) if api_key else ()
+    with grpc.insecure_channel(
+        target, options=[("grpc.max_send_message_length", 256 << 20)]
+    ) as channel:
+        try:
+            response = channel.unary_unary(method)(
+                payload, metadata=metadata, timeout=timeout, compression=compression
+            )
+        except grpc.RpcError as error:
+            return error.code(), None, error.details() or ""
+    return grpc.StatusCode.OK, response, ""
+
+
+def tracer_provider(service: str, exporter: SpanExporter) -> TracerProvider:
+    """An SDK provider for ``service`` that hands each span to ``exporter`` as it ends."""
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider
 
 
 def sdk_spans(count: int, service: str = "sdk-test") -> list[ReadableSpan]:
     """A root span and ``count - 1`` children, finished, as the SDK hands them to exporters."""
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
     memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
+    provider = tracer_provider(service, memory)
     tracer = provider.get_tracer("junjo")
     with tracer.start_as_current_span("root") as root:
         root.set_attribute("junjo.span_type", "workflow")
@@ -38,7 +73,7 @@ def span_keys(spans: Sequence[ReadableSpan]) -> list[tuple[str, str]]:
 
 
 def grpc_exporter(target: str, api_key: str | None, *, gzip: bool = False) -> GrpcSpanExporter:
-    headers = (("x-junjo-api-key", api_key),) if api_key else None
+    headers = ((API_KEY_HEADER, api_key),) if api_key else None
     return GrpcSpanExporter(
         endpoint=target,
         insecure=True,
@@ -53,7 +88,7 @@ def http_exporter(
 ) -> HttpSpanExporter:
     headers = {}
     if api_key:
-        headers = {"Authorization": f"Bearer {api_key}"} if bearer else {"x-junjo-api-key": api_key}
+        headers = {"Authorization": f"Bearer {api_key}"} if bearer else {API_KEY_HEADER: api_key}
     return HttpSpanExporter(
         endpoint=f"{base_url}/v1/traces",
         headers=headers,
