@@ -6,7 +6,6 @@ from pathlib import Path
 import duckdb
 
 from junjo.features.spans import trace_summary
-from junjo.features.spans.convert import convert_request
 from junjo.features.spans.store import SpanStore
 from tests.support.otlp_builders import (
     MS,
@@ -15,15 +14,10 @@ from tests.support.otlp_builders import (
     make_span,
     new_span_id,
     new_trace_id,
-    request_payload,
 )
+from tests.support.span_store import write_spans
 
 COLUMNS = [c.strip() for c in trace_summary.SUMMARY_COLUMNS.split(",")]
-
-
-def write(store: SpanStore, seq: int, spans, service: str = "svc") -> None:
-    batch = convert_request(request_payload(spans, service_name=service), seq=seq)
-    store.write_batches([batch], seq)
 
 
 def summary(store: SpanStore, trace_id: bytes) -> dict:
@@ -41,7 +35,7 @@ def test_children_first_then_the_root_takes_over(tmp_path: Path):
             trace_id=trace, parent_span_id=root_id, name="child", start_ns=T0 + MS,
             status_code=2,
         )  # fmt: skip
-        write(store, 1, [child], service="worker")
+        write_spans(store, 1, [child], service="worker")
         first = summary(store, trace)
         assert (first["root_name"], first["root_indexed_at_ns"]) == ("child", None)
         assert first["service_name"] == "worker"  # listed before its root arrives
@@ -49,8 +43,8 @@ def test_children_first_then_the_root_takes_over(tmp_path: Path):
         root = make_span(
             trace_id=trace, span_id=root_id, name="root", start_ns=T0, end_ns=T0 + 9 * MS
         )
-        write(store, 2, [llm, root], service="front")
-        write(store, 3, [root])  # a retried export: no double counting
+        write_spans(store, 2, [llm, root], service="front")
+        write_spans(store, 3, [root])  # a retried export: no double counting
         final = summary(store, trace)
     assert (final["root_name"], final["root_span_id"], final["service_name"]) == (
         "root", root_id.hex(), "front"
@@ -70,8 +64,9 @@ def test_backfill_rebuilds_the_same_summary(tmp_path: Path):
                 make_span(trace_id=trace, parent_span_id=root_id, start_ns=T0 + seq * MS),
                 llm_span(trace_id=trace, parent_span_id=root_id, start_ns=T0 + seq * MS),
             ]
-            write(store, seq * 2, spans)
-            write(store, seq * 2 + 1, [make_span(trace_id=trace, span_id=root_id, start_ns=T0)])
+            write_spans(store, seq * 2, spans)
+            root = make_span(trace_id=trace, span_id=root_id, start_ns=T0)
+            write_spans(store, seq * 2 + 1, [root])
     conn = duckdb.connect(str(tmp_path / "s.duckdb"))
     kept = conn.execute(f"SELECT {trace_summary.SUMMARY_COLUMNS} FROM traces ORDER BY 1").fetchall()
     conn.execute("DELETE FROM traces")

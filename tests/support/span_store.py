@@ -1,12 +1,24 @@
-"""Read rows back from a span store in tests: a live one, or the file a server left."""
+"""A span store in tests: spans written as the indexer writes them, and rows read back
+from a live store or from the file a server left."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from junjo.features.spans.convert import convert_request
 from junjo.features.spans.store import SpanStore
+from tests.support.otlp_builders import request_payload
+
+
+def write_spans(store: SpanStore, seq: int, spans: Iterable[Span], service: str = "svc") -> None:
+    """Store ``spans`` of ``service`` as the indexer stores WAL batch ``seq``."""
+    batch = convert_request(request_payload(spans, service_name=service), seq=seq)
+    store.write_batches([batch], seq)
 
 
 def query(store: SpanStore, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
