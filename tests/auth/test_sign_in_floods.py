@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.support.cli import run_cli
-from tests.support.server import REAL_PASSWORD_HASHING, ServerProcess, client_from
+from tests.support.server import REAL_PASSWORD_HASHING, ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,7 @@ def test_a_sign_in_burst_stays_inside_the_memory_budget(tmp_path):
     with ServerProcess(data, env=REAL_PASSWORD_HASHING) as server:
         assert server.proc is not None
         assert "meant for test suites only" not in server.log
-        clients = [client_from(f"127.0.0.{n}", server.url, timeout=60) for n in range(2, 10)]
+        clients = [server.client(f"127.0.0.{n}", timeout=60) for n in range(2, 10)]
         start = threading.Barrier(80)
         answers: list[tuple[int, str | None]] = []
 
@@ -89,7 +89,7 @@ def test_a_sign_in_burst_stays_inside_the_memory_budget(tmp_path):
         assert set(codes) <= {401, 503}, codes
         assert codes.count(401) >= 2 and codes.count(503) >= 1, codes
         assert all(retry and int(retry) >= 1 for code, retry in answers if code == 503)
-        owner = client_from("127.0.0.1", server.url, timeout=60)
+        owner = server.client("127.0.0.1", timeout=60)
         signed_in = owner.post("/sign-in", json={"email": OWNER, "password": PASSWORD})
         assert signed_in.status_code == 200
 
@@ -109,7 +109,7 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(tmp_path):
     name a fresh address for every guess and never be throttled."""
     env = {"JUNJO_TRUSTED_PROXIES": "127.0.0.2", "JUNJO_SIGNIN_MAX_FAILURES_PER_CLIENT": "3"}
     with ServerProcess(tmp_path / "data", env=env) as server:
-        local = client_from("127.0.0.1", server.url, timeout=30)
+        local = server.client("127.0.0.1", timeout=30)
         spoofed = [
             local.post(
                 "/sign-in",
@@ -120,7 +120,7 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(tmp_path):
         ]
         assert spoofed == [401, 401, 401, 429]  # counted as 127.0.0.1, whatever it claims
 
-        proxy = client_from("127.0.0.2", server.url, timeout=30)
+        proxy = server.client("127.0.0.2", timeout=30)
         emails = [f"b{n}@example.com" for n in range(4)]
         assert failed_sign_ins(proxy, emails, **{"X-Forwarded-For": "1.2.3.4"}) == [401] * 3 + [429]
         other = failed_sign_ins(proxy, emails[:1], **{"X-Forwarded-For": "1.2.3.5"})
@@ -131,13 +131,13 @@ def test_an_attackers_failures_slow_the_owner_down_but_never_lock_them_out(tmp_p
     data = tmp_path / "data"
     add_owner(data)
     with ServerProcess(data, env={"JUNJO_SIGNIN_MAX_DELAY_SECONDS": "1"}) as server:
-        attacker = client_from("127.0.0.2", server.url, timeout=30)
+        attacker = server.client("127.0.0.2", timeout=30)
         assert failed_sign_ins(attacker, [OWNER] * 6) == [401] * 5 + [429]
-        owner = client_from("127.0.0.1", server.url, timeout=30)
+        owner = server.client("127.0.0.1", timeout=30)
         right = {"email": OWNER, "password": PASSWORD}
         assert owner.post("/sign-in", json=right).status_code == 200  # main answered 429
 
-        second = client_from("127.0.0.3", server.url, timeout=30)
+        second = server.client("127.0.0.3", timeout=30)
         assert failed_sign_ins(second, [OWNER] * 2) == [401] * 2
         started = time.monotonic()
         assert owner.post("/sign-in", json=right).status_code == 200

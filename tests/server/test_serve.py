@@ -30,7 +30,7 @@ def test_first_run_setup_keys_and_clean_shutdown(tmp_path):
         assert json.loads(runtime.read_text())["http_url"] == server.url
         assert stat.S_IMODE(os.stat(data / "secret_key").st_mode) == 0o600
 
-        client = httpx.Client(base_url=server.url)
+        client = server.client()
         denied = client.post(
             "/users/create-first-user", json={"email": "a@example.com", "password": PASSWORD}
         )
@@ -102,7 +102,7 @@ def test_concurrent_requests_over_real_http(tmp_path):
         assert codes.count(200) == 1 and set(codes) <= {200, 400, 503}
 
         winner = next(f"u{i}@example.com" for i, code in enumerate(codes) if code == 200)
-        client = httpx.Client(base_url=url, timeout=30)
+        client = server.client()
         client.post("/sign-in", json={"email": winner, "password": PASSWORD})
 
         def write(i: int) -> int:
@@ -216,7 +216,7 @@ def test_every_file_in_an_existing_data_dir_is_private(tmp_path):
         )
         assert exported.status_code == 200
         wait_until_indexed(server, keys[1]["key"], spans=3)
-        client = httpx.Client(base_url=server.url, timeout=30)
+        client = server.client()
         signed_in = client.post("/sign-in", json={"email": "a@example.com", "password": PASSWORD})
         assert signed_in.status_code == 200
         created = client.post("/users", json={"email": "b@example.com", "password": PASSWORD})

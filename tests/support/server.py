@@ -30,13 +30,6 @@ def junjo_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "junjo", *args]
 
 
-def client_from(address: str, base_url: str, **kwargs: object) -> httpx.Client:
-    """An HTTP client whose connections come from ``address`` (any of 127.0.0.0/8 works on
-    Linux), so one test can play several clients of the server."""
-    transport = httpx.HTTPTransport(local_address=address)
-    return httpx.Client(base_url=base_url, transport=transport, **kwargs)
-
-
 # For ``env=`` of a test that measures what the real argon2 cost does (memory, time).
 REAL_PASSWORD_HASHING = {TEST_CHEAP_HASH_ENV: "0"}
 
@@ -76,6 +69,7 @@ class ServerProcess:
         self.env = clean_env(**(env or {}))
         self.output: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
+        self._clients: list[httpx.Client] = []
 
     @property
     def url(self) -> str:
@@ -149,7 +143,18 @@ class ServerProcess:
         )
         return match.group(1)
 
+    def client(self, address: str = "127.0.0.1", timeout: float = 30) -> httpx.Client:
+        """An HTTP client of this server whose connections come from ``address`` (any of
+        127.0.0.0/8 works on Linux, so one test can play several clients); closed when the
+        server stops."""
+        transport = httpx.HTTPTransport(local_address=address)
+        self._clients.append(httpx.Client(base_url=self.url, transport=transport, timeout=timeout))
+        return self._clients[-1]
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
         self.proc.send_signal(sig)
