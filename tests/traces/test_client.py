@@ -152,6 +152,9 @@ def test_remote_options_that_cannot_work(tmp_path):
         open_source(settings, "http://127.0.0.1:1", None)
     with pytest.raises(InvalidInput, match="is not a URL"):
         open_source(settings, "http://host:port", "key")
+    too_long_a_name = open_source(settings, f"http://{'a' * 70}.example", "key")
+    with pytest.raises(InvalidInput, match="not a usable URL"):  # no idna traceback
+        too_long_a_name.search({})
     nobody = open_source(settings, f"http://127.0.0.1:{free_port()}", "key")
     with pytest.raises(Unreachable, match="cannot reach server"):
         nobody.search({})

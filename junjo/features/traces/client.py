@@ -55,7 +55,7 @@ class HttpServer:
             client = httpx.Client(
                 base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=30
             )
-        except httpx.InvalidURL as exc:
+        except (httpx.InvalidURL, UnicodeError) as exc:  # UnicodeError: a bad host name
             raise InvalidInput(f"--server: {url!r} is not a URL ({exc})") from exc
         return cls(client, description)
 
@@ -80,7 +80,7 @@ class HttpServer:
 
         try:
             response = self._client.get(path, params=dict(params or {}))
-        except httpx.InvalidURL as exc:
+        except (httpx.InvalidURL, UnicodeError) as exc:  # UnicodeError: a bad host name
             raise InvalidInput(f"--server: not a usable URL ({exc})") from exc
         except httpx.HTTPError as exc:
             raise Unreachable(f"cannot reach {self.description}: {exc}") from exc
