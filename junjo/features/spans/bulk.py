@@ -18,5 +18,9 @@ def append_rows(
     if not rows:
         return
     appender = conn.appender(table, columns=list(columns)) if columns else conn.appender(table)
-    appender.append_rows(rows)
-    appender.flush()
+    try:
+        appender.append_rows(rows)
+        appender.flush()
+    except BaseException:
+        appender.clear()  # the caller's transaction rolls back: these rows go with it
+        raise
