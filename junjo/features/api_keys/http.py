@@ -17,17 +17,20 @@ from junjo.server.http_utils import control_call, json_object
 API_KEY_FIELDS: Schema = {
     "id": STRING,
     "name": STRING,
+    "key": STRING | {"description": 'the prefix and "..." (the full key only on create)'},
     "prefix": STRING,
     "scope": {"enum": ["ingest", "read"]},
     "created_at": STRING,
     "last_used_at": {"type": ["string", "null"]},
 }
 API_KEY: Schema = {"type": "object", "properties": API_KEY_FIELDS}
-CREATED_KEY = API_KEY | {"properties": {**API_KEY_FIELDS, "key": STRING}}
+CREATED_KEY = API_KEY | {
+    "properties": {**API_KEY_FIELDS, "key": STRING | {"description": "the full key, shown once"}}
+}
 
 
 @endpoint(
-    "List API keys (never the key itself)",
+    "List API keys; key is masked (prefix + \"...\"), never the key itself",
     auth="session",
     tag="api keys",
     responses={200: {"type": "array", "items": API_KEY}},

@@ -38,10 +38,17 @@ class ApiKey:
     created_at: str
     last_used_at: str | None
 
+    @property
+    def masked(self) -> str:
+        """What a listing shows as ``key``: the prefix and "..." (Junjo AI Studio's key page
+        requires the field; the full key is never stored, so it cannot be listed)."""
+        return f"{self.prefix}..."
+
     def public(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
+            "key": self.masked,
             "prefix": self.prefix,
             "scope": self.scope,
             "created_at": self.created_at,
