@@ -1,5 +1,6 @@
 """The trace query REST API over data that went through real ingestion."""
 
+import json
 import re
 
 import httpx
@@ -33,14 +34,33 @@ def test_span_shape_matches_studio(seeded: Seeded):
     assert llm["is_llm"] is True
 
 
-def test_events_keep_time_as_a_decimal_string(seeded: Seeded):
-    spans = seeded.get(f"{OBS}/traces/{seeded.traces['error']}/spans").json()
+def test_event_times_are_numbers_on_studio_routes_and_exact_strings_on_ours(seeded: Seeded):
+    """The Studio frontends validate timeUnixNano as a JSON number (and silently drop a
+    set_state event given a string); our own API and the CLI keep the exact decimal."""
+    trace_id = seeded.traces["error"]
+    spans = seeded.get(f"{OBS}/traces/{trace_id}/spans").json()
     fetch = next(s for s in spans if s["name"] == "fetch")
     event = fetch["events_json"][0]
     assert event["name"] == "exception"
-    assert isinstance(event["timeUnixNano"], str) and event["timeUnixNano"].isdigit()
+    assert type(event["timeUnixNano"]) is int and event["timeUnixNano"] > 1_700_000_000 * 10**9
     assert event["attributes"]["exception.message"] == "upstream took too long"
     assert fetch["status_code"] == "2" and fetch["status_message"] == "upstream took too long"
+    one = seeded.get(f"{OBS}/traces/{trace_id}/spans/{fetch['span_id']}").json()
+    assert one["events_json"] == fetch["events_json"]
+
+    ours = seeded.get(f"/api/v1/traces/{trace_id}").json()
+    (our_fetch,) = (s for s in ours["spans"] if s["name"] == "fetch")
+    assert our_fetch["events_json"][0]["timeUnixNano"] == str(event["timeUnixNano"])
+    shown = json.loads(seeded.cli("traces", "show", trace_id, "--json").stdout)
+    assert f'"timeUnixNano": "{event["timeUnixNano"]}"' in json.dumps(shown)
+
+
+def test_studio_routes_give_set_state_event_times_as_numbers(seeded: Seeded):
+    """What the Studio's state step-through reads: every set_state event of a workflow."""
+    workflow = seeded.get(f"{OBS}/services/junjo-e2e/workflows").json()[0]
+    spans = seeded.get(f"{OBS}/traces/{workflow['trace_id']}/spans").json()
+    set_states = [e for s in spans for e in s["events_json"] if e["name"] == "set_state"]
+    assert set_states and all(type(e["timeUnixNano"]) is int for e in set_states)
 
 
 def test_root_spans_and_llm_filter(seeded: Seeded):

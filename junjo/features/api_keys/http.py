@@ -30,7 +30,7 @@ CREATED_KEY = API_KEY | {
 
 
 @endpoint(
-    "List API keys; key is masked (prefix + \"...\"), never the key itself",
+    'List API keys; key is masked (prefix + "..."), never the key itself',
     auth="session",
     tag="api keys",
     responses={200: {"type": "array", "items": API_KEY}},

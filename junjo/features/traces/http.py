@@ -57,8 +57,10 @@ async def _read(request: Request, query: Callable[..., Any], *args: Any, **kwarg
     return await run_in_threadpool(run)
 
 
-def _studio(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [queries.studio_span(span) for span in spans]
+def _studio(spans: list[dict[str, Any]], *, ours: bool = False) -> list[dict[str, Any]]:
+    """Spans in the Studio JSON. On the Studio's own routes an event's timeUnixNano is a
+    number, as its frontends require; on ours (``ours``) the exact decimal string."""
+    return [queries.studio_span(span, numeric_event_times=not ours) for span in spans]
 
 
 # -- Junjo AI Studio compatible ---------------------------------------------------------
@@ -139,7 +141,7 @@ async def trace_spans(request: Request) -> JSONResponse:
 async def one_span(request: Request) -> JSONResponse:
     path = request.path_params
     found = await _read(request, queries.one_span, path["trace_id"], path["span_id"])
-    return JSONResponse(queries.studio_span(found) if found else None)
+    return JSONResponse(_studio([found])[0] if found else None)
 
 
 # -- ours ---------------------------------------------------------------------------------
@@ -166,7 +168,7 @@ async def search(request: Request) -> JSONResponse:
 )
 async def trace_detail(request: Request) -> JSONResponse:
     detail = await _read(request, queries.trace_detail, request.path_params["trace_id"])
-    return JSONResponse({**detail, "spans": _studio(detail["spans"])})
+    return JSONResponse({**detail, "spans": _studio(detail["spans"], ours=True)})
 
 
 @endpoint(

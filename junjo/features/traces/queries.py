@@ -58,9 +58,15 @@ def kind_name(kind: int) -> str:
     return KIND_NAMES[kind] if 0 <= kind < len(KIND_NAMES) else "UNSPECIFIED"
 
 
-def studio_span(record: dict[str, Any]) -> dict[str, Any]:
+def studio_span(record: dict[str, Any], *, numeric_event_times: bool = False) -> dict[str, Any]:
     """The Junjo AI Studio span JSON (kind as the OTLP enum name, status as a string),
-    plus a few fields of ours (ns times, flags) that its clients ignore."""
+    plus a few fields of ours (ns times, flags) that its clients ignore.
+
+    An event's ``timeUnixNano`` is the exact decimal string (a u64: a JavaScript number
+    loses precision); ``numeric_event_times`` gives a JSON number instead, the contract of
+    the Studio frontends, which validate it as a number and drop an event given a string.
+    """
+    events = record["events"] or []
     return {
         "trace_id": record["trace_id"],
         "span_id": record["span_id"],
@@ -73,7 +79,7 @@ def studio_span(record: dict[str, Any]) -> dict[str, Any]:
         "status_code": str(record["status_code"]),
         "status_message": record["status_message"] or "",
         "attributes_json": record["attributes"] or {},
-        "events_json": record["events"] or [],
+        "events_json": _numeric_event_times(events) if numeric_event_times else events,
         "links_json": record["links"] or [],
         "trace_flags": record["flags"] or 0,
         "trace_state": record["trace_state"] or None,
@@ -95,6 +101,19 @@ def studio_span(record: dict[str, Any]) -> dict[str, Any]:
         "llm_completion_tokens": record["llm_completion_tokens"],
         "llm_total_tokens": record["llm_total_tokens"],
     }
+
+
+def _numeric_event_times(events: Any) -> Any:
+    if not isinstance(events, list):
+        return events
+    return [_numeric_event_time(event) for event in events]
+
+
+def _numeric_event_time(event: Any) -> Any:
+    time = event.get("timeUnixNano") if isinstance(event, dict) else None
+    if not isinstance(time, str) or not time.isdecimal():
+        return event
+    return {**event, "timeUnixNano": int(time)}
 
 
 # -- validation ---------------------------------------------------------------------------
