@@ -6,12 +6,14 @@ import json
 import logging
 import socket
 import time
+from dataclasses import replace
 
 import httpx
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.trace.export import SpanExportResult
 
+from tests.conftest import LOCAL_TOKEN
 from tests.ingest.conftest import Harness
 from tests.support.export import http_exporter, sdk_spans, span_keys
 from tests.support.otlp_builders import (
@@ -22,6 +24,7 @@ from tests.support.otlp_builders import (
     new_ids,
     request_bytes,
 )
+from tests.support.span_store import query
 from tests.support.wait import wait_until
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -306,3 +309,52 @@ def test_error_bodies_match_the_documented_google_rpc_status(server: Harness):
     )
     assert status_pb2.Status.FromString(as_protobuf.content).code == as_json.json()["code"]
     assert as_protobuf.headers["content-type"] == "application/x-protobuf"
+
+
+FLUSH_WAL = "/api/admin/flush-wal"
+OPERATOR = {"Authorization": f"Bearer {LOCAL_TOKEN}"}
+
+
+def test_flush_wal_indexes_what_waits_and_answers_success_and_message(server: Harness):
+    """Junjo AI Studio's settings page: POST, no body; it shows ``message``."""
+    ids = new_ids(3)
+    assert post(server, request_bytes(ids), PROTOBUF).status_code == 200
+    flushed = httpx.post(server.http_url + FLUSH_WAL, headers=OPERATOR, timeout=30)
+    assert flushed.status_code == 200
+    body = flushed.json()
+    assert set(body) == {"success", "message", "spans_indexed"} and body["success"] is True
+    assert body["message"] == f"WAL flush completed, {body['spans_indexed']} span(s) indexed"
+    # Indexed when the answer came: no waiting for the indexer.
+    stored = query(server.runtime.store, "SELECT trace_id, span_id FROM spans")
+    assert sorted(stored) == sorted(i.key for i in ids)
+    again = httpx.post(server.http_url + FLUSH_WAL, headers=OPERATOR, timeout=30)
+    assert again.json() == {
+        "success": True,
+        "message": "WAL flush completed, 0 span(s) indexed",
+        "spans_indexed": 0,
+    }
+
+
+def test_flush_wal_needs_a_session(server: Harness):
+    url = server.http_url + FLUSH_WAL
+    assert httpx.post(url).status_code == 401
+    for key in (server.keys.read, server.keys.ingest):
+        assert httpx.post(url, headers={"Authorization": f"Bearer {key}"}).status_code == 401
+
+
+def test_flush_wal_is_503_when_indexing_cannot_finish_in_time(start_server, monkeypatch):
+    server = start_server()
+    service = server.runtime.service
+    monkeypatch.setattr(service, "limits", replace(service.limits, flush_timeout_s=0.2))
+    server.runtime.indexer.stop(timeout=5)
+    assert post(server, request_bytes(new_ids(1)), PROTOBUF).status_code == 200
+    started = time.monotonic()
+    response = httpx.post(server.http_url + FLUSH_WAL, headers=OPERATOR, timeout=30)
+    assert time.monotonic() - started < 5  # bounded: the request is not held
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
+    assert "did not catch up within 0.2 s" in response.json()["detail"]
+
+
+def test_flush_wal_with_the_session_cookie(signed_in):
+    response = signed_in.post(FLUSH_WAL)
+    assert response.status_code == 200 and response.json()["success"] is True

@@ -309,6 +309,29 @@ async def replay_quarantine(request: Request) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(service.replay_quarantined, principal, ids_or_all))
 
 
+@endpoint(
+    "Index everything waiting in the WAL now (Junjo AI Studio's settings page)",
+    auth="session",
+    tag="ingest",
+    responses={
+        200: {
+            "type": "object",
+            "properties": {
+                "success": {"type": "boolean"},
+                "message": {"type": "string"},
+                "spans_indexed": {"type": "integer", "description": "by this flush"},
+            },
+            "required": ["success", "message"],
+        },
+        503: ERROR_SCHEMA,
+    },
+)
+async def flush_wal(request: Request) -> JSONResponse:
+    principal = principal_of(request)
+    service = state_of(request).get(IngestService)
+    return JSONResponse(await run_in_threadpool(service.flush, principal))
+
+
 routes = [
     Route("/v1/traces", export_traces, methods=["POST"]),
     Route("/v1/metrics", export_ignored, methods=["POST"]),
@@ -316,4 +339,5 @@ routes = [
     Route("/api/v1/ingest/status", ingest_status, methods=["GET"]),
     Route("/api/v1/ingest/quarantine", list_quarantine, methods=["GET"]),
     Route("/api/v1/ingest/quarantine/replay", replay_quarantine, methods=["POST"]),
+    Route("/api/admin/flush-wal", flush_wal, methods=["POST"]),
 ]

@@ -90,6 +90,7 @@ class KeyVerifierLike(Protocol):
 class IndexerLike(Protocol):
     def wake(self) -> None: ...
     def status(self) -> Any: ...
+    def flush(self, timeout: float) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class IngestLimits:
     max_inflight_requests: int = 32
     max_inflight_bytes: int = 256 * MIB
     admission_wait_s: float = 0.1  # absorb short bursts before answering "overloaded"
+    flush_timeout_s: float = 10.0  # how long "index everything now" may hold a request
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestLimits:
@@ -447,6 +449,25 @@ class IngestService:
         if self._admission.closed:
             raise self._refusal(Refusal.SHUTTING_DOWN, "server is shutting down")
         return quarantine.replay(self.wal, actor, ids, wake=self.indexer.wake)
+
+    def flush(self, actor: Any) -> dict[str, Any]:
+        """Index everything the WAL holds now (Junjo AI Studio's "Flush WAL" button), or
+        Busy if that takes longer than ``flush_timeout_s``: the rest is indexed anyway."""
+        actor.require_admin()
+        before = self.indexer.status().indexed_spans
+        timeout = self.limits.flush_timeout_s
+        if not self.indexer.flush(timeout):
+            raise Busy(
+                f"indexing did not catch up within {timeout:g} s; what waits stays in the WAL"
+                " and is indexed as soon as it can be",
+                RETRY_AFTER_S[Refusal.BACKLOG],
+            )
+        indexed = self.indexer.status().indexed_spans - before
+        return {
+            "success": True,
+            "message": f"WAL flush completed, {indexed} span(s) indexed",
+            "spans_indexed": indexed,
+        }
 
     @property
     def shutting_down(self) -> bool:
