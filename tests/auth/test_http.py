@@ -2,10 +2,14 @@
 app and a real SQLite file."""
 
 import contextlib
+import time
+from types import SimpleNamespace
 
+import itsdangerous.timed
 import pytest
 from starlette.testclient import TestClient
 
+from junjo.features.auth.identity import SETUP_COOKIE, SetupState
 from junjo.features.auth.sessions import COOKIE_NAME
 from tests.conftest import PASSWORD, SETUP_TOKEN
 
@@ -179,3 +183,57 @@ def test_filling_the_throttle_table_keeps_every_lockout(signed_in: TestClient, a
             throttle.begin(f"spray{n}@example.com", f"10.0.{n >> 8}.{n & 255}")
     right = {"email": "admin@example.com", "password": PASSWORD}
     assert signed_in.post("/sign-in", json=right).status_code == 429
+
+
+STUDIO_SETUP_FORM = {"email": "admin@example.com", "password": PASSWORD}  # what it sends
+
+
+def open_setup_link(client: TestClient, token: str = SETUP_TOKEN):
+    return client.get("/setup", params={"token": token}, follow_redirects=False)
+
+
+def test_setup_link_sets_a_short_lived_strict_cookie_and_redirects_home(client: TestClient):
+    opened = open_setup_link(client)
+    assert opened.status_code == 303 and opened.headers["location"] == "/"
+    cookie = opened.headers["set-cookie"]
+    assert cookie.startswith(f"{SETUP_COOKIE}=")
+    attributes = {part.strip() for part in cookie.split(";")[1:]}
+    assert attributes == {"HttpOnly", "Max-Age=900", "Path=/", "SameSite=strict"}
+    assert SETUP_TOKEN not in cookie  # it carries a signed digest, not the token
+
+
+def test_the_studio_setup_form_works_after_the_setup_link(client: TestClient):
+    """Junjo AI Studio's setup form sends only {email, password}: the cookie is the proof."""
+    assert client.post("/users/create-first-user", json=STUDIO_SETUP_FORM).status_code == 403
+    open_setup_link(client)
+    created = client.post("/users/create-first-user", json=STUDIO_SETUP_FORM)
+    assert created.status_code == 200
+    assert created.json() == {"message": "First user created successfully"}
+    assert client.cookies.get(COOKIE_NAME) and SETUP_COOKIE not in client.cookies
+    assert client.get("/auth-test").json() == {"user_email": "admin@example.com"}
+    # The link is spent: it leads on to sign-in and sets nothing.
+    again = open_setup_link(client)
+    assert again.status_code == 303 and "set-cookie" not in again.headers
+
+
+def test_setup_link_over_https_sets_a_secure_cookie(app):
+    with TestClient(app, base_url="https://testserver") as secure:
+        assert "Secure" in open_setup_link(secure).headers["set-cookie"]
+
+
+def test_a_wrong_link_forged_or_expired_cookie_is_refused(client: TestClient, monkeypatch):
+    wrong = open_setup_link(client, "guess")
+    assert wrong.status_code == 403 and "set-cookie" not in wrong.headers
+    client.cookies.set(SETUP_COOKIE, "forged.value.sig")
+    assert client.post("/users/create-first-user", json=STUDIO_SETUP_FORM).status_code == 403
+    setup = client.app.state.junjo.get(SetupState)
+    sixteen_minutes_ago = time.time() - 16 * 60
+    monkeypatch.setattr(
+        itsdangerous.timed, "time", SimpleNamespace(time=lambda: sixteen_minutes_ago)
+    )
+    stale = setup.cookie()
+    monkeypatch.undo()
+    client.cookies.set(SETUP_COOKIE, stale)
+    assert client.post("/users/create-first-user", json=STUDIO_SETUP_FORM).status_code == 403
+    client.cookies.set(SETUP_COOKIE, setup.cookie())  # the same, fresh: accepted
+    assert client.post("/users/create-first-user", json=STUDIO_SETUP_FORM).status_code == 200

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from junjo.features import users
-from junjo.features.auth.identity import SetupState, session_principal
+from junjo.features.auth.identity import (
+    SETUP_COOKIE,
+    SETUP_COOKIE_MAX_AGE_S,
+    SetupState,
+    session_principal,
+)
 from junjo.features.auth.sessions import COOKIE_NAME, SessionClaim, SessionSigner
 from junjo.features.auth.throttle import SignInThrottle
 from junjo.features.users import CREDENTIALS
@@ -23,22 +27,22 @@ from junjo.server.http_utils import client_address, control_call, json_object
 SETUP_TOKEN_HEADER = "x-junjo-setup-token"
 
 
-def _signed_in(request: Request, user: users.User, message: str) -> JSONResponse:
-    response = JSONResponse({"message": message})
-    state = state_of(request)
-    settings = state.settings
-    secure = settings.cookie_secure
+def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    """Our cookies: whole site, HttpOnly, SameSite=Strict, Secure over https (or as set)."""
+    secure = state_of(request).settings.cookie_secure
     if secure is None:
         secure = request.url.scheme == "https"
     response.set_cookie(
-        COOKIE_NAME,
-        state.get(SessionSigner).sign(SessionClaim(user.id, user.session_revision)),
-        max_age=settings.session_max_age_seconds,
-        path="/",
-        httponly=True,
-        secure=secure,
-        samesite="strict",
+        name, value, max_age=max_age, path="/", httponly=True, secure=secure, samesite="strict"
     )
+
+
+def _signed_in(request: Request, user: users.User, message: str) -> JSONResponse:
+    response = JSONResponse({"message": message})
+    state = state_of(request)
+    claim = SessionClaim(user.id, user.session_revision)
+    cookie = state.get(SessionSigner).sign(claim)
+    _set_cookie(request, response, COOKIE_NAME, cookie, state.settings.session_max_age_seconds)
     return response
 
 
@@ -53,7 +57,29 @@ async def db_has_users(request: Request) -> JSONResponse:
 
 
 @endpoint(
-    "Create the first user with the setup token; signs them in",
+    "The setup URL `junjo serve` prints: sets the setup cookie (15 minutes) and redirects to /,"
+    " where a setup form that sends only {email, password} then works",
+    auth="setup_token",
+    tag="auth",
+    query={"token": STRING},
+    responses={303: None, 403: ERROR_SCHEMA},
+)
+async def setup_link(request: Request) -> Response:
+    setup = state_of(request).get(SetupState)
+    response = RedirectResponse("/", status_code=303)
+    if setup.token is None:
+        return response  # set up already (or by `junjo user add`): on to sign-in
+    if not setup.accepts(request.query_params.get("token")):
+        raise PermissionDenied(
+            "This setup link is not valid: use the one `junjo serve` printed at startup"
+        )
+    _set_cookie(request, response, SETUP_COOKIE, setup.cookie(), SETUP_COOKIE_MAX_AGE_S)
+    return response
+
+
+@endpoint(
+    "Create the first user with the setup token (in the body, the x-junjo-setup-token"
+    " header, or the setup cookie that /setup sets); signs them in",
     auth="setup_token",
     tag="auth",
     body=CREDENTIALS | {"properties": {**CREDENTIALS["properties"], "setup_token": STRING}},
@@ -70,22 +96,20 @@ async def create_first_user(request: Request) -> JSONResponse:
     body = await json_object(request)
     if await control_call(request, users.has_users):
         raise BadRequest("Users already exist, cannot create first user")
-    offered = body.get("setup_token") or request.headers.get(SETUP_TOKEN_HEADER) or ""
-    expected = setup.token
-    if (
-        not expected
-        or not isinstance(offered, str)
-        or not hmac.compare_digest(offered.encode(), expected.encode())
-    ):
+    offered = body.get("setup_token") or request.headers.get(SETUP_TOKEN_HEADER)
+    if not (setup.accepts(offered) or setup.accepts_cookie(request.cookies.get(SETUP_COOKIE))):
         raise PermissionDenied(
-            "A valid setup token is required: `junjo serve` printed it at startup "
-            "(or create the user with `junjo user add`)"
+            "A valid setup token is required: open the setup link `junjo serve` printed at"
+            " startup, or send the token it printed (or create the user with `junjo user add`)"
         )
     user = await control_call(
         request, users.create_first_user, body.get("email"), body.get("password")
     )
     setup.token = None
-    return _signed_in(request, user, "First user created successfully")
+    response = _signed_in(request, user, "First user created successfully")
+    if SETUP_COOKIE in request.cookies:  # spent with the token: the browser may drop it
+        response.delete_cookie(SETUP_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
 
 
 @endpoint(
@@ -148,6 +172,7 @@ async def auth_test(request: Request) -> JSONResponse:
 
 
 routes = [
+    Route("/setup", setup_link, methods=["GET"]),
     Route("/users/db-has-users", db_has_users, methods=["GET"]),
     Route("/users/create-first-user", create_first_user, methods=["POST"]),
     Route("/sign-in", sign_in, methods=["POST"]),

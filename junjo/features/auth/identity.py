@@ -8,11 +8,13 @@ the api_keys feature's resolver.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 
 from junjo.config import session_secret
@@ -22,18 +24,56 @@ from junjo.features.users import get_user, has_users
 from junjo.kernel.principal import Principal
 from junjo.kernel.state import AppState, state_of
 
+SETUP_COOKIE = "junjo_setup"
+SETUP_COOKIE_MAX_AGE_S = 15 * 60
 
-@dataclass
+
 class SetupState:
-    """The one-time token that guards web setup of the first user (None once used)."""
+    """The one-time token that guards web setup of the first user (None once used), and
+    the setup cookie: what the printed setup URL (``/setup?token=...``) hands the browser,
+    so that a setup form sending only ``{email, password}`` (Junjo AI Studio's) proves the
+    token too. The cookie is signed and expires; it holds a digest of the token, not the
+    token, and dies with the token when the first user is created."""
 
-    token: str | None
+    def __init__(self, token: str | None, secret: str) -> None:
+        self.token = token
+        self._cookies = URLSafeTimedSerializer(secret, salt="junjo.setup.v1")
+
+    def accepts(self, offered: object) -> bool:
+        expected = self.token
+        return (
+            expected is not None
+            and isinstance(offered, str)
+            and hmac.compare_digest(offered.encode(), expected.encode())
+        )
+
+    def cookie(self) -> str:
+        """A setup cookie for the current token (call only while there is one)."""
+        assert self.token is not None
+        return self._cookies.dumps(_digest(self.token))
+
+    def accepts_cookie(self, cookie: str | None) -> bool:
+        expected = self.token
+        if expected is None or not cookie or len(cookie) > 512:
+            return False
+        try:
+            value = self._cookies.loads(cookie, max_age=SETUP_COOKIE_MAX_AGE_S)
+        except (BadSignature, ValueError, TypeError):
+            return False
+        return isinstance(value, str) and hmac.compare_digest(
+            value.encode(), _digest(expected).encode()
+        )
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @contextlib.contextmanager
 def lifespan(state: AppState) -> Iterator[None]:
     settings = state.settings
-    state.provide(SessionSigner(session_secret(settings), settings.session_max_age_seconds))
+    secret = session_secret(settings)
+    state.provide(SessionSigner(secret, settings.session_max_age_seconds))
     state.provide(
         SignInThrottle(
             settings.signin_max_failures_per_account,
@@ -45,8 +85,10 @@ def lifespan(state: AppState) -> Iterator[None]:
     token = None
     if not has_users(state.control.db):
         token = state.launch.setup_token or secrets.token_urlsafe(24)
-        state.notices += _setup_notice(token, state.launch.http_url)
-    state.provide(SetupState(token))
+        # Behind a proxy, the browser reaches the setup URL by the public name.
+        browser_url = state.settings.public_url.rstrip("/") or state.launch.http_url
+        state.notices += _setup_notice(token, state.launch.http_url, browser_url)
+    state.provide(SetupState(token, secret))
     state.identify_by(session_principal)
     yield
 
@@ -63,11 +105,13 @@ def session_principal(request: Request) -> Principal | None:
     return Principal("user", user.id, user.email)
 
 
-def _setup_notice(token: str, http_url: str) -> list[str]:
+def _setup_notice(token: str, http_url: str, browser_url: str) -> list[str]:
     body = {"email": "you@example.com", "password": "...", "setup_token": token}
     return [
         "No users yet. Create the first one on this machine:",
         "  junjo user add you@example.com",
+        "or open this in a browser, then fill in the setup form it leads to (15 minutes):",
+        f"  {browser_url}/setup?token={token}",
         "or over HTTP: POST /users/create-first-user with the setup token:",
         f"  curl -X POST {http_url}/users/create-first-user \\",
         "    -H 'Content-Type: application/json' \\",
