@@ -1,5 +1,6 @@
 """`junjo serve` as a real subprocess on free ports, driven over HTTP and the CLI."""
 
+import contextlib
 import json
 import os
 import re
@@ -15,6 +16,8 @@ from tests.conftest import PASSWORD
 from tests.support.cli import run_cli
 from tests.support.files import assert_private, file_modes, newer_data_dir
 from tests.support.keys import make_keys
+from tests.support.otlp_builders import junjo_workflow_trace, request_payload
+from tests.support.proxy import PlainProxy
 from tests.support.server import ServerProcess, free_port, junjo_command
 from tests.support.wait import wait_until
 
@@ -245,3 +248,70 @@ def wait_until_indexed(server: ServerProcess, read_key: str, spans: int) -> None
         return server.ingest_status(read_key)["indexed"]["spans"] >= spans
 
     wait_until(indexed, 30, 0.05, "not indexed")
+
+
+@contextlib.contextmanager
+def _behind_proxy(tmp_path, *, public_url: bool):
+    """``junjo serve`` behind a plain proxy that rewrites Host, and a browser-like client of
+    the proxy's origin (a page there sends that Origin on its POSTs)."""
+    proxy_port = free_port()
+    proxy_url = f"http://127.0.0.1:{proxy_port}"
+    env = {"JUNJO_PUBLIC_URL": proxy_url} if public_url else {}
+    with ServerProcess(tmp_path / "data", env=env) as server:
+        proxy = PlainProxy(server.url, port=proxy_port)
+        try:
+            with httpx.Client(base_url=proxy_url, headers={"Origin": proxy_url}) as browser:
+                yield server, proxy, browser
+        finally:
+            proxy.stop()
+
+
+def test_the_studio_frontend_flow_through_a_host_rewriting_proxy(tmp_path):
+    """What Junjo AI Studio's frontend does, on one origin behind a plain proxy, with
+    public_url set: setup link and setup form, API keys page, state step-through, flush."""
+    with _behind_proxy(tmp_path, public_url=True) as (server, proxy, browser):
+        token = server.setup_token
+        assert f"  {proxy.url}/setup?token={token}\n" in server.log  # the link, by its name
+        opened = browser.get("/setup", params={"token": token})
+        assert opened.status_code == 303 and opened.headers["location"] == "/"
+        form = {"email": "a@example.com", "password": PASSWORD}  # all the Studio's form sends
+        created = browser.post("/users/create-first-user", json=form)
+        assert created.status_code == 200
+        assert created.json() == {"message": "First user created successfully"}
+        assert browser.get("/auth-test").json() == {"user_email": "a@example.com"}
+
+        key = browser.post("/api_keys", json={"name": "studio"})
+        assert key.status_code == 201
+        full = key.json()["key"]
+        (listed,) = browser.get("/api_keys").json()
+        assert listed["key"] == full[:8] + "..." and {"id", "name", "created_at"} <= set(listed)
+
+        spans = junjo_workflow_trace(nodes=2)
+        trace_id = spans[0].trace_id.hex()
+        exported = browser.post(
+            "/v1/traces",
+            content=request_payload(spans, service_name="studio-app"),
+            headers={"Content-Type": "application/x-protobuf", "x-junjo-api-key": full},
+        )
+        assert exported.status_code == 200
+        flushed = browser.post("/api/admin/flush-wal")
+        assert flushed.status_code == 200
+        assert flushed.json() == {
+            "success": True,
+            "message": f"WAL flush completed, {flushed.json()['spans_indexed']} span(s) indexed",
+            "spans_indexed": flushed.json()["spans_indexed"],
+        }
+        found = browser.get(f"/api/v1/observability/traces/{trace_id}/spans").json()
+        times = [e["timeUnixNano"] for s in found for e in s["events_json"]]
+        assert len(found) == 3 and len(times) == 2
+        assert all(type(t) is int for t in times)  # the step-through keeps every set_state
+
+
+def test_without_public_url_a_host_rewriting_proxy_breaks_the_browsers_posts(tmp_path):
+    """The reason public_url exists: the browser's Origin is not the Host junjo sees."""
+    with _behind_proxy(tmp_path, public_url=False) as (server, _, browser):
+        browser.get("/setup", params={"token": server.setup_token})
+        body = {"email": "a@example.com", "password": PASSWORD}
+        refused = browser.post("/users/create-first-user", json=body)
+        assert refused.status_code == 403
+        assert refused.json() == {"detail": "Cross-origin request refused"}

@@ -11,11 +11,12 @@ from tests.support.wait import wait_until
 
 
 class UvicornThread:
-    """Started at once; ``config`` goes to ``uvicorn.Config`` (lifespan, http protocol...)."""
+    """Started at once, on ``port`` (0: a free one); ``config`` goes to ``uvicorn.Config``
+    (lifespan, http protocol...)."""
 
-    def __init__(self, app: Any, **config: Any) -> None:
+    def __init__(self, app: Any, port: int = 0, **config: Any) -> None:
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, **config)
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, **config)
         )
         self._thread = threading.Thread(target=self.server.run, daemon=True)
         self._thread.start()
