@@ -249,10 +249,37 @@ def test_generic_span_has_no_junjo_columns():
         ({"gen_ai.operation.name": "chat"}, True),
         ({"gen_ai.provider.name": ""}, False),
         ({"llm.model_name": "m"}, False),
+        # Older GenAI instrumentations name no operation: provider, model or usage suffice.
+        ({"gen_ai.system": "openai"}, True),
+        ({"gen_ai.request.model": "gpt-4o"}, True),
+        ({"gen_ai.usage.input_tokens": 3}, True),
+        # Agent and tool spans carry the provider and model of the calls they hold.
+        ({"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": "openai"}, False),
+        ({"gen_ai.operation.name": "execute_tool"}, False),
+        ({"gen_ai.operation.name": "embeddings"}, True),
     ],
 )
 def test_llm_flag_follows_openinference_and_gen_ai(attributes, is_llm):
     assert one(make_span(attributes=attributes))["is_llm"] is is_llm
+
+
+def test_a_gen_ai_span_without_an_operation_name_is_an_llm_call_with_its_model():
+    row = one(
+        make_span(
+            attributes={
+                "gen_ai.system": "openai",
+                "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.usage.input_tokens": 12,
+                "gen_ai.usage.output_tokens": 5,
+            }
+        )
+    )
+    assert row["is_llm"] is True
+    assert (row["llm_provider"], row["llm_model_name"], row["llm_total_tokens"]) == (
+        "openai",
+        "gpt-4o-mini",
+        17,
+    )
 
 
 def test_openinference_model_and_tokens():

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from junjo.features.spans import store as store_module
+from junjo.features.spans import trace_summary
 from junjo.features.spans.convert import convert_request
 from junjo.features.spans.directory import MAX_RANGES, covering_ranges
 from junjo.features.spans.schema import SPAN_COLUMNS, SPAN_MIGRATIONS
@@ -225,3 +227,32 @@ def test_writes_do_not_merge_row_groups_and_idle_time_does_hourly(store: SpanSto
     assert row_groups(store) == 3  # within the hour: checkpointed, not merged
     assert count(store, "spans") == 120
     assert query(store, "SELECT current_setting('max_vacuum_tasks')")[0][0] == 0
+
+
+def test_spans_stored_under_the_old_llm_rule_are_reflagged_and_recounted(tmp_path: Path):
+    """Before migration 6 a GenAI span without gen_ai.operation.name was no LLM call (its
+    tokens counted, its model did not show) and an agent span was one."""
+    path, trace_id = tmp_path / "old.duckdb", new_trace_id()
+    old_style = {"gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o-mini"}
+    agent = {"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": "openai"}
+    kinds = (old_style, old_style, agent, {})
+    spans = [make_span(trace_id=trace_id, attributes=a) for a in kinds]
+    rows = convert_request(request_payload(spans), seq=1).spans
+    conn = duckdb.connect(str(path))
+    migrate(conn, dataclasses.replace(SPAN_MIGRATIONS, steps=SPAN_MIGRATIONS.steps[:5]))
+    conn.executemany(
+        f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({', '.join('?' * len(rows[0]))})",
+        rows,
+    )
+    # The flags the old rule gave them.
+    conn.execute(
+        "UPDATE spans SET is_llm ="
+        " json_extract_string(attributes_json, '$.\"gen_ai.operation.name\"') IS NOT NULL"
+    )
+    conn.execute(trace_summary.BACKFILL)
+    assert conn.execute("SELECT llm_count FROM traces").fetchall() == [(1,)]
+    conn.close()
+    with SpanStore.open(path) as store:
+        flagged = query(store, "SELECT llm_model_name FROM spans WHERE is_llm")
+        assert flagged == [("gpt-4o-mini",)] * 2
+        assert query(store, "SELECT llm_count FROM traces") == [(2,)]

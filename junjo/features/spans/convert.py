@@ -535,6 +535,18 @@ _COMPLETION_TOKENS = (
 )
 _PROVIDER = ("llm.provider", "gen_ai.provider.name", "gen_ai.system")
 _MODEL = ("llm.model_name", "gen_ai.response.model", "gen_ai.request.model")
+# GenAI attributes that mark a model call when gen_ai.operation.name is missing (older
+# instrumentations; gen_ai.system is the pre-1.37 name of gen_ai.provider.name).
+_GEN_AI_CALL_KEYS = (
+    "gen_ai.provider.name",
+    "gen_ai.system",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    *(key for key in (*_PROMPT_TOKENS, *_COMPLETION_TOKENS) if key.startswith("gen_ai.")),
+)
+# gen_ai.operation.name values of the GenAI conventions that are not a call to a model: an
+# agent or tool span carries the provider, model and usage of the calls it holds.
+_NOT_MODEL_CALLS = frozenset({"create_agent", "invoke_agent", "execute_tool"})
 _LLM_KEYS = frozenset(
     {
         "openinference.span.kind",
@@ -548,17 +560,26 @@ _LLM_KEYS = frozenset(
 )
 
 
+def is_llm_call(attrs: dict[str, Any]) -> bool:
+    """Whether a span is a call to a model (Studio's LLM icon and has_llm filter, the
+    traces' LLM call count): an OpenInference LLM span, or a GenAI one (OTel semantic
+    conventions) whose operation is a model call or, with no operation named, that names a
+    provider or model or counts tokens."""
+    get = attrs.get
+    if get("openinference.span.kind") == "LLM":
+        return True
+    operation = get("gen_ai.operation.name")
+    if _non_empty_str(operation):
+        return operation not in _NOT_MODEL_CALLS
+    return any(get(key) not in (None, "") for key in _GEN_AI_CALL_KEYS)
+
+
 def _llm_and_error_columns(attrs: dict[str, Any], is_error: bool) -> tuple[Any, ...]:
     get = attrs.get
     error_type = get("error.type")
     if _LLM_KEYS.isdisjoint(attrs):  # most spans: one pass over the keys, no lookups
         return (False, is_error, _text(error_type), None, None, None, None, None)
-    # The rule Studio uses for its LLM icon and has_llm filter (telemetry contract §2.10).
-    is_llm = (
-        get("openinference.span.kind") == "LLM"
-        or _non_empty_str(get("gen_ai.provider.name"))
-        or _non_empty_str(get("gen_ai.operation.name"))
-    )
+    is_llm = is_llm_call(attrs)
     prompt = _integer(_first(attrs, _PROMPT_TOKENS))
     completion = _integer(_first(attrs, _COMPLETION_TOKENS))
     total = _integer(get("llm.token_count.total"))

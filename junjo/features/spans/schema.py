@@ -194,6 +194,46 @@ def _v5_old_quarantine(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("DROP TABLE quarantine")
 
 
+# Spans that may be LLM calls: the ones with an LLM flag, provider, model or token column.
+_LLM_CANDIDATES = """
+SELECT trace_id, span_id, attributes_json, is_llm FROM spans
+WHERE is_llm OR llm_provider IS NOT NULL OR llm_model_name IS NOT NULL
+   OR llm_prompt_tokens IS NOT NULL OR llm_completion_tokens IS NOT NULL
+"""
+_LLM_RECOUNT = """
+UPDATE traces SET llm_count = recount.n
+FROM (
+    SELECT trace_id, count(*) FILTER (WHERE is_llm) AS n FROM spans
+    WHERE trace_id IN (SELECT DISTINCT trace_id FROM llm_flag_fix) GROUP BY trace_id
+) AS recount
+WHERE traces.trace_id = recount.trace_id
+"""
+
+
+def _v6_llm_rule(conn: duckdb.DuckDBPyConnection) -> None:
+    """Re-flag stored spans by the current LLM rule (convert.is_llm_call: a GenAI span with
+    no operation name is a call, an agent or tool span is not), and recount their traces."""
+    import json
+
+    from junjo.features.spans.convert import is_llm_call
+
+    changed = [
+        (trace_id, span_id, not was_llm)
+        for trace_id, span_id, attrs, was_llm in conn.execute(_LLM_CANDIDATES).fetchall()
+        if is_llm_call(json.loads(attrs)) != was_llm
+    ]
+    if not changed:
+        return
+    conn.execute("CREATE TEMP TABLE llm_flag_fix (trace_id VARCHAR, span_id VARCHAR, is_llm BOOL)")
+    conn.executemany("INSERT INTO llm_flag_fix VALUES (?, ?, ?)", changed)
+    conn.execute(
+        "UPDATE spans SET is_llm = f.is_llm FROM llm_flag_fix AS f"
+        " WHERE spans.trace_id = f.trace_id AND spans.span_id = f.span_id"
+    )
+    conn.execute(_LLM_RECOUNT)
+    conn.execute("DROP TABLE llm_flag_fix")
+
+
 SPAN_MIGRATIONS = Migrations(
     "the span store",
     (
@@ -212,5 +252,6 @@ SPAN_MIGRATIONS = Migrations(
         # table (scripts/bench_replay.py), which was written on every write and read by none.
         Migration(4, "drop state_changes (replay reads events_json)", "DROP TABLE state_changes;"),
         Migration(5, "drop the old quarantine table (entries live in wal.db)", _v5_old_quarantine),
+        Migration(6, "LLM calls by the current GenAI conventions", _v6_llm_rule),
     ),
 )
