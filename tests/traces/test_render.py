@@ -171,3 +171,27 @@ def test_legacy_transitions_unknown_states_and_a_partial_verdict(
         "  integrity: partial",
         "    - sequence_gap: transition 3 is missing",
     ]
+
+
+def test_a_subflow_is_labelled_so_and_a_list_change_is_one_line(files: TraceSource, stored: Stored):
+    execution = copy.deepcopy(workflow_run(files, stored))
+    execution["span"]["span_type"] = "subflow"
+    first = execution["transitions"][0]
+    # As the SDK's JSON patch writes a list filled in one step: one op per item.
+    first["state_before"] = {"status": "new", "draft": "old", "notes": []}
+    first["state_after"] = {"status": "open", "draft": "old", "notes": ["a", "b", "c"]}
+    first["patch"] = [
+        {"op": "add", "path": "/notes/0", "value": "a"},
+        {"op": "add", "path": "/notes/1", "value": "b"},
+        {"op": "add", "path": "/notes/-", "value": "c"},
+        {"op": "replace", "path": "/status", "value": "open"},
+    ]
+    lines = printed(render.transitions(execution))
+    assert lines[0] == f"subflow Ticket flow ({execution['span']['span_id']})"
+    assert lines[1:4] == [
+        "  #1 Node0  open",
+        '    ~ /notes: [] → ["a", "b", "c"]',
+        '    ~ /status: "new" → "open"',
+    ]
+    first["state_before"] = {"status": "new"}  # the list is new
+    assert printed(render.transitions(execution))[2] == '    + /notes = ["a", "b", "c"]'

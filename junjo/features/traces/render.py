@@ -150,10 +150,12 @@ def _exception_messages(span: dict[str, Any]) -> list[str]:
 
 
 def transitions(execution: dict[str, Any]) -> Group:
-    """Each store transition of a workflow run as a diff, then the integrity verdict."""
+    """Each store transition of a workflow or subflow run as a diff, then the integrity
+    verdict."""
     parts: list[Any] = []
     owner = execution.get("span", {})
-    parts.append(Text(f"workflow {owner.get('name', '?')} ({owner.get('span_id', '?')})", "bold"))
+    kind = owner.get("span_type") or "workflow"
+    parts.append(Text(f"{kind} {owner.get('name', '?')} ({owner.get('span_id', '?')})", "bold"))
     for transition in execution.get("transitions", []):
         number = transition.get("sequence") or transition.get("position")  # legacy: no sequence
         header = Text(f"  #{number} ", style="bold")
@@ -161,8 +163,7 @@ def transitions(execution: dict[str, Any]) -> Group:
         if transition.get("action"):
             header.append(f"  {transition['action']}")
         parts.append(header)
-        for op in transition.get("patch") or []:
-            parts.append(_diff_line(op, transition.get("state_before")))
+        parts.extend(_diff_lines(transition))
     integrity = execution.get("integrity", {})
     verdict = integrity.get("verdict", "unknown")
     parts.append(
@@ -171,6 +172,38 @@ def transitions(execution: dict[str, Any]) -> Group:
     for reason in integrity.get("reasons", []):
         parts.append(Text(f"    - {reason.get('code')}: {reason.get('message')}", style="yellow"))
     return Group(*parts)
+
+
+def _diff_lines(transition: dict[str, Any]) -> list[Text]:
+    """One line per change. The ops a JSON patch spends on the items of one list (``add
+    /words/0``, ``add /words/1``, ...) are one change: the list before and after, when the
+    state after is known."""
+    before, after = transition.get("state_before"), transition.get("state_after")
+    lines: list[Text] = []
+    run_list: str | None = None  # the list the ops just printed changed
+    for op in transition.get("patch") or []:
+        in_list = _changed_list(op.get("path", ""), after)
+        if in_list is None:
+            lines.append(_diff_line(op, before))
+        elif in_list != run_list:
+            lines.append(_list_line(in_list, _pointer(before, in_list), _pointer(after, in_list)))
+        run_list = in_list
+    return lines
+
+
+def _changed_list(path: str, after: Any) -> str | None:
+    """The list an op on one of its items changes (``/words`` for ``/words/3`` or
+    ``/words/-``), if the state after the transition has it."""
+    parent, _, last = path.rpartition("/")
+    if not parent or not (last.isdigit() or last == "-"):
+        return None
+    return parent if isinstance(_pointer(after, parent), list) else None
+
+
+def _list_line(path: str, before: Any, after: Any) -> Text:
+    if before is None:
+        return Text(f"    + {path} = {_short(after)}", style="green")
+    return Text(f"    ~ {path}: {_short(before)} → {_short(after)}", style="yellow")
 
 
 def _diff_line(op: dict[str, Any], before: Any) -> Text:
