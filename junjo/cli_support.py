@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
@@ -92,3 +93,64 @@ def read_password(from_stdin: bool) -> str:
         fail("no terminal to prompt for a password: use --password-stdin", EXIT_USAGE)
     password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     return password
+
+
+Cell = Any  # a str, or a rich Text
+# A column that may wrap is kept at least this wide (or as wide as its widest value).
+_NARROWEST_WRAP = 10
+
+
+@dataclass(frozen=True)
+class FittedTable:
+    """A table that fits the terminal without cutting what a user must type: ``ids`` columns
+    are never cut nor dropped, ``wraps`` columns (names) wrap, the others stay on one line
+    and, when the terminal is too narrow for them all, are dropped in ``drop`` order."""
+
+    headers: tuple[str, ...]
+    rows: list[tuple[Cell, ...]]
+    ids: tuple[str, ...] = ()
+    wraps: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        shown = list(self.headers)
+        for dropped in (None, *self.drop):
+            if dropped is not None:
+                shown.remove(dropped)
+            if self._narrowest(shown) <= options.max_width:
+                break
+        yield self._table(shown)
+
+    def _narrowest(self, shown: list[str]) -> int:
+        """The width the table needs with these columns: each one-line column as wide as
+        its widest cell, each wrapping one ``_NARROWEST_WRAP``; 3 a column for padding and
+        rule, and the last rule."""
+        total = 1
+        for header in shown:
+            widest = max(_width(cell) for cell in (header, *self._column(header)))
+            total += 3 + (min(widest, _NARROWEST_WRAP) if header in self.wraps else widest)
+        return total
+
+    def _column(self, header: str) -> list[Cell]:
+        at = self.headers.index(header)
+        return [row[at] for row in self.rows]
+
+    def _table(self, shown: list[str]) -> Any:
+        from rich.table import Table
+
+        table = Table()
+        for header in shown:
+            if header in self.wraps:
+                table.add_column(header, overflow="fold", min_width=_NARROWEST_WRAP)
+            else:
+                table.add_column(header, no_wrap=True, min_width=None)
+        at = [self.headers.index(header) for header in shown]
+        for row in self.rows:
+            table.add_row(*(row[i] for i in at))
+        return table
+
+
+def _width(cell: Cell) -> int:
+    from rich.cells import cell_len
+
+    return cell.cell_len if hasattr(cell, "cell_len") else cell_len(str(cell))

@@ -65,7 +65,7 @@ def test_the_traces_table(files: TraceSource, stored: Stored):
         "┃", "started", "┃", "trace", "┃", "service", "┃", "root", "┃", "took", "┃",
         "spans", "┃", "LLM", "┃", "tokens", "┃", "ok", "┃",
     ]  # fmt: skip
-    rows = [line for line in lines if line.startswith("│")]
+    rows = [line for line in lines if re.search(r"│ [0-9a-f]{32} │", line)]  # a row's 1st line
     assert [row.split("│")[4].strip() for row in rows] == [
         "tie-b" if stored.ids["tie-b"] > stored.ids["tie-a"] else "tie-a",
         "tie-a" if stored.ids["tie-b"] > stored.ids["tie-a"] else "tie-b",
@@ -76,13 +76,28 @@ def test_the_traces_table(files: TraceSource, stored: Stored):
         "checkout",
     ]
     checkout = rows[-1]
-    assert stored.ids["checkout"][:12] in checkout and stored.ids["checkout"] not in checkout
+    assert stored.ids["checkout"] in checkout  # whole: it is what `traces show` takes
     assert [cell.strip() for cell in checkout.split("│")[3:10]] == [
         "shop", "checkout", "10.0ms", "2", "", "", "✗ 1",
     ]  # fmt: skip
     assert [cell.strip() for cell in rows[-2].split("│")[5:10]] == [
         "5.0ms", "2", "1", "42", "✓",
     ]  # fmt: skip
+    orphan = lines[lines.index(rows[3]) : lines.index(rows[4])]
+    assert " ".join(line.split("│")[4].strip() for line in orphan) == "late-child (root missing)"
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_a_narrow_terminal_still_shows_whole_trace_ids(
+    files: TraceSource, stored: Stored, width: int
+):
+    console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+    console.print(render.traces_table(files.search({})["traces"]))
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= width
+    text = "\n".join(lines)
+    assert all(trace_id in text for trace_id in stored.ids.values())
+    assert "…" not in text and "root" in text and "ok" in text
 
 
 def test_one_line_per_trace_for_tail(files: TraceSource, stored: Stored):

@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from junjo.cli_support import ConfigFile, DataDir, control_db, emit_json, friendly_errors
+from junjo.cli_support import (
+    ConfigFile,
+    DataDir,
+    FittedTable,
+    control_db,
+    emit_json,
+    friendly_errors,
+)
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -51,14 +58,21 @@ def list_(json_output: AsJson = False, data_dir: DataDir = None, config: ConfigF
         emit_json([key.public() for key in keys])
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table("id", "name", "prefix", "scope", "created", "last used")
-    for key in keys:
-        table.add_row(
-            key.id, key.name, key.prefix + "…", key.scope, key.created_at, key.last_used_at or "-"
+    rows = [
+        (key.id, key.name, key.prefix + "…", key.scope, key.created_at, key.last_used_at or "-")
+        for key in keys
+    ]
+    # The id is shown whole at any width: `junjo keys delete` takes it.
+    Console().print(
+        FittedTable(
+            ("id", "name", "prefix", "scope", "created", "last used"),
+            rows,
+            ids=("id",),
+            wraps=("name",),
+            drop=("created", "prefix", "last used"),
         )
-    Console().print(table)
+    )
 
 
 @app.command("delete")

@@ -11,6 +11,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from junjo.cli_support import FittedTable
+
 BAR_WIDTH = 24
 
 
@@ -57,22 +59,43 @@ def trace_line(summary: dict[str, Any]) -> Text:
     return line
 
 
-def traces_table(traces: list[dict[str, Any]]) -> Table:
-    table = Table("started", "trace", "service", "root", "took", "spans", "LLM", "tokens", "ok")
+def traces_table(traces: list[dict[str, Any]]) -> FittedTable:
+    """The traces, newest first. The trace id is shown whole, at any terminal width: it is
+    what `junjo traces show` takes (root and service wrap; counts go first when narrow)."""
+    rows = []
     for summary in traces:
         tokens = summary["tokens"]["total"]
-        table.add_row(
-            local_time(summary["start_time_ns"]),
-            summary["trace_id"][:SHORT_ID],
-            summary["service_name"],
-            summary["root_name"],
-            duration(summary["duration_ns"]),
-            str(summary["span_count"]),
-            str(summary["llm_call_count"] or ""),
-            str(tokens) if tokens is not None else "",
-            _status(summary),
+        rows.append(
+            (
+                local_time(summary["start_time_ns"]),
+                summary["trace_id"],
+                summary["service_name"],
+                _root(summary),
+                duration(summary["duration_ns"]),
+                str(summary["span_count"]),
+                str(summary["llm_call_count"] or ""),
+                str(tokens) if tokens is not None else "",
+                _status(summary),
+            )
         )
-    return table
+    return FittedTable(
+        ("started", "trace", "service", "root", "took", "spans", "LLM", "tokens", "ok"),
+        rows,
+        ids=("trace",),
+        wraps=("service", "root"),
+        drop=("tokens", "spans", "LLM", "started", "service", "took"),
+    )
+
+
+ROOT_MISSING = "(root missing)"
+
+
+def _root(summary: dict[str, Any]) -> Text:
+    """The root span's name; a trace whose root never arrived shows its earliest span's
+    name, marked."""
+    if summary.get("root_is_complete", True):
+        return Text(summary["root_name"])
+    return Text(f"{summary['root_name']} ").append(ROOT_MISSING, style="yellow")
 
 
 def services_table(services: list[dict[str, Any]]) -> Table:
