@@ -138,6 +138,8 @@ def test_the_span_tree_names_llm_calls_junjo_types_and_lost_parents(
     ]
     orphan = printed(render.span_tree(files.trace(stored.ids["orphan"])))
     assert orphan[1].startswith("└── ") and "late-child" in orphan[1]  # shown at the top
+    assert orphan[0].endswith("1 spans  ✓  (root missing)")
+    assert "root missing" not in workflow[0]
 
 
 def test_an_error_without_an_exception_shows_the_status_message(files: TraceSource, stored: Stored):

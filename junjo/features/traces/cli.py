@@ -132,7 +132,7 @@ _OWNER_TYPES = ("workflow", "subflow")
 
 
 def _resolve_prefix(source: TraceSource, trace_id: str) -> str:
-    """Accept a unique prefix of a trace id, as the list shows them shortened."""
+    """Accept a unique prefix of a trace id (less to type)."""
     from junjo.kernel.errors import InvalidInput, NotFound
 
     if len(trace_id) == 32:

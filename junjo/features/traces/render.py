@@ -36,9 +36,6 @@ def local_time(ns: int | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-SHORT_ID = 12  # `junjo traces show` accepts any unique prefix
-
-
 def _status(summary: dict[str, Any]) -> Text:
     if summary["status"] == "error":
         return Text(f"✗ {summary['error_count']}", style="red")
@@ -124,6 +121,8 @@ def span_tree(detail: dict[str, Any]) -> Tree:
     label = Text(f"trace {summary['trace_id']}  {summary['service_name']}  ")
     label.append(f"{duration(summary['duration_ns'])}  {summary['span_count']} spans  ")
     label.append_text(_status(summary))
+    if not summary.get("root_is_complete", True):
+        label.append(f"  {ROOT_MISSING}", "yellow")
     tree = Tree(label)
 
     def add(node: Tree, parent: str | None) -> None:
