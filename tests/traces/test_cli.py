@@ -18,7 +18,7 @@ from tests.support.cli import CliResult, invoke, run_cli
 from tests.support.export import grpc_exporter, tracer_provider
 from tests.support.server import clean_env, junjo_command
 from tests.support.wait import wait_until
-from tests.traces.conftest import Seeded
+from tests.traces.conftest import Seeded, Stored
 
 pytestmark = pytest.mark.slow
 
@@ -225,4 +225,22 @@ def _delete_one_state_change_and_see_the_gap(seeded: Seeded, files: Path) -> Non
 
 def test_empty_data_dir(tmp_path):
     result = run_cli(tmp_path / "new", "traces", "list")
-    assert result.returncode == 0 and "No traces yet" in result.stdout
+    assert result.returncode == 0
+    assert result.stdout == f"No traces yet in data dir {tmp_path / 'new'}.\n"
+    filtered = run_cli(tmp_path / "new", "traces", "list", "--errors")
+    assert filtered.stdout == result.stdout  # nothing to filter: still "yet"
+
+
+def test_a_filter_that_matches_nothing_says_so(stored: Stored):
+    result = run_cli(stored.data_dir, "traces", "list", "--service", "no-such-service")
+    assert result.returncode == 0
+    assert result.stdout == f"No traces match these filters in data dir {stored.data_dir}.\n"
+
+
+def test_a_narrow_terminal_lists_whole_trace_ids(stored: Stored):
+    table = run_cli(stored.data_dir, "traces", "list", env={"COLUMNS": "80"}).stdout
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert all(trace_id in table for trace_id in stored.ids.values())
+    (orphan,) = [line for line in table.splitlines() if stored.ids["orphan"] in line]
+    shown = run_cli(stored.data_dir, "traces", "show", stored.ids["orphan"][:8]).stdout
+    assert "late-child" in orphan and "(root missing)" in shown.splitlines()[0]

@@ -88,12 +88,21 @@ def list_traces(
     params = _params(service, errors, since=since, llm="true" if llm else None, limit=limit)
     with _source(data_dir, config, server, api_key) as source:
         page = source.search(params)
+        if not json_output and not page["traces"]:
+            typer.echo(_nothing_found(source, params))
+            return
     if json_output:
         emit_json(page)
-    elif not page["traces"]:
-        typer.echo("No traces yet.")
     else:
         _console().print(render.traces_table(page["traces"]))
+
+
+def _nothing_found(source: TraceSource, params: dict[str, str]) -> str:
+    """Why the list is empty: no traces at all, or none that the filters match."""
+    filtered = {k: v for k, v in params.items() if k != "limit"}
+    if filtered and source.search({"limit": "1"})["traces"]:
+        return f"No traces match these filters in {source.description}."
+    return f"No traces yet in {source.description}."
 
 
 @app.command("show")

@@ -30,7 +30,7 @@ READ_ONLY_FEATURES = (
 
 
 class TraceSource(Protocol):
-    description: str
+    description: str  # what it reads, for messages: "data dir …", "server …"
 
     def search(self, params: Mapping[str, str]) -> dict[str, Any]: ...
     def trace(self, trace_id: str) -> dict[str, Any]: ...
