@@ -244,3 +244,45 @@ def test_a_narrow_terminal_lists_whole_trace_ids(stored: Stored):
     (orphan,) = [line for line in table.splitlines() if stored.ids["orphan"] in line]
     shown = run_cli(stored.data_dir, "traces", "show", stored.ids["orphan"][:8]).stdout
     assert "late-child" in orphan and "(root missing)" in shown.splitlines()[0]
+
+
+def test_show_prints_each_llm_calls_messages_cut_unless_full(tmp_path):
+    """A GenAI span as older instrumentations write it: no gen_ai.operation.name."""
+    from junjo.config import Settings
+    from junjo.features.spans.store import SpanStore
+    from tests.support.otlp_builders import make_span, new_span_id, new_trace_id
+    from tests.support.span_store import write_spans
+
+    question = "Where is my order? " + "It was due last week. " * 20
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.ensure_data_dir()
+    trace_id, root = new_trace_id(), new_span_id()
+    call = {
+        "gen_ai.system": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.usage.input_tokens": 30,
+        "gen_ai.usage.output_tokens": 4,
+        "gen_ai.input.messages": json.dumps(
+            [{"role": "user", "parts": [{"type": "text", "content": question}]}]
+        ),
+        "gen_ai.output.messages": json.dumps(
+            [{"role": "assistant", "parts": [{"type": "text", "content": "On its way."}]}]
+        ),
+    }
+    with SpanStore.open(settings.spans_db_path) as store:
+        spans = [
+            make_span(trace_id=trace_id, span_id=root, name="support"),
+            make_span(trace_id=trace_id, parent_span_id=root, name="openai.chat", attributes=call),
+        ]
+        write_spans(store, 1, spans)
+    listed = json.loads(run_cli(settings.data_dir, "traces", "list", "--llm", "--json").stdout)
+    assert [t["llm_call_count"] for t in listed["traces"]] == [1]
+
+    shown = run_cli(settings.data_dir, "traces", "show", trace_id.hex()).stdout
+    assert "openai.chat  1.0ms  gpt-4o-mini 34 tokens" in shown
+    (user,) = [line for line in shown.splitlines() if "user: Where is my order?" in line]
+    assert user.endswith("…") and len(user) < 200
+    assert "→ assistant: On its way." in shown
+    assert "--full shows them whole" in shown
+    full = run_cli(settings.data_dir, "traces", "show", trace_id.hex(), "--full").stdout
+    assert question.strip() in " ".join(full.split()) and "--full shows" not in full

@@ -130,6 +130,7 @@ def test_the_span_tree_names_llm_calls_junjo_types_and_lost_parents(
 ):
     chat = "\n".join(printed(render.span_tree(files.trace(stored.ids["chat"]))))
     assert "ChatCompletion  " in chat and "gpt-test 42 tokens" in chat
+    assert "input: Summarize the ticket" in chat and "→ output: A short summary" in chat
     workflow = printed(render.span_tree(files.trace(stored.ids["workflow"])))
     assert "Ticket flow [workflow]  4.0ms" in workflow[1]
     assert [line.split("█")[-1].split("·")[-1].strip() for line in workflow[2:]] == [

@@ -111,13 +111,17 @@ def show(
     state: Annotated[
         bool, typer.Option("--state", help="Each store transition as a diff.")
     ] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="LLM messages whole, not cut to one line.")
+    ] = False,
     json_output: AsJson = False,
     server: Server = None,
     api_key: ApiKey = None,
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
-    """The span tree of one trace, with a waterfall, LLM calls and errors."""
+    """The span tree of one trace, with a waterfall, errors, and each LLM call's model,
+    tokens and messages."""
     from junjo.features.traces import render
 
     with _source(data_dir, config, server, api_key) as source:
@@ -132,7 +136,7 @@ def show(
         emit_json({**detail, "workflows": workflows} if state else detail)
         return
     console = _console()
-    console.print(render.span_tree(detail))
+    console.print(render.span_tree(detail, full=full))
     for execution in workflows:
         console.print(render.transitions(execution))
 

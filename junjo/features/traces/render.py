@@ -108,8 +108,12 @@ def services_table(services: list[dict[str, Any]]) -> Table:
     return table
 
 
-def span_tree(detail: dict[str, Any]) -> Tree:
-    """The span tree with durations, status, a waterfall bar, LLM model/tokens, errors."""
+MESSAGE_CHARS = 160  # of each LLM message, on one line, unless --full
+
+
+def span_tree(detail: dict[str, Any], *, full: bool = False) -> Tree | Group:
+    """The span tree with durations, status, a waterfall bar, errors, and each LLM call's
+    model, tokens and messages (each cut to one line of ``MESSAGE_CHARS``; ``full``: whole)."""
     spans = detail["spans"]
     summary = detail["summary"]
     start, total = summary["start_time_ns"], max(summary["duration_ns"], 1)
@@ -124,17 +128,23 @@ def span_tree(detail: dict[str, Any]) -> Tree:
     if not summary.get("root_is_complete", True):
         label.append(f"  {ROOT_MISSING}", "yellow")
     tree = Tree(label)
+    cut = False
 
     def add(node: Tree, parent: str | None) -> None:
+        nonlocal cut
         for span in by_parent.get(parent, []):
-            child = node.add(_span_label(span, start, total))
+            messages = _messages(span, full) if span["is_llm"] else []
+            cut = cut or any(was_cut for _, was_cut in messages)
+            child = node.add(_span_label(span, start, total, [line for line, _ in messages]))
             add(child, span["span_id"])
 
     add(tree, None)
-    return tree
+    if not cut:
+        return tree
+    return Group(tree, Text("LLM messages are cut to one line: --full shows them whole", "dim"))
 
 
-def _span_label(span: dict[str, Any], start: int, total: int) -> Group | Text:
+def _span_label(span: dict[str, Any], start: int, total: int, messages: list[Text]) -> Group | Text:
     line = Text()
     line.append(_bar(span["start_time_ns"] - start, span["duration_ns"], total), style="blue")
     line.append(f" {span['name']}", style="bold red" if span["is_error"] else "bold")
@@ -145,10 +155,31 @@ def _span_label(span: dict[str, Any], start: int, total: int) -> Group | Text:
         model = span.get("llm_model_name") or "LLM"
         tokens = span.get("llm_total_tokens")
         line.append(f"  {model}" + (f" {tokens} tokens" if tokens is not None else ""), "magenta")
-    errors = _exception_messages(span)
-    if not errors:
+    errors = [Text(f"    ✗ {message}", style="red") for message in _exception_messages(span)]
+    if not errors and not messages:
         return line
-    return Group(line, *(Text(f"    ✗ {message}", style="red") for message in errors))
+    return Group(line, *messages, *errors)
+
+
+def _messages(span: dict[str, Any], full: bool) -> list[tuple[Text, bool]]:
+    """Each message of an LLM call as a line (``→`` marks what the model answered), and
+    whether it was cut."""
+    from junjo.features.traces.llm_messages import llm_messages
+
+    out = []
+    for message in llm_messages(span):
+        text, was_cut = message.text, False
+        if not full:
+            text = " ".join(text.split())
+            was_cut = len(text) > MESSAGE_CHARS
+            text = text[: MESSAGE_CHARS - 1] + "…" if was_cut else text
+        line = Text("    → " if message.output else "    ", style="dim")
+        if not full:  # one line, whatever the terminal's width
+            line.no_wrap, line.overflow = True, "ellipsis"
+        line.append(f"{message.role}: ", style="bold magenta" if message.output else "bold")
+        line.append(text)
+        out.append((line, was_cut))
+    return out
 
 
 def _bar(offset: int, length: int, total: int) -> str:
