@@ -106,6 +106,8 @@ def test_one_line_per_trace_for_tail(files: TraceSource, stored: Stored):
     assert chat.endswith(f"  {stored.ids['chat']}  assistant  answer  5.0ms  2 spans  1 LLM  ✓")
     (checkout,) = printed(render.trace_line(found["checkout"]))
     assert checkout.endswith("  shop  checkout  10.0ms  2 spans  ✗ 1")
+    (orphan,) = printed(render.trace_line(found["late-child"]))
+    assert orphan.endswith("  shop  late-child (root missing)  1.0ms  1 spans  ✓")
 
 
 def test_the_services_table(files: TraceSource):

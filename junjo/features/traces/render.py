@@ -48,7 +48,8 @@ def trace_line(summary: dict[str, Any]) -> Text:
     line.append(local_time(summary["start_time_ns"]), style="dim")
     line.append(f"  {summary['trace_id']}  ")
     line.append(summary["service_name"], style="cyan")
-    line.append(f"  {summary['root_name']}  {duration(summary['duration_ns'])}  ")
+    line.append("  ").append_text(_root(summary))
+    line.append(f"  {duration(summary['duration_ns'])}  ")
     line.append(f"{summary['span_count']} spans  ")
     if summary["llm_call_count"]:
         line.append(f"{summary['llm_call_count']} LLM  ", style="magenta")
