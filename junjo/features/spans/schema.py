@@ -225,7 +225,11 @@ def _v6_llm_rule(conn: duckdb.DuckDBPyConnection) -> None:
     if not changed:
         return
     conn.execute("CREATE TEMP TABLE llm_flag_fix (trace_id VARCHAR, span_id VARCHAR, is_llm BOOL)")
-    conn.executemany("INSERT INTO llm_flag_fix VALUES (?, ?, ?)", changed)
+    # One statement for all rows: executemany costs ~50 µs a row in DuckDB.
+    conn.execute(
+        "INSERT INTO llm_flag_fix SELECT unnest(?), unnest(?), unnest(?)",
+        [list(column) for column in zip(*changed, strict=True)],
+    )
     conn.execute(
         "UPDATE spans SET is_llm = f.is_llm FROM llm_flag_fix AS f"
         " WHERE spans.trace_id = f.trace_id AND spans.span_id = f.span_id"
