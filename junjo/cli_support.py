@@ -143,7 +143,7 @@ class FittedTable:
             if header in self.wraps:
                 table.add_column(header, overflow="fold", min_width=_NARROWEST_WRAP)
             else:
-                table.add_column(header, no_wrap=True, min_width=None)
+                table.add_column(header, no_wrap=True)
         at = [self.headers.index(header) for header in shown]
         for row in self.rows:
             table.add_row(*(row[i] for i in at))
