@@ -28,6 +28,10 @@ GRAPH_V1 = "junjo.workflow.graph_structure"
 REVISION_START = "junjo.store.revision.start"
 REVISION_END = "junjo.store.revision.end"
 TRANSITION_COUNT = "junjo.store.transition.count"
+# Contract 3: a Store may be shared (by sibling executions, agents, later runs), so sequences
+# count per Store; an owner replays the transitions in (TRANSITION_START, TRANSITION_END].
+TRANSITION_START = "junjo.store.transition.start"
+TRANSITION_END = "junjo.store.transition.end"
 RECONSTRUCTABLE = "junjo.store.reconstructable"
 NODE_COUNT = "junjo.workflow.node.count"
 
