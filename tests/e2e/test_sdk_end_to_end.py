@@ -226,6 +226,20 @@ def test_runs_sharing_a_store_reconstruct_complete(served: Served):
     assert "tool record_note" in {t["span_name"] for t in desk["transitions"]}
 
 
+def test_an_agent_with_an_application_store_reconstructs_complete(served: Served):
+    agent = next(s for s in served.shared_spans if s["name"] == "Desk Agent")
+    execution = served.execution(agent)
+    assert execution["integrity"] == {"verdict": "complete", "reasons": []}
+    assert execution["store"]["replayed_state_end"] == json.loads(
+        agent["attributes"]["junjo.agent.application_state.end"]
+    )
+    shown = run_cli(served.data_dir, "traces", "show", agent["trace_id"], "--state", "--json")
+    verdicts = {
+        w["span"]["name"]: w["integrity"]["verdict"] for w in json.loads(shown.stdout)["workflows"]
+    }
+    assert verdicts == {"Agent Desk": "complete", "Desk Agent": "complete"}
+
+
 def test_traces_show_state_and_the_trace_summary_handle_a_shared_store(served: Served):
     batch = next(s for s in served.shared_spans if s["name"] == "Shared Store Batch")
     trace_id = batch["trace_id"]

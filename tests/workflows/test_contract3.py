@@ -152,3 +152,36 @@ def test_an_agent_tool_write_to_the_workflow_store_is_on_the_workflow_timeline()
     ]
     # The agent's private runtime Store (junjo.agent.store.id) is not the workflow's.
     assert {t["store_id"] for t in result["transitions"]} == {store_id(workflow)}
+
+
+def test_an_agent_replays_its_application_store_window() -> None:
+    spans = load(AGENT_DESK)
+    agent = span_named(spans, "Desk Agent")
+    attrs = agent["attributes"]
+    result = execution(spans, "Desk Agent")
+    assert result["integrity"] == {"verdict": "complete", "reasons": []}
+    assert result["graph"] is None and result["span"]["span_type"] == "agent"
+    assert (
+        result["store"]["id"]
+        == result["span"]["store_id"]
+        == store_id(span_named(spans, "Agent Desk"))
+    )
+    start = attrs["junjo.agent.application_store.transition.start"]
+    end = attrs["junjo.agent.application_store.transition.end"]
+    assert start > 0  # the node wrote before it ran the agent
+    assert [t["sequence"] for t in result["transitions"]] == list(range(start + 1, end + 1))
+    assert result["store"]["replayed_state_end"] == json.loads(
+        attrs["junjo.agent.application_state.end"]
+    )
+
+
+def test_an_agent_whose_application_store_write_is_lost_is_partial() -> None:
+    spans = load(AGENT_DESK)
+    tool = span_named(spans, "tool record_note")
+    app_store = span_named(spans, "Desk Agent")["attributes"]["junjo.agent.application_store.id"]
+    tool["events"] = [
+        e for e in tool["events"] if e["attributes"].get("junjo.store.id") != app_store
+    ]
+    result = execution(spans, "Desk Agent")
+    assert result["integrity"]["verdict"] == "partial"
+    assert {"sequence_gap", "replay_mismatch"} <= set(codes(result))

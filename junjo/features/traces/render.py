@@ -153,7 +153,8 @@ def transitions(execution: dict[str, Any]) -> Group:
     """Each store transition of a workflow run as a diff, then the integrity verdict."""
     parts: list[Any] = []
     owner = execution.get("span", {})
-    parts.append(Text(f"workflow {owner.get('name', '?')} ({owner.get('span_id', '?')})", "bold"))
+    kind = "agent" if owner.get("span_type") == "agent" else "workflow"
+    parts.append(Text(f"{kind} {owner.get('name', '?')} ({owner.get('span_id', '?')})", "bold"))
     for transition in execution.get("transitions", []):
         number = transition.get("sequence") or transition.get("position")  # legacy: no sequence
         header = Text(f"  #{number} ", style="bold")

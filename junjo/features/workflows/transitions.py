@@ -18,17 +18,10 @@ from junjo.features.workflows.jsonpatch import PatchError, apply_patch, diff_pat
 from junjo.features.workflows.trace_index import (
     CONTRACT_VERSION,
     PARENT_STORE_ID,
-    RECONSTRUCTABLE,
-    REVISION_END,
-    REVISION_START,
-    STATE_END,
-    STATE_START,
-    STORE_ID,
-    TRANSITION_COUNT,
-    TRANSITION_END,
-    TRANSITION_START,
+    WORKFLOW_SLOTS,
     JsonAttributeError,
     SpanNode,
+    StoreSlots,
     TraceIndex,
     as_int,
     as_str,
@@ -68,12 +61,12 @@ class _Window:
     shared: bool  # contract 3: the Store's sequences go on before and after this owner
 
     @classmethod
-    def of(cls, attrs: dict[str, Any]) -> _Window:
-        start = as_int(attrs.get(TRANSITION_START))
-        count = as_int(attrs.get(TRANSITION_COUNT))
+    def of(cls, attrs: dict[str, Any], slots: StoreSlots) -> _Window:
+        start = as_int(attrs.get(slots.transition_start))
+        count = as_int(attrs.get(slots.transition_count))
         if start is None:
             return cls(1, count, shared=False)
-        end = as_int(attrs.get(TRANSITION_END))
+        end = as_int(attrs.get(slots.transition_end))
         if end is None and count is not None:
             end = start + count
         return cls(start + 1, end, shared=True)
@@ -190,13 +183,13 @@ def _sequence_gap(ordered: list[_Event], window: _Window) -> dict[str, Any] | No
 
 
 def _revision_problems(
-    ordered: list[_Event], owner_attrs: dict[str, Any], window: _Window
+    ordered: list[_Event], owner_attrs: dict[str, Any], slots: StoreSlots, window: _Window
 ) -> list[str]:
     """Revision bookkeeping that contradicts itself. Gaps are reported elsewhere, so only
     neighbours with consecutive sequences are compared."""
-    problems = _window_problems(owner_attrs, window)
-    rev_start = as_int(owner_attrs.get(REVISION_START)) or 0
-    rev_end = as_int(owner_attrs.get(REVISION_END))
+    problems = _window_problems(owner_attrs, slots)
+    rev_start = as_int(owner_attrs.get(slots.revision_start)) or 0
+    rev_end = as_int(owner_attrs.get(slots.revision_end))
     first = window.first
     valid = [e for e in ordered if e.sequence is not None]
     previous: _Event | None = None
@@ -230,11 +223,11 @@ def _revision_problems(
     return problems
 
 
-def _window_problems(owner_attrs: dict[str, Any], window: _Window) -> list[str]:
+def _window_problems(owner_attrs: dict[str, Any], slots: StoreSlots) -> list[str]:
     """A contract-3 owner's interval must agree with its own transition count."""
-    start = as_int(owner_attrs.get(TRANSITION_START))
-    end = as_int(owner_attrs.get(TRANSITION_END))
-    count = as_int(owner_attrs.get(TRANSITION_COUNT))
+    start = as_int(owner_attrs.get(slots.transition_start))
+    end = as_int(owner_attrs.get(slots.transition_end))
+    count = as_int(owner_attrs.get(slots.transition_count))
     if start is None or end is None:
         return []
     if end < start:
@@ -364,9 +357,11 @@ def _patch_reason(transition: dict[str, Any], problem: str) -> dict[str, Any]:
     )
 
 
-def _state_reasons(attrs: dict[str, Any], reasons: list[dict[str, Any]]) -> tuple[Any, Any, bool]:
-    start, start_problem = read_payload(attrs, STATE_START)
-    end, end_problem = read_payload(attrs, STATE_END)
+def _state_reasons(
+    attrs: dict[str, Any], slots: StoreSlots, reasons: list[dict[str, Any]]
+) -> tuple[Any, Any, bool]:
+    start, start_problem = read_payload(attrs, slots.state_start)
+    end, end_problem = read_payload(attrs, slots.state_end)
     if start_problem:
         reasons.append(reason("missing_state_start", f"cannot replay: {start_problem}"))
     if end_problem:
@@ -413,13 +408,13 @@ def _loss_reasons(
         )
 
 
-def _sdk_reasons(attrs: dict[str, Any], reasons: list[dict[str, Any]]) -> None:
-    if attrs.get(RECONSTRUCTABLE) in (False, "false"):
+def _sdk_reasons(attrs: dict[str, Any], slots: StoreSlots, reasons: list[dict[str, Any]]) -> None:
+    if attrs.get(slots.reconstructable) in (False, "false"):
         reasons.append(
             reason(
                 "sdk_not_reconstructable",
                 "the SDK itself reported that this store cannot be reconstructed "
-                "(junjo.store.reconstructable=false)",
+                f"({slots.reconstructable}=false)",
             )
         )
 
@@ -427,26 +422,28 @@ def _sdk_reasons(attrs: dict[str, Any], reasons: list[dict[str, Any]]) -> None:
 def store_timeline(
     index: TraceIndex, owner: SpanNode, include_states: bool = True
 ) -> dict[str, Any]:
-    """``{"store": {...}, "transitions": [...], "reasons": [...]}`` for ``owner``'s store."""
+    """``{"store": {...}, "transitions": [...], "reasons": [...]}`` for ``owner``'s store (a
+    workflow's or subflow's, or an Agent's application Store)."""
     attrs = owner.attrs
+    slots = owner.store_slots or WORKFLOW_SLOTS
     reasons: list[dict[str, Any]] = []
-    store_id = as_str(attrs.get(STORE_ID))
-    start, end, can_replay = _state_reasons(attrs, reasons)
+    store_id = as_str(attrs.get(slots.store_id))
+    start, end, can_replay = _state_reasons(attrs, slots, reasons)
     events = _store_events(index, store_id) if store_id else []
     if store_id is None:
-        reasons.append(reason("missing_store_id", f"the span has no {STORE_ID}"))
+        reasons.append(reason("missing_store_id", f"the span has no {slots.store_id}"))
     # v2 owners and events carry sequences; legacy ones (≤ 0.62) are ordered by time.
     sequenced = attrs.get(CONTRACT_VERSION) is not None or any(
         EV_SEQUENCE in e.attrs for e in events
     )
-    window = _Window.of(attrs)
+    window = _Window.of(attrs, slots)
     # Other runs' writes to a shared Store are not this owner's to replay.
     events = [e for e in events if window.holds(e)]
     ordered = _order(events, sequenced, reasons)
     if sequenced:
         gap = _sequence_gap(ordered, window)
         reasons.extend([gap] if gap else [])
-        problems = _revision_problems(ordered, attrs, window)
+        problems = _revision_problems(ordered, attrs, slots, window)
         if problems:
             message = "store revisions do not add up: " + "; ".join(problems[:3])
             reasons.append(reason("revision_mismatch", message, details=problems[:LISTED_DETAILS]))
@@ -457,13 +454,13 @@ def store_timeline(
         reasons.append(
             reason(
                 "replay_mismatch",
-                f"replaying the transitions does not give {STATE_END} (differs at "
+                f"replaying the transitions does not give {slots.state_end} (differs at "
                 f"{', '.join(paths[:5]) or 'the root'})",
                 paths=paths,
             )
         )
     _loss_reasons(index, owner, events, reasons)
-    _sdk_reasons(attrs, reasons)
+    _sdk_reasons(attrs, slots, reasons)
     if not include_states:
         for transition in transitions:
             transition.update(state_before=None, state_after=None)
@@ -476,13 +473,13 @@ def store_timeline(
         "state_start": start,
         "state_end": end,
         "replayed_state_end": final,
-        "revision_start": as_int(attrs.get(REVISION_START)),
-        "revision_end": as_int(attrs.get(REVISION_END)),
-        "transition_count": as_int(attrs.get(TRANSITION_COUNT)),
-        "transition_start": as_int(attrs.get(TRANSITION_START)),
-        "transition_end": as_int(attrs.get(TRANSITION_END)),
-        "reconstructable": attrs.get(RECONSTRUCTABLE)
-        if isinstance(attrs.get(RECONSTRUCTABLE), bool)
+        "revision_start": as_int(attrs.get(slots.revision_start)),
+        "revision_end": as_int(attrs.get(slots.revision_end)),
+        "transition_count": as_int(attrs.get(slots.transition_count)),
+        "transition_start": as_int(attrs.get(slots.transition_start)),
+        "transition_end": as_int(attrs.get(slots.transition_end)),
+        "reconstructable": attrs.get(slots.reconstructable)
+        if isinstance(attrs.get(slots.reconstructable), bool)
         else None,
     }
     return {"store": store, "transitions": transitions, "reasons": reasons}
