@@ -1,8 +1,10 @@
 """Fixture access for the workflow tests.
 
 The ``sdk_*.json`` fixtures are real spans: ``make_fixtures.py`` captures them from the junjo
-0.68.0 SDK over OTLP/gRPC, ``legacy_app.py`` from the legacy junjo 0.62.1 SDK. Each is one
-trace as a list of span dicts in the query layer's shape, in arrival order.
+0.68.0 SDK over OTLP/gRPC (contract 2) and the ``sdk3_*.json`` ones from junjo 0.69.0
+(contract 3, ``scripts/sdk_e2e/shared_store_app.py``); ``legacy_app.py`` captures the legacy
+junjo 0.62.1 SDK. Each is one trace as a list of span dicts in the query layer's shape, in
+arrival order.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ FIXTURES = Path(__file__).resolve().with_name("fixtures")
 TICKET = "sdk_ticket_triage"
 ORDER_FAILED = "sdk_order_failed"
 LEGACY_TICKET = "sdk_legacy_ticket_triage"
+SHARED_STORE = "sdk3_shared_store"  # two workflows running concurrently on one Store
+CHECKPOINT_RESUME = "sdk3_checkpoint_resume"  # a run on a Store an earlier trace advanced
+AGENT_DESK = "sdk3_agent_desk"  # an Agent whose Tool writes the workflow's Store
 Span = dict[str, Any]
 
 

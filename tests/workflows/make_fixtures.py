@@ -5,6 +5,8 @@
 Runs the real junjo SDK workload (`scripts/sdk_e2e`) against an in-process OTLP recorder and
 writes each trace as the list of span dicts the query layer hands to
 ``junjo.features.workflows`` (events with ``timeUnixNano`` as a decimal string, dropped counts).
+The contract-3 fixtures (``sdk3_*``) come from ``scripts/sdk_e2e/shared_store_app.py`` on the
+newest SDK.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from scripts.sdk_e2e.run import run_workload
+from scripts.sdk_e2e.run import run_shared_store_workload, run_workload
 from tests.support.otlp_recorder import OtlpRecorder, attributes
 
 FIXTURES = Path(__file__).resolve().with_name("fixtures")
@@ -21,6 +23,11 @@ API_KEY = "fixture-key"
 NAMES = {
     "Support Ticket Triage": "sdk_ticket_triage.json",
     "Order Enrichment": "sdk_order_failed.json",
+}
+CONTRACT_3_NAMES = {
+    "Shared Store Batch": "sdk3_shared_store.json",
+    "Checkpoint Resume": "sdk3_checkpoint_resume.json",
+    "Agent Desk": "sdk3_agent_desk.json",
 }
 
 
@@ -62,19 +69,26 @@ def received_spans(recorder: OtlpRecorder) -> list[dict[str, Any]]:
     return out
 
 
-def main() -> None:
-    with OtlpRecorder(api_key=API_KEY) as recorder:
-        manifest = run_workload(recorder.endpoint, API_KEY, service_name="fixture-app", runs=1)
-        spans = received_spans(recorder)
+def write_traces(spans: list[dict[str, Any]], names: dict[str, str]) -> None:
     FIXTURES.mkdir(exist_ok=True)
     for root in (s for s in spans if s["parent_span_id"] is None):
-        name = NAMES.get(root["name"])
+        name = names.get(root["name"])
         trace = [s for s in spans if s["trace_id"] == root["trace_id"]]
         if name:
             # Keep the wire's arrival order: children arrive before their parents.
             (FIXTURES / name).write_text(json.dumps(trace, indent=1, sort_keys=True) + "\n")
             print(f"{name}: {len(trace)} spans")
+
+
+def main() -> None:
+    with OtlpRecorder(api_key=API_KEY) as recorder:
+        manifest = run_workload(recorder.endpoint, API_KEY, service_name="fixture-app", runs=1)
+        spans = received_spans(recorder)
+    write_traces(spans, NAMES)
     print("packages:", manifest["packages"])
+    write_traces(
+        run_shared_store_workload(None, None, service_name="fixture-app"), CONTRACT_3_NAMES
+    )
 
 
 if __name__ == "__main__":

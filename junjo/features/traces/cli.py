@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -129,7 +129,7 @@ def show(
         detail = source.trace(trace_id)
         workflows = []
         if state:
-            owners = [s for s in detail["spans"] if s.get("junjo_span_type") in _OWNER_TYPES]
+            owners = [s for s in detail["spans"] if _replays_a_store(s)]
             owners.sort(key=lambda span: span["start_time_ns"])
             workflows = [source.workflow(trace_id, s["span_id"]) for s in owners]
     if json_output:
@@ -142,6 +142,15 @@ def show(
 
 
 _OWNER_TYPES = ("workflow", "subflow")
+# Telemetry contract 3: an Agent run that used an application Store replays it too.
+_AGENT_APPLICATION_STORE = "junjo.agent.application_store.id"
+
+
+def _replays_a_store(span: dict[str, Any]) -> bool:
+    if span.get("junjo_span_type") in _OWNER_TYPES:
+        return True
+    attrs = span.get("attributes_json") or {}
+    return span.get("junjo_span_type") == "agent" and _AGENT_APPLICATION_STORE in attrs
 
 
 def _resolve_prefix(source: TraceSource, trace_id: str) -> str:

@@ -182,7 +182,8 @@ async def service_summaries(request: Request) -> JSONResponse:
 
 
 @endpoint(
-    "A workflow or subflow run: graph, node spans, store transitions with state, integrity",
+    "A workflow or subflow run (or an agent's application store): graph, node spans, store "
+    "transitions with state, integrity",
     auth="session_or_read_key",
     tag="traces",
     responses={200: {"type": "object"}, 404: ERROR_SCHEMA},

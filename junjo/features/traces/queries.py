@@ -390,7 +390,8 @@ def service_summaries(conn: Any, actor: Principal) -> list[dict[str, Any]]:
 
 
 def workflow_execution(conn: Any, actor: Principal, trace_id: str, span_id: str) -> dict[str, Any]:
-    """A workflow or subflow run: graph, node→span mapping, replayed store transitions."""
+    """A workflow or subflow run (or an agent's application store): graph, node→span mapping,
+    replayed store transitions."""
     from junjo.features.workflows import build_workflow_execution
 
     actor.require_read()

@@ -208,7 +208,7 @@ def transitions(execution: dict[str, Any]) -> Group:
     verdict."""
     parts: list[Any] = []
     owner = execution.get("span", {})
-    kind = owner.get("span_type") or "workflow"
+    kind = owner.get("span_type") or "workflow"  # workflow, subflow or agent
     parts.append(Text(f"{kind} {owner.get('name', '?')} ({owner.get('span_id', '?')})", "bold"))
     for transition in execution.get("transitions", []):
         number = transition.get("sequence") or transition.get("position")  # legacy: no sequence

@@ -23,7 +23,7 @@ from junjo.features.workflows.trace_index import (
     CONTRACT_VERSION,
     NODE_COUNT,
     PARENT_STORE_ID,
-    STORE_ID,
+    WORKFLOW_SLOTS,
     SpanNode,
     TraceIndex,
     as_int,
@@ -64,7 +64,7 @@ def _owner_summary(index: TraceIndex, span: SpanNode) -> dict[str, Any]:
         "definition_id": span.definition_id,
         "runtime_id": span.runtime_id,
         "structural_id": span.structural_id,
-        "store_id": as_str(attrs.get(STORE_ID)),
+        "store_id": as_str(attrs.get((span.store_slots or WORKFLOW_SLOTS).store_id)),
         "parent_store_id": as_str(attrs.get(PARENT_STORE_ID)),
         "node_count": as_int(attrs.get(NODE_COUNT)),
         "correlation": (
@@ -175,9 +175,12 @@ def _find_owner(index: TraceIndex, span_id: Any) -> SpanNode:
     span = index.spans.get(span_id)
     if span is None:
         raise NotFound(f"span {span_id} is not in this trace")
-    if not span.is_owner:
+    if span.store_slots is None:
         kind = span.span_type or "a non-Junjo span"
-        raise InvalidInput(f"span {span_id} is {kind}, not a workflow or subflow")
+        raise InvalidInput(
+            f"span {span_id} is {kind}, not a workflow or subflow "
+            "(nor an agent with an application store)"
+        )
     return span
 
 
@@ -193,10 +196,11 @@ def _graph_reasons(graph: dict[str, Any] | None) -> list[dict[str, Any]]:
 def build_workflow_execution(
     trace_spans: list[dict[str, Any]], span_id: str, *, include_states: bool = True
 ) -> dict[str, Any]:
-    """Everything about one workflow or subflow run. See the module docstring and README.
+    """Everything about one workflow or subflow run, or about the application Store of an
+    Agent run (contract 3; no graph). See the module docstring and README.
 
     Raises ``NotFound`` if ``span_id`` is not in ``trace_spans`` and ``InvalidInput`` if it is
-    not a workflow/subflow span; any malformed telemetry becomes an integrity reason instead.
+    neither; any malformed telemetry becomes an integrity reason instead.
     ``include_states=False`` leaves ``state_before``/``state_after`` null (smaller payload).
     """
     index = TraceIndex(trace_spans)
@@ -206,7 +210,9 @@ def build_workflow_execution(
     timeline = store_timeline(index, owner, include_states)
     for transition in timeline["transitions"]:
         transition["node_id"] = span_nodes.get(transition["span_id"])
-    reasons = _graph_reasons(graph) + timeline["reasons"]
+    # An Agent has no graph to miss: only its application Store's timeline is judged.
+    graph_reasons = _graph_reasons(graph) if owner.is_owner else []
+    reasons = graph_reasons + timeline["reasons"]
     executed = {node_id for node_id, spans in node_spans.items() if spans}
     return {
         "span": _owner_summary(index, owner),

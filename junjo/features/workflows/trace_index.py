@@ -28,8 +28,44 @@ GRAPH_V1 = "junjo.workflow.graph_structure"
 REVISION_START = "junjo.store.revision.start"
 REVISION_END = "junjo.store.revision.end"
 TRANSITION_COUNT = "junjo.store.transition.count"
+# Contract 3: a Store may be shared (by sibling executions, agents, later runs), so sequences
+# count per Store; an owner replays the transitions in (TRANSITION_START, TRANSITION_END].
+TRANSITION_START = "junjo.store.transition.start"
+TRANSITION_END = "junjo.store.transition.end"
 RECONSTRUCTABLE = "junjo.store.reconstructable"
 NODE_COUNT = "junjo.workflow.node.count"
+
+AGENT_APP_STORE = "junjo.agent.application_store"  # contract 3: an Agent's application Store
+AGENT_APP_STATE = "junjo.agent.application_state"
+
+
+@dataclass(frozen=True)
+class StoreSlots:
+    """Where a span that replays a Store keeps that Store's owner attributes."""
+
+    store_id: str
+    state_start: str
+    state_end: str
+    revision_start: str
+    revision_end: str
+    transition_start: str
+    transition_end: str
+    transition_count: str
+    reconstructable: str
+
+
+WORKFLOW_SLOTS = StoreSlots(
+    STORE_ID, STATE_START, STATE_END, REVISION_START, REVISION_END, TRANSITION_START,
+    TRANSITION_END, TRANSITION_COUNT, RECONSTRUCTABLE,
+)  # fmt: skip
+# An Agent's own ``junjo.store.*`` attributes describe its private runtime Store; the
+# application Store it borrowed or made (``store=``/``store_factory``) has these.
+AGENT_APPLICATION_SLOTS = StoreSlots(
+    f"{AGENT_APP_STORE}.id", f"{AGENT_APP_STATE}.start", f"{AGENT_APP_STATE}.end",
+    f"{AGENT_APP_STORE}.revision.start", f"{AGENT_APP_STORE}.revision.end",
+    f"{AGENT_APP_STORE}.transition.start", f"{AGENT_APP_STORE}.transition.end",
+    f"{AGENT_APP_STORE}.transition.count", f"{AGENT_APP_STORE}.reconstructable",
+)  # fmt: skip
 
 OWNER_TYPES = frozenset({"workflow", "subflow"})
 # Span types that are graph nodes (or graph owners). Agent spans are not graph nodes: their
@@ -97,6 +133,16 @@ class SpanNode:
     @property
     def is_graph_span(self) -> bool:
         return self.span_type in GRAPH_TYPES
+
+    @property
+    def store_slots(self) -> StoreSlots | None:
+        """Where this span's replayable Store is described: a workflow's or subflow's Store,
+        or an Agent's application Store (when it has one); None for any other span."""
+        if self.is_owner:
+            return WORKFLOW_SLOTS
+        if self.span_type == "agent" and AGENT_APPLICATION_SLOTS.store_id in self.attrs:
+            return AGENT_APPLICATION_SLOTS
+        return None
 
     @property
     def definition_id(self) -> str | None:

@@ -18,15 +18,10 @@ from junjo.features.workflows.jsonpatch import PatchError, apply_patch, diff_pat
 from junjo.features.workflows.trace_index import (
     CONTRACT_VERSION,
     PARENT_STORE_ID,
-    RECONSTRUCTABLE,
-    REVISION_END,
-    REVISION_START,
-    STATE_END,
-    STATE_START,
-    STORE_ID,
-    TRANSITION_COUNT,
+    WORKFLOW_SLOTS,
     JsonAttributeError,
     SpanNode,
+    StoreSlots,
     TraceIndex,
     as_int,
     as_str,
@@ -50,6 +45,39 @@ LISTED_DETAILS = 20
 
 def reason(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "message": message, **extra}
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The transition sequences one owner replays: ``first..last`` inclusive.
+
+    Contract 2 counts sequences per run, so a run owns ``1..transition.count``. Contract 3
+    counts them per Store (a Store can be shared and outlive a run), so a run owns
+    ``(transition.start, transition.end]``, sibling executions' writes on that Store included.
+    ``last`` is None when the owner never said where it ended (it did not finish)."""
+
+    first: int
+    last: int | None
+    shared: bool  # contract 3: the Store's sequences go on before and after this owner
+
+    @classmethod
+    def of(cls, attrs: dict[str, Any], slots: StoreSlots) -> _Window:
+        start = as_int(attrs.get(slots.transition_start))
+        count = as_int(attrs.get(slots.transition_count))
+        if start is None:
+            return cls(1, count, shared=False)
+        end = as_int(attrs.get(slots.transition_end))
+        if end is None and count is not None:
+            end = start + count
+        return cls(start + 1, end, shared=True)
+
+    def holds(self, event: _Event) -> bool:
+        """Contract 2 owns every transition of its Store; events without a valid sequence stay
+        in too: they are reported, not silently lost."""
+        seq = event.sequence
+        if not self.shared:
+            return True
+        return seq is None or (seq >= self.first and (self.last is None or seq <= self.last))
 
 
 @dataclass
@@ -123,9 +151,9 @@ def _numbers(values: list[int]) -> str:
     return shown + (f" and {len(values) - 10} more" if len(values) > 10 else "")
 
 
-def _gaps(present: list[int], expected_max: int) -> list[tuple[int, int]]:
-    """Missing ranges in 1..expected_max given the sorted distinct sequences present."""
-    ranges, previous = [], 0
+def _gaps(present: list[int], first: int, expected_max: int) -> list[tuple[int, int]]:
+    """Missing ranges in first..expected_max given the sorted distinct sequences present."""
+    ranges, previous = [], first - 1
     for seq in [*present, expected_max + 1]:
         if seq > previous + 1:
             ranges.append((previous + 1, min(seq - 1, expected_max)))
@@ -133,10 +161,10 @@ def _gaps(present: list[int], expected_max: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in ranges if a <= b]
 
 
-def _sequence_gap(ordered: list[_Event], count: int | None) -> dict[str, Any] | None:
+def _sequence_gap(ordered: list[_Event], window: _Window) -> dict[str, Any] | None:
     present = sorted({e.sequence for e in ordered if e.sequence is not None})
-    expected_max = max([*present, count or 0])
-    ranges = _gaps(present, expected_max)
+    expected_max = max([*present, window.last or 0])
+    ranges = _gaps(present, window.first, expected_max)
     if not ranges:
         return None
     missing: list[int] = []
@@ -154,13 +182,15 @@ def _sequence_gap(ordered: list[_Event], count: int | None) -> dict[str, Any] | 
     )
 
 
-def _revision_problems(ordered: list[_Event], owner_attrs: dict[str, Any]) -> list[str]:
+def _revision_problems(
+    ordered: list[_Event], owner_attrs: dict[str, Any], slots: StoreSlots, window: _Window
+) -> list[str]:
     """Revision bookkeeping that contradicts itself. Gaps are reported elsewhere, so only
     neighbours with consecutive sequences are compared."""
-    problems = []
-    rev_start = as_int(owner_attrs.get(REVISION_START)) or 0
-    rev_end = as_int(owner_attrs.get(REVISION_END))
-    count = as_int(owner_attrs.get(TRANSITION_COUNT))
+    problems = _window_problems(owner_attrs, slots)
+    rev_start = as_int(owner_attrs.get(slots.revision_start)) or 0
+    rev_end = as_int(owner_attrs.get(slots.revision_end))
+    first = window.first
     valid = [e for e in ordered if e.sequence is not None]
     previous: _Event | None = None
     for event in valid:
@@ -174,23 +204,39 @@ def _revision_problems(ordered: list[_Event], owner_attrs: dict[str, Any]) -> li
             problems.append(f"transition {seq} has no revision numbers")
         elif after not in (before, before + 1):
             problems.append(f"transition {seq} goes from revision {before} to {after}")
-        elif seq == 1 and before != rev_start:
-            problems.append(f"transition 1 starts at revision {before}, not {rev_start}")
+        elif seq == first and before != rev_start:
+            problems.append(f"transition {seq} starts at revision {before}, not {rev_start}")
         elif previous is not None and previous.sequence == seq - 1:
             prev_after = as_int(previous.attrs.get(EV_REV_AFTER))
             if prev_after is not None and before != prev_after:
                 problems.append(f"transition {seq} starts at revision {before}, not {prev_after}")
         previous = event
-    last_seq = (valid[-1].sequence or 0) if valid else 0
-    if count is not None and last_seq > count:
-        problems.append(f"transition.count is {count} but transition {last_seq} exists")
-    if rev_end is not None and (count is None or last_seq == count):
+    last_seq = (valid[-1].sequence or 0) if valid else first - 1
+    if window.last is not None and last_seq > window.last:
+        problems.append(f"transition.count is {window.last} but transition {last_seq} exists")
+    if rev_end is not None and (window.last is None or last_seq == window.last):
         last_after = as_int(valid[-1].attrs.get(EV_REV_AFTER)) if valid else rev_start
         if last_after is not None and last_after != rev_end:
             problems.append(
                 f"revision.end is {rev_end} but the last transition ends at {last_after}"
             )
     return problems
+
+
+def _window_problems(owner_attrs: dict[str, Any], slots: StoreSlots) -> list[str]:
+    """A contract-3 owner's interval must agree with its own transition count."""
+    start = as_int(owner_attrs.get(slots.transition_start))
+    end = as_int(owner_attrs.get(slots.transition_end))
+    count = as_int(owner_attrs.get(slots.transition_count))
+    if start is None or end is None:
+        return []
+    if end < start:
+        return [f"transition.end {end} is before transition.start {start}"]
+    if count is not None and count != end - start:
+        return [
+            f"transition.count is {count} but the interval ({start}, {end}] holds {end - start}"
+        ]
+    return []
 
 
 # -- payloads --------------------------------------------------------------------------------
@@ -250,11 +296,11 @@ def _transition(event: _Event, position: int, index: TraceIndex) -> dict[str, An
     }
 
 
-def _in_sequence(ordered: list[_Event], sequenced: bool) -> list[bool]:
+def _in_sequence(ordered: list[_Event], sequenced: bool, first: int) -> list[bool]:
     """Per event: does it directly follow the previous one (no gap, duplicate, bad number)?"""
     if not sequenced:
         return [True] * len(ordered)
-    out, expected = [], 1
+    out, expected = [], first
     for event in ordered:
         out.append(event.sequence == expected)
         if event.sequence is not None:
@@ -268,6 +314,7 @@ def _replay(
     state_start: Any,
     can_replay: bool,
     sequenced: bool,
+    first: int,
     reasons: list[dict[str, Any]],
 ) -> Any:
     """Fill patches and states; return the replayed final state (None if no start).
@@ -275,7 +322,7 @@ def _replay(
     After a failed patch or a missing sequence the replay goes on from the last known state,
     so later states are best effort: ``state_reliable`` turns False from there on."""
     state, reliable = state_start, can_replay
-    in_sequence = _in_sequence(ordered, sequenced)
+    in_sequence = _in_sequence(ordered, sequenced, first)
     for event, out, follows in zip(ordered, transitions, in_sequence, strict=True):
         reliable = reliable and follows
         patch, problem = _patch(event)
@@ -310,9 +357,11 @@ def _patch_reason(transition: dict[str, Any], problem: str) -> dict[str, Any]:
     )
 
 
-def _state_reasons(attrs: dict[str, Any], reasons: list[dict[str, Any]]) -> tuple[Any, Any, bool]:
-    start, start_problem = read_payload(attrs, STATE_START)
-    end, end_problem = read_payload(attrs, STATE_END)
+def _state_reasons(
+    attrs: dict[str, Any], slots: StoreSlots, reasons: list[dict[str, Any]]
+) -> tuple[Any, Any, bool]:
+    start, start_problem = read_payload(attrs, slots.state_start)
+    end, end_problem = read_payload(attrs, slots.state_end)
     if start_problem:
         reasons.append(reason("missing_state_start", f"cannot replay: {start_problem}"))
     if end_problem:
@@ -359,13 +408,13 @@ def _loss_reasons(
         )
 
 
-def _sdk_reasons(attrs: dict[str, Any], reasons: list[dict[str, Any]]) -> None:
-    if attrs.get(RECONSTRUCTABLE) in (False, "false"):
+def _sdk_reasons(attrs: dict[str, Any], slots: StoreSlots, reasons: list[dict[str, Any]]) -> None:
+    if attrs.get(slots.reconstructable) in (False, "false"):
         reasons.append(
             reason(
                 "sdk_not_reconstructable",
                 "the SDK itself reported that this store cannot be reconstructed "
-                "(junjo.store.reconstructable=false)",
+                f"({slots.reconstructable}=false)",
             )
         )
 
@@ -373,40 +422,45 @@ def _sdk_reasons(attrs: dict[str, Any], reasons: list[dict[str, Any]]) -> None:
 def store_timeline(
     index: TraceIndex, owner: SpanNode, include_states: bool = True
 ) -> dict[str, Any]:
-    """``{"store": {...}, "transitions": [...], "reasons": [...]}`` for ``owner``'s store."""
+    """``{"store": {...}, "transitions": [...], "reasons": [...]}`` for ``owner``'s store (a
+    workflow's or subflow's, or an Agent's application Store)."""
     attrs = owner.attrs
+    slots = owner.store_slots or WORKFLOW_SLOTS
     reasons: list[dict[str, Any]] = []
-    store_id = as_str(attrs.get(STORE_ID))
-    start, end, can_replay = _state_reasons(attrs, reasons)
+    store_id = as_str(attrs.get(slots.store_id))
+    start, end, can_replay = _state_reasons(attrs, slots, reasons)
     events = _store_events(index, store_id) if store_id else []
     if store_id is None:
-        reasons.append(reason("missing_store_id", f"the span has no {STORE_ID}"))
+        reasons.append(reason("missing_store_id", f"the span has no {slots.store_id}"))
     # v2 owners and events carry sequences; legacy ones (≤ 0.62) are ordered by time.
     sequenced = attrs.get(CONTRACT_VERSION) is not None or any(
         EV_SEQUENCE in e.attrs for e in events
     )
+    window = _Window.of(attrs, slots)
+    # Other runs' writes to a shared Store are not this owner's to replay.
+    events = [e for e in events if window.holds(e)]
     ordered = _order(events, sequenced, reasons)
     if sequenced:
-        gap = _sequence_gap(ordered, as_int(attrs.get(TRANSITION_COUNT)))
+        gap = _sequence_gap(ordered, window)
         reasons.extend([gap] if gap else [])
-        problems = _revision_problems(ordered, attrs)
+        problems = _revision_problems(ordered, attrs, slots, window)
         if problems:
             message = "store revisions do not add up: " + "; ".join(problems[:3])
             reasons.append(reason("revision_mismatch", message, details=problems[:LISTED_DETAILS]))
     transitions = [_transition(e, i, index) for i, e in enumerate(ordered, start=1)]
-    final = _replay(ordered, transitions, start, can_replay, sequenced, reasons)
+    final = _replay(ordered, transitions, start, can_replay, sequenced, window.first, reasons)
     if can_replay and end is not None and not json_equal(final, end):
         paths = diff_paths(final, end)
         reasons.append(
             reason(
                 "replay_mismatch",
-                f"replaying the transitions does not give {STATE_END} (differs at "
+                f"replaying the transitions does not give {slots.state_end} (differs at "
                 f"{', '.join(paths[:5]) or 'the root'})",
                 paths=paths,
             )
         )
     _loss_reasons(index, owner, events, reasons)
-    _sdk_reasons(attrs, reasons)
+    _sdk_reasons(attrs, slots, reasons)
     if not include_states:
         for transition in transitions:
             transition.update(state_before=None, state_after=None)
@@ -419,11 +473,13 @@ def store_timeline(
         "state_start": start,
         "state_end": end,
         "replayed_state_end": final,
-        "revision_start": as_int(attrs.get(REVISION_START)),
-        "revision_end": as_int(attrs.get(REVISION_END)),
-        "transition_count": as_int(attrs.get(TRANSITION_COUNT)),
-        "reconstructable": attrs.get(RECONSTRUCTABLE)
-        if isinstance(attrs.get(RECONSTRUCTABLE), bool)
+        "revision_start": as_int(attrs.get(slots.revision_start)),
+        "revision_end": as_int(attrs.get(slots.revision_end)),
+        "transition_count": as_int(attrs.get(slots.transition_count)),
+        "transition_start": as_int(attrs.get(slots.transition_start)),
+        "transition_end": as_int(attrs.get(slots.transition_end)),
+        "reconstructable": attrs.get(slots.reconstructable)
+        if isinstance(attrs.get(slots.reconstructable), bool)
         else None,
     }
     return {"store": store, "transitions": transitions, "reasons": reasons}
