@@ -10,6 +10,9 @@ PY_PATHS := junjo tests scripts proto
 $(BIN)/junjo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	# A venv made before the distribution was renamed junjo-server still has "junjo" in it,
+	# the same package and commands under the SDK's name: gone, so one distribution owns them.
+	if $(BIN)/pip show --quiet junjo 2>/dev/null; then $(BIN)/pip uninstall --quiet --yes junjo; fi
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(BIN)/junjo
 

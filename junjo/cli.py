@@ -12,7 +12,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from junjo import __version__
+from junjo import DISTRIBUTION, __version__
 from junjo.cli_support import ConfigFile, DataDir, friendly_errors, load
 
 app = typer.Typer(
@@ -26,7 +26,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"junjo {__version__}")
+        # The distribution, not the command: the SDK installs a `junjo` command too.
+        typer.echo(f"{DISTRIBUTION} {__version__}")
         raise typer.Exit()
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from junjo import DISTRIBUTION
 from junjo.kernel.transaction import transaction
 
 # A sqlite3.Connection or a duckdb.DuckDBPyConnection (DuckDB is not imported here:
@@ -135,7 +136,7 @@ def status(conn: Connection, migrations: Migrations) -> MigrationStatus:
         raise SchemaTooNew(
             f"{migrations.store} is at schema version {current}, but this junjo only knows "
             f"versions up to {migrations.latest}: it was written by a newer junjo. Upgrade "
-            "junjo (pipx upgrade junjo) or point --data-dir at another directory."
+            f"junjo (pipx upgrade {DISTRIBUTION}) or point --data-dir at another directory."
         )
     pending = [m for m in migrations.steps if m.version > current]
     return MigrationStatus(current, migrations.latest, pending)

@@ -1,10 +1,12 @@
 """The `junjo` command itself: entry points, what --help imports, settings errors, and the
 data dir a command creates."""
 
+import importlib.metadata
 import stat
 import subprocess
 import sys
 
+from junjo import DISTRIBUTION, __version__
 from tests.support.cli import run_cli
 from tests.support.files import assert_private
 from tests.support.server import clean_env
@@ -14,7 +16,15 @@ def test_version_and_module_entry_point():
     result = subprocess.run(
         [sys.executable, "-m", "junjo", "--version"], capture_output=True, text=True, check=True
     )
-    assert result.stdout.startswith("junjo ")
+    assert result.stdout == f"junjo-server {__version__}\n"
+
+
+def test_the_distribution_installs_both_commands():
+    """`junjo`, and `junjo-server` for where the SDK's `junjo` comes first on PATH."""
+    dist = importlib.metadata.distribution(DISTRIBUTION)
+    assert dist.metadata["Name"] == "junjo-server"
+    scripts = {e.name: e.value for e in dist.entry_points if e.group == "console_scripts"}
+    assert scripts == {"junjo": "junjo.cli:main", "junjo-server": "junjo.cli:main"}
 
 
 def test_help_does_not_import_the_heavy_stack():
