@@ -1,8 +1,9 @@
 """The Starlette application: the features' routes and lifespans, middleware, errors.
 
 ``create_app`` only assembles; everything that opens a file or a port happens in the
-lifespan, which ``junjo serve`` enters before it binds HTTP (so a startup failure is one
-clear error, not a traceback), and Starlette's ``TestClient`` enters in tests.
+lifespan, which ``junjo serve`` enters once its HTTP port is bound and before uvicorn
+starts (so a startup failure is one clear error, not a traceback), and Starlette's
+``TestClient`` enters in tests.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 
@@ -17,6 +18,7 @@ from starlette.applications import Starlette
 from junjo import __version__
 from junjo.config import Settings, data_dir_exposure
 from junjo.kernel.errors import Conflict
+from junjo.kernel.ports import listen
 from junjo.kernel.runtime_file import (
     DataDirInUse,
     RuntimeInfo,
@@ -56,6 +58,24 @@ def serve(settings: Settings) -> None:
 
 def _serve_locked(settings: Settings, exposure: str | None) -> None:
     limits = _connection_limits(settings)
+    # Bound before the lifespan, which announces the server (banner, setup token): a port
+    # another process holds is then one error line and nothing else.
+    sockets = listen(
+        settings.host, settings.port, limits.http_backlog, door="HTTP", option="--port"
+    )
+    try:
+        _serve_on(sockets, settings, limits, exposure)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _serve_on(
+    sockets: list[socket.socket],
+    settings: Settings,
+    limits: ConnectionLimits,
+    exposure: str | None,
+) -> None:
     http_url = f"http://{_url_host(settings.host)}:{settings.port}"
     launch = Launch(
         http_url=http_url,
@@ -81,20 +101,27 @@ def _serve_locked(settings: Settings, exposure: str | None) -> None:
             forwarded_allow_ips=list(settings.trusted_proxies),
         )
     )
-    asyncio.run(_run(app, server, settings, launch, exposure))
+    asyncio.run(_run(app, server, sockets, settings, exposure))
 
 
 async def _run(
-    app: Starlette, server: uvicorn.Server, settings: Settings, launch: Launch, exposure: str | None
+    app: Starlette,
+    server: uvicorn.Server,
+    sockets: list[socket.socket],
+    settings: Settings,
+    exposure: str | None,
 ) -> None:
     async with app.router.lifespan_context(app):
         state = state_of_app(app)
+        launch = state.launch
         token = launch.local_token or ""
         runtime = RuntimeInfo(os.getpid(), launch.http_url, state.grpc_port, token)
         try:
             write_runtime_file(settings.runtime_file_path, runtime)
             _print_banner(settings, state, exposure)
-            await server.serve()
+            # uvicorn says where it listens only for the sockets it binds itself.
+            log.info("HTTP listening on %s:%d", settings.host, settings.port)
+            await server.serve(sockets=sockets)
         finally:
             remove_runtime_file(settings.runtime_file_path)
     log.info("stopped")

@@ -18,7 +18,7 @@ from tests.support.files import assert_private, file_modes, newer_data_dir
 from tests.support.keys import make_keys
 from tests.support.otlp_builders import junjo_workflow_trace, request_payload
 from tests.support.proxy import PlainProxy
-from tests.support.server import ServerProcess, free_port, junjo_command
+from tests.support.server import ServerProcess, clean_env, free_port, junjo_command
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
@@ -86,6 +86,35 @@ def test_serve_refuses_a_newer_data_dir(tmp_path):
     )
     assert result.returncode == 1
     assert "newer junjo" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_port_another_server_holds_is_one_error_line_before_any_announcement(tmp_path):
+    """No banner, no setup token, no log: the port is checked before anything is said."""
+    with ServerProcess(tmp_path / "running") as running:
+        taken = {
+            ("HTTP", "--port", running.port): ("--grpc-port", free_port()),
+            ("OTLP/gRPC", "--grpc-port", running.grpc_port): ("--port", free_port()),
+        }
+        for (door, option, port), (other_option, other_port) in taken.items():
+            second = tmp_path / option
+            result = subprocess.run(
+                junjo_command(
+                    "serve",
+                    *("--data-dir", str(second), option, str(port), other_option, str(other_port)),
+                ),
+                capture_output=True,
+                text=True,
+                env=clean_env(),
+                timeout=60,
+            )
+            assert result.returncode == 1
+            assert result.stderr.splitlines() == [
+                f"Error: cannot listen for {door} on 127.0.0.1:{port}: address already in use"
+                f" (is another server running? choose another port with {option})"
+            ]
+            assert "Setup token" not in result.stderr + result.stdout
+            assert not (second / "server.json").exists()
+        assert running.client().get("/health").status_code == 200
 
 
 def test_concurrent_requests_over_real_http(tmp_path):

@@ -38,6 +38,7 @@ from junjo.features.ingest.otlp import OtlpDecodeError, PayloadTooLarge, encode_
 from junjo.features.ingest.service import IngestService, KeyVerifierLike
 from junjo.kernel.credentials import presented_key
 from junjo.kernel.errors import JunjoError, outcome
+from junjo.kernel.ports import listen
 
 if TYPE_CHECKING:
     Context = grpc.aio.ServicerContext[bytes, bytes]
@@ -94,6 +95,7 @@ class GrpcIngestServer:
     ) -> None:
         self._service = service
         self._verifier = verifier
+        self._host, self._requested_port = host, port
         self._address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self._workers = workers
         self._receive_timeout_s = receive_timeout_s
@@ -133,6 +135,12 @@ class GrpcIngestServer:
             # it gRPC answers RESOURCE_EXHAUSTED, which OTLP clients retry.
             maximum_concurrent_rpcs=self._workers * 8,
         )
+        if self._requested_port:
+            # gRPC's own bind failure is a C-core log line plus a vague error: ask first.
+            for probe in listen(
+                self._host, self._requested_port, 1, door="OTLP/gRPC", option="--grpc-port"
+            ):
+                probe.close()
         try:
             port = self._server.add_insecure_port(self._address)
         except RuntimeError as exc:
