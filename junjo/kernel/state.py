@@ -33,6 +33,8 @@ class Launch:
     """What the process that runs the app decides, beside the settings."""
 
     http_url: str = "http://127.0.0.1:26154"  # where this server is reached, for notices
+    # What to type for this server's CLI, for notices (``junjo serve``: ``cli_command()``).
+    command: str = "junjo"
     # The local operator's credential: the token written to server.json for the CLI.
     local_token: str | None = None
     setup_token: str | None = None  # None: one is made when there is no user yet

@@ -7,10 +7,13 @@ import contextlib
 import logging
 import os
 import secrets
+import shlex
+import shutil
 import signal
 import socket
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -79,6 +82,7 @@ def _serve_on(
     http_url = f"http://{_url_host(settings.host)}:{settings.port}"
     launch = Launch(
         http_url=http_url,
+        command=cli_command(),
         local_token=secrets.token_urlsafe(32),
         grpc_max_connections=limits.grpc,
     )
@@ -125,6 +129,27 @@ async def _run(
         finally:
             remove_runtime_file(settings.runtime_file_path)
     log.info("stopped")
+
+
+def cli_command() -> str:
+    """What to type, on this machine, for the CLI of the server this process runs: the
+    ``junjo`` of the banner's and notices' commands.
+
+    How the process was started says which installed ``junjo`` is this server's: the
+    script in ``sys.argv[0]`` (``junjo`` or ``junjo-server``), or ``python -m junjo``.
+    A bare name would be wrong wherever PATH finds another file by it or none at all: after
+    ``make serve`` (``.venv/bin`` is not on PATH), or where the SDK's ``junjo`` comes first.
+    So the script's name only when PATH finds that very file; else its absolute path (it
+    works from any directory); ``<this python> -m junjo`` when started that way, or when
+    ``sys.argv[0]`` is no file (started from ``python -c``).
+    """
+    script = Path(sys.argv[0])
+    if script.name in ("junjo", "junjo-server") and script.is_file():
+        found = shutil.which(script.name)
+        if found is not None and os.path.samefile(found, script):
+            return script.name
+        return shlex.quote(str(script.absolute()))
+    return shlex.join([sys.executable, "-m", "junjo"])
 
 
 def _connection_limits(settings: Settings) -> ConnectionLimits:
@@ -180,6 +205,7 @@ def _print_banner(settings: Settings, state: AppState, exposure: str | None) -> 
         f"  OTLP/gRPC        {_url_host(settings.host)}:{state.grpc_port}",
         f"  OTLP/HTTP        {http_url}/v1/traces",
         f"  Data dir         {settings.data_dir}",
+        f"  CLI              {state.launch.command} --help",
         f"  Allowed hosts    {host_policy(settings).describe()}",
     ]
     if settings.host in WILDCARD_BINDS and not (settings.allowed_hosts or settings.public_url):

@@ -49,7 +49,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 class ServerProcess:
     """Starts ``junjo serve``; collects its stderr; waits until /health answers.
 
-    ``open_files``: run it under that open-file limit (soft and hard).
+    ``open_files``: run it under that open-file limit (soft and hard). ``program``: the
+    ``junjo`` to run (default ``junjo_command()``), e.g. a console script.
     """
 
     def __init__(
@@ -59,8 +60,10 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         open_files: int | None = None,
         umask: int = -1,
+        program: list[str] | None = None,
     ):
         self.data_dir = data_dir
+        self.program = program or junjo_command()
         self.open_files = open_files
         self.umask = umask  # -1: inherit the test process's
         self.port = free_port()
@@ -80,7 +83,8 @@ class ServerProcess:
         return f"127.0.0.1:{self.grpc_port}"
 
     def start(self, timeout: float = 30) -> ServerProcess:
-        args = junjo_command(
+        args = [
+            *self.program,
             "serve",
             "--data-dir",
             str(self.data_dir),
@@ -89,7 +93,7 @@ class ServerProcess:
             "--grpc-port",
             str(self.grpc_port),
             *self.extra_args,
-        )
+        ]
         if self.open_files is not None:  # a shell sets the limit, then becomes junjo (exec)
             args = ["/bin/sh", "-c", f'ulimit -n {self.open_files} && exec "$@"', "sh", *args]
         self.output = []

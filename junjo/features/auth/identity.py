@@ -12,17 +12,19 @@ import hashlib
 import hmac
 import json
 import secrets
+import shlex
 from collections.abc import Iterator
+from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 
-from junjo.config import session_secret
+from junjo.config import default_data_dir, session_secret
 from junjo.features.auth.sessions import COOKIE_NAME, SessionSigner
 from junjo.features.auth.throttle import SignInThrottle
 from junjo.features.users import get_user, has_users
 from junjo.kernel.principal import Principal
-from junjo.kernel.state import AppState, state_of
+from junjo.kernel.state import AppState, Launch, state_of
 
 SETUP_COOKIE = "junjo_setup"
 SETUP_COOKIE_MAX_AGE_S = 15 * 60
@@ -87,7 +89,7 @@ def lifespan(state: AppState) -> Iterator[None]:
         token = state.launch.setup_token or secrets.token_urlsafe(24)
         # Behind a proxy, the browser reaches the setup URL by the public name.
         browser_url = state.settings.public_url.rstrip("/") or state.launch.http_url
-        state.notices += _setup_notice(token, state.launch.http_url, browser_url)
+        state.notices += _setup_notice(token, state.launch, settings.data_dir, browser_url)
     state.provide(SetupState(token, secret))
     state.identify_by(session_principal)
     yield
@@ -105,15 +107,20 @@ def session_principal(request: Request) -> Principal | None:
     return Principal("user", user.id, user.email)
 
 
-def _setup_notice(token: str, http_url: str, browser_url: str) -> list[str]:
+def _setup_notice(token: str, launch: Launch, data_dir: Path, browser_url: str) -> list[str]:
+    """The ways to the first user; the commands work pasted into a shell here: this
+    server's ``junjo`` as it is typed on this machine (``Launch.command``), and its data
+    dir unless a bare command finds it anyway (the default)."""
     body = {"email": "you@example.com", "password": "...", "setup_token": token}
+    default = data_dir == default_data_dir()
+    where = "" if default else f" --data-dir {shlex.quote(str(data_dir.absolute()))}"
     return [
         "No users yet. Create the first one on this machine:",
-        "  junjo user add you@example.com",
+        f"  {launch.command} user add{where} you@example.com",
         "or open this in a browser, then fill in the setup form it leads to (15 minutes):",
         f"  {browser_url}/setup?token={token}",
         "or over HTTP: POST /users/create-first-user with the setup token:",
-        f"  curl -X POST {http_url}/users/create-first-user \\",
+        f"  curl -X POST {launch.http_url}/users/create-first-user \\",
         "    -H 'Content-Type: application/json' \\",
         f"    -d '{json.dumps(body)}'",
         f"Setup token: {token}",
