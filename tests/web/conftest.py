@@ -1,0 +1,70 @@
+"""Browser tests: Playwright driving Debian's chromium (``.ci/run`` installs it; Playwright's
+own browser download is never used). Every page fails its test on a console error, and
+leaves a screenshot in one folder per run, named in the run's summary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+_SCREENSHOTS = pytest.StashKey[Path]()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of this run's screenshots (its path is printed at the end of the run)."""
+    folder = tmp_path_factory.mktemp("screenshots", numbered=False)
+    request.config.stash[_SCREENSHOTS] = folder
+    return folder
+
+
+@pytest.fixture
+def page(browser: Browser, screenshots: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh page (own context: no cookies shared between tests). The test fails on any
+    console error or uncaught exception; its last state is saved as ``<test name>.png``."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(f"console: {message.text} ({message.location})")
+
+    def on_page_error(error: Error) -> None:
+        errors.append(f"uncaught: {error.message}")
+
+    page.on("console", on_console)
+    page.on("pageerror", on_page_error)
+    yield page
+    page.screenshot(path=screenshots / f"{request.node.name}.png", full_page=True)
+    context.close()
+    assert errors == [], "the page logged errors"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config):
+    folder = config.stash.get(_SCREENSHOTS, None)
+    if folder is not None:
+        terminalreporter.write_line(f"Browser test screenshots: {folder}")
