@@ -21,6 +21,8 @@ FEATURES = (
     "junjo.features.workflows",
     "junjo.features.ingest",
     "junjo.features.traces",
+    # Last: its catch-all route (the web UI's app shell) comes after every other route.
+    "junjo.features.web",
 )
 
 

@@ -40,11 +40,13 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _allowed_methods(request: Request) -> list[str]:
     """Every method of every route on this path. Starlette's own 405 names only the
-    methods of the first route that matched (``/api_keys`` has one route per method)."""
+    methods of the first route that matched (``/api_keys`` has one route per method).
+    Routes left out of the OpenAPI document (the web UI's catch-all shell, which takes GET
+    on any path) are not methods of an API path."""
     path = request.scope["path"]
     methods: set[str] = set()
     for route in iter_routes(request.app.routes):
-        if route.path_regex.match(path):
+        if route.include_in_schema and route.path_regex.match(path):
             methods |= route.methods or set()
     return sorted(methods)
 

@@ -9,4 +9,4 @@ def test_health_and_config_are_public(client: TestClient):
     config = client.get("/api/config").json()
     assert config["otlp_endpoint"] == f"grpc://testserver:{client.app.state.junjo.grpc_port}"
     assert config["otlp_http_endpoint"] == "http://testserver/v1/traces"
-    assert client.get("/nope").status_code == 404
+    assert client.get("/api/nope").status_code == 404

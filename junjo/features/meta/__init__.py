@@ -1,5 +1,5 @@
 """Public facts about this server: liveness, the endpoints an SDK should use, the OpenAPI
-document, and ``/``."""
+document. (``/`` is the web UI: junjo.features.web.)"""
 
 from __future__ import annotations
 

@@ -41,17 +41,12 @@ async def api_config(request: Request) -> JSONResponse:
     )
 
 
-async def root(request: Request) -> JSONResponse:
-    return JSONResponse({"app": APP_NAME, "version": __version__, "health": "/health"})
-
-
 @endpoint("This OpenAPI document", auth="public", tag="meta")
 async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(build_openapi(request.app.routes, __version__))
 
 
 routes = [
-    Route("/", root, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/health", health, methods=["GET"]),
     Route("/api/config", api_config, methods=["GET"]),
