@@ -60,3 +60,20 @@ def test_a_get_on_a_path_routed_for_other_methods_is_a_405(client: TestClient):
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert response.json() == {"detail": "Method Not Allowed"}
+
+
+def test_vendored_libraries_are_recorded_served_and_cached_for_good(client: TestClient):
+    """Every file VENDORED.json lists is served, never changes under its versioned path,
+    and each library's licence ships with it."""
+    records = client.get("/static/vendor/VENDORED.json").json()
+    assert {record["name"] for record in records} >= {"preact", "htm"}
+    for record in records:
+        assert record["license"] and record["sha512"].startswith("sha512-")
+        folder = f"{record['name']}-{record['version']}"
+        assert f"{folder}/LICENSE" in record["files"]
+        for file in record["files"]:
+            response = client.get(f"/static/vendor/{file}")
+            assert response.status_code == 200, file
+            assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+            if file.endswith(".mjs"):
+                assert response.headers["content-type"] == "text/javascript; charset=utf-8"

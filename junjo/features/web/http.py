@@ -42,8 +42,13 @@ async def static_file(request: Request) -> Response:
     path = _static_path(request.path_params["path"])
     if path is None:
         raise HTTPException(404)
-    cache = IMMUTABLE if path.relative_to(STATIC_DIR).parts[0] == "vendor" else REVALIDATE
-    return _file(request, path, cache)
+    return _file(request, path, IMMUTABLE if _is_versioned(path) else REVALIDATE)
+
+
+def _is_versioned(path: Path) -> bool:
+    """A file of ``vendor/<name>-<version>/`` (scripts/vendor_web.py), not VENDORED.json."""
+    parts = path.relative_to(STATIC_DIR).parts
+    return parts[0] == "vendor" and len(parts) > 2
 
 
 async def app_shell(request: Request) -> Response:
@@ -62,7 +67,8 @@ def _static_path(relative: str) -> Path | None:
 
 
 def _file(request: Request, path: Path, cache_control: str) -> Response:
-    media_type = _MEDIA_TYPES.get(path.suffix, "application/octet-stream")
+    # LICENSE and the like have no suffix: text.
+    media_type = _MEDIA_TYPES.get(path.suffix or ".txt", "application/octet-stream")
     # With stat_result, the ETag and Last-Modified are set now, for the comparison below.
     response = FileResponse(
         path,

@@ -1,25 +1,37 @@
 // The web UI's entry point: a placeholder shell (issue 12 builds the pages on it).
-// An ES module loaded from the same origin: the CSP allows no inline script.
+// An ES module from the same origin (the CSP allows no inline script), rendering with the
+// vendored Preact and htm (scripts/vendor_web.py; htm escapes every interpolated string).
 
-const root = document.getElementById("app");
+import { h, render } from "/static/vendor/preact-11.2.0/preact.mjs";
+import { useEffect, useState } from "/static/vendor/preact-11.2.0/hooks.mjs";
+import htm from "/static/vendor/htm-3.1.1/htm.mjs";
 
-async function showServer() {
+const html = htm.bind(h);
+
+async function fetchHealth() {
   const response = await fetch("/health", { headers: { Accept: "application/json" } });
   if (!response.ok) {
     throw new Error(`/health answered ${response.status}`);
   }
-  const health = await response.json();
-  const title = document.createElement("h1");
-  title.textContent = health.app_name;
-  const version = document.createElement("p");
-  version.className = "version";
-  version.textContent = `Version ${health.version}`;
-  root.replaceChildren(title, version);
+  return response.json();
 }
 
-showServer().catch((error) => {
-  const message = document.createElement("p");
-  message.setAttribute("role", "alert");
-  message.textContent = `The server did not answer: ${error.message}`;
-  root.replaceChildren(message);
-});
+function App() {
+  const [health, setHealth] = useState(null);
+  const [problem, setProblem] = useState(null);
+  useEffect(() => {
+    fetchHealth().then(setHealth, (error) => setProblem(error.message));
+  }, []);
+  if (problem) {
+    return html`<p role="alert">The server did not answer: ${problem}</p>`;
+  }
+  if (!health) {
+    return html`<p aria-busy="true">Loading…</p>`;
+  }
+  return html`
+    <h1>${health.app_name}</h1>
+    <p class="version">Version ${health.version}</p>
+  `;
+}
+
+render(html`<${App} />`, document.getElementById("app"));
