@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+CHROMIUM := /usr/bin/chromium
 # What ruff checks and formats (junjo/otlp_proto's generated modules are excluded in pyproject).
 PY_PATHS := junjo tests scripts proto
 
@@ -19,8 +20,15 @@ $(BIN)/junjo: pyproject.toml
 serve: $(BIN)/junjo
 	$(BIN)/junjo serve
 
-test: lint
+test: lint $(CHROMIUM)
 	$(BIN)/pytest
+
+# Debian's chromium, which the browser tests (tests/web/) launch through Playwright; its own
+# browser download is never used. Installed once, with sudo when not root.
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends chromium
 
 # Checks only, as CI does; `make format` fixes. mypy is strict on junjo/ (pyproject.toml).
 lint: $(BIN)/junjo
