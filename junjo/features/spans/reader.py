@@ -27,15 +27,7 @@ class SpanReader:
     def shared(cls, store: SpanStore) -> SpanReader:
         """Cursors on the server's open store."""
 
-        @contextlib.contextmanager
-        def cursor() -> Iterator[Cursor]:
-            conn = store.cursor()
-            try:
-                yield conn
-            finally:
-                conn.close()
-
-        return cls(cursor)
+        return cls(store.cursor)  # a DuckDB cursor closes itself at the end of a with
 
     @classmethod
     def per_query(cls, path: Path) -> SpanReader:
@@ -57,11 +49,8 @@ class SpanReader:
                     "dir, retry in a moment."
                 ) from exc
             try:
-                conn = store.cursor()
-                try:
+                with store.cursor() as conn:
                     yield conn
-                finally:
-                    conn.close()
             finally:
                 store.close()
 
@@ -71,9 +60,6 @@ class SpanReader:
 @contextlib.contextmanager
 def _empty_store() -> Iterator[Cursor]:
     """An in-memory store with the schema and no rows (nothing is written to disk)."""
-    conn = duckdb.connect()
-    try:
+    with duckdb.connect() as conn:
         migrate(conn, SPAN_MIGRATIONS)
         yield conn
-    finally:
-        conn.close()
