@@ -5,7 +5,8 @@
 
 For each pinned package: reads its registry document, downloads the tarball, refuses it
 unless its sha512 matches the registry's ``dist.integrity``, and copies only the ESM builds
-the UI loads, with the licence file, into ``vendor/<name>-<version>/`` (a new version is a
+the UI loads, with the licence file, into ``vendor/<name>-<version>/`` (test-only packages,
+axe-core, into ``tests/web/vendor/``, which the package does not ship) (a new version is a
 new path, which is why those files are cached as immutable). ``vendor/VENDORED.json``
 records name, version, licence, sha512 and the files. Commit what it writes; no Node.js.
 
@@ -26,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REGISTRY = "https://registry.npmjs.org"
-VENDOR = Path(__file__).resolve().parents[1] / "junjo" / "web" / "static" / "vendor"
+REPO = Path(__file__).resolve().parents[1]
+VENDOR = REPO / "junjo" / "web" / "static" / "vendor"  # shipped with the package
+TEST_VENDOR = REPO / "tests" / "web" / "vendor"  # used by the browser tests only
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Package:
     # tarball member (under package/) -> file name in vendor/<name>-<version>/
     files: dict[str, str]
     rewrites: dict[str, str] = field(default_factory=dict)  # text -> replacement
+    root: Path = VENDOR
 
     @property
     def folder(self) -> str:
@@ -54,6 +58,13 @@ PACKAGES = [
         rewrites={'from"preact"': 'from"./preact.mjs"'},
     ),
     Package("htm", "3.1.1", {"dist/htm.mjs": "htm.mjs", "LICENSE": "LICENSE"}),
+    # The accessibility checker the browser tests run on every page (tests/web/axe.py).
+    Package(
+        "axe-core",
+        "4.14.1",
+        {"axe.min.js": "axe.min.js", "LICENSE": "LICENSE"},
+        root=TEST_VENDOR,
+    ),
 ]
 
 
@@ -77,7 +88,7 @@ def verified_tarball(package: Package) -> tuple[dict, bytes]:
 
 def extract(package: Package, tarball: bytes) -> list[str]:
     """Writes the package's chosen files; returns their paths under vendor/."""
-    folder = VENDOR / package.folder
+    folder = package.root / package.folder
     folder.mkdir(parents=True)
     written = []
     with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
@@ -98,10 +109,15 @@ def extract(package: Package, tarball: bytes) -> list[str]:
 
 
 def main() -> None:
-    shutil.rmtree(VENDOR, ignore_errors=True)
-    VENDOR.mkdir(parents=True)
+    for root in (VENDOR, TEST_VENDOR):
+        vendor(root, [package for package in PACKAGES if package.root == root])
+
+
+def vendor(root: Path, packages: list[Package]) -> None:
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
     records = []
-    for package in PACKAGES:
+    for package in packages:
         document, tarball = verified_tarball(package)
         records.append(
             {
@@ -115,7 +131,7 @@ def main() -> None:
             }
         )
         print(f"{package.folder}: {document['license']}, {document['dist']['integrity']}")
-    (VENDOR / "VENDORED.json").write_text(json.dumps(records, indent=2) + "\n")
+    (root / "VENDORED.json").write_text(json.dumps(records, indent=2) + "\n")
 
 
 if __name__ == "__main__":

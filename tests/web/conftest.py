@@ -4,11 +4,14 @@ leaves a screenshot in one folder per run, named in the run's summary."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+
+from tests.support.web import WebServer, start_web_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -44,7 +47,9 @@ def screenshots(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 @pytest.fixture
 def page(browser: Browser, screenshots: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A fresh page (own context: no cookies shared between tests). The test fails on any
-    console error or uncaught exception; its last state is saved as ``<test name>.png``."""
+    console error or uncaught exception (but those a ``@pytest.mark.allow_console(regex)``
+    names: a test that provokes a 401 expects Chromium's "Failed to load resource" line);
+    its last state is saved as ``<test name>.png``."""
     context = browser.new_context()
     page = context.new_page()
     errors: list[str] = []
@@ -61,10 +66,28 @@ def page(browser: Browser, screenshots: Path, request: pytest.FixtureRequest) ->
     yield page
     page.screenshot(path=screenshots / f"{request.node.name}.png", full_page=True)
     context.close()
-    assert errors == [], "the page logged errors"
+    allowed = [re.compile(p) for m in request.node.iter_markers("allow_console") for p in m.args]
+    unexpected = [error for error in errors if not any(p.search(error) for p in allowed)]
+    assert unexpected == [], "the page logged errors"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config):
     folder = config.stash.get(_SCREENSHOTS, None)
     if folder is not None:
         terminalreporter.write_line(f"Browser test screenshots: {folder}")
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    """A server with one user and keys, for a module's tests (seed it in the module)."""
+    web = start_web_server(tmp_path_factory.mktemp("web") / "data")
+    yield web
+    web.server.stop()
+    web.server.kill()
+
+
+@pytest.fixture
+def signed_in(page: Page, web: WebServer) -> Page:
+    """``page``, signed in as ``web``'s user."""
+    web.sign_in(page)
+    return page

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from junjo import __version__
 from junjo.server.middleware import CONTENT_SECURITY_POLICY
 from tests.support.server import ServerProcess
+from tests.support.web import WebServer
 
 
 @pytest.fixture(scope="module")
@@ -23,16 +24,17 @@ def test_the_shell_shows_the_server_and_its_version(page: Page, server: ServerPr
     response = page.goto(server.url + "/")
     assert response is not None and response.ok
     assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-    expect(page.get_by_role("heading", name="Junjo")).to_be_visible()
-    expect(page.get_by_text(f"Version {__version__}")).to_be_visible()
+    expect(page.get_by_role("link", name="Junjo", exact=True)).to_be_visible()
+    expect(page.get_by_text(f"Junjo server {__version__}")).to_be_visible()
 
 
-def test_a_deep_link_reloads_into_the_shell(page: Page, server: ServerProcess):
-    response = page.goto(server.url + "/traces/svc/abc")
+def test_a_deep_link_reloads_into_the_shell(signed_in: Page, web: WebServer):
+    page = signed_in
+    response = page.goto(web.url + "/traces?service=svc")
     assert response is not None and response.status == 200
     page.reload()
-    assert page.url == server.url + "/traces/svc/abc"
-    expect(page.get_by_text(f"Version {__version__}")).to_be_visible()
+    assert page.url == web.url + "/traces?service=svc"
+    expect(page.get_by_text(f"Junjo server {__version__}")).to_be_visible()
 
 
 def test_an_unknown_api_path_is_a_json_404_not_the_shell(page: Page, server: ServerProcess):

@@ -171,7 +171,40 @@ async def auth_test(request: Request) -> JSONResponse:
     return JSONResponse({"user_email": principal.label})
 
 
+@endpoint(
+    "Who this browser is signed in as, and whether first-user setup is pending; never 401"
+    " (the web UI asks it first, and a 401 would be a console error)",
+    auth="public",
+    tag="auth",
+    responses={
+        200: {
+            "type": "object",
+            "properties": {
+                "signed_in": {"type": "boolean"},
+                "user_email": {"type": ["string", "null"]},
+                "users_exist": {"type": "boolean"},
+                "setup_link_opened": {"type": "boolean", "description": "setup cookie valid"},
+            },
+        }
+    },
+)
+async def session_status(request: Request) -> JSONResponse:
+    state = state_of(request)
+    found = await run_in_threadpool(state.identify, request)
+    email = found.label if found is not None and found.kind == "user" else None
+    setup = state.get(SetupState)
+    return JSONResponse(
+        {
+            "signed_in": email is not None,
+            "user_email": email,
+            "users_exist": await control_call(request, users.has_users),
+            "setup_link_opened": setup.accepts_cookie(request.cookies.get(SETUP_COOKIE)),
+        }
+    )
+
+
 routes = [
+    Route("/api/v1/session", session_status, methods=["GET"]),
     Route("/setup", setup_link, methods=["GET"]),
     Route("/users/db-has-users", db_has_users, methods=["GET"]),
     Route("/users/create-first-user", create_first_user, methods=["POST"]),

@@ -1,37 +1,136 @@
-// The web UI's entry point: a placeholder shell (issue 12 builds the pages on it).
-// An ES module from the same origin (the CSP allows no inline script), rendering with the
-// vendored Preact and htm (scripts/vendor_web.py; htm escapes every interpolated string).
+// The web UI's entry point: the route table, the layout (navigation, theme, who is signed
+// in) and the session guard. Each page is its own module under pages/, loaded when first
+// visited, so a page's weight is paid only there. ES modules from this origin only (the CSP
+// allows no inline script and no other origin); no build step.
 
-import { h, render } from "/static/vendor/preact-11.2.0/preact.mjs";
-import { useEffect, useState } from "/static/vendor/preact-11.2.0/hooks.mjs";
-import htm from "/static/vendor/htm-3.1.1/htm.mjs";
+import { html, render, useEffect, useState } from "./lib/html.js";
+import { api } from "./lib/api.js";
+import { Link, matchRoute, navigate, useLocation, withQuery } from "./lib/router.js";
+import { refreshSession, signOut, useSession } from "./lib/session.js";
+import { applyTheme, nextTheme, storedTheme } from "./lib/theme.js";
+import { ErrorMessage, Loading } from "./lib/ui.js";
 
-const html = htm.bind(h);
+// `public`: shown without a session. Order matters: first match wins. UI paths never reuse an
+// API path's first segment (/users, /api_keys, /sign-in, /setup are the server's).
+const ROUTES = [
+  { path: "/", load: () => import("./pages/home.js") },
+  { path: "/welcome", load: () => import("./pages/welcome.js"), public: true },
+  { path: "/login", load: () => import("./pages/login.js"), public: true },
+  { path: "/traces", load: () => import("./pages/traces.js") },
+  { path: "/traces/:service/:traceId/:spanId?", load: () => import("./pages/trace.js") },
+  { path: "/keys", load: () => import("./pages/keys.js") },
+  { path: "/team", load: () => import("./pages/team.js") },
+  { path: "/account", load: () => import("./pages/account.js") },
+  { path: "/ingest", load: () => import("./pages/ingest.js") },
+];
 
-async function fetchHealth() {
-  const response = await fetch("/health", { headers: { Accept: "application/json" } });
-  if (!response.ok) {
-    throw new Error(`/health answered ${response.status}`);
+const NAV = [
+  { href: "/", label: "Home" },
+  { href: "/traces", label: "Traces" },
+  { href: "/keys", label: "API keys" },
+  { href: "/team", label: "Users" },
+  { href: "/ingest", label: "Ingest" },
+];
+
+const loaded = new Map(); // route path -> page component
+
+function usePage(route) {
+  const [, setLoadedCount] = useState(0);
+  const [problem, setProblem] = useState(null);
+  useEffect(() => {
+    if (!route || loaded.has(route.path)) return;
+    route.load().then(
+      (module) => {
+        loaded.set(route.path, module.default);
+        setLoadedCount((n) => n + 1);
+      },
+      (error) => setProblem(error),
+    );
+  }, [route]);
+  return { Page: route ? loaded.get(route.path) : null, problem };
+}
+
+function isCurrent(href, path) {
+  return href === "/" ? path === "/" : path === href || path.startsWith(`${href}/`);
+}
+
+function Nav({ path, email }) {
+  const [theme, setTheme] = useState(storedTheme());
+  const label = { system: "Theme: system", light: "Theme: light", dark: "Theme: dark" }[theme];
+  function toggle() {
+    const next = nextTheme(theme);
+    applyTheme(next);
+    setTheme(next);
   }
-  return response.json();
+  async function onSignOut() {
+    await signOut();
+    navigate("/login");
+  }
+  return html`<header class="topbar">
+    <a class="skip-link" href="#main">Skip to content</a>
+    <${Link} href="/" class="brand">Junjo<//>
+    <nav aria-label="Main">
+      <ul>
+        ${NAV.map(
+          (item) => html`<li key=${item.href}>
+            <${Link} href=${item.href} aria-current=${isCurrent(item.href, path) ? "page" : undefined}>${item.label}<//>
+          </li>`,
+        )}
+      </ul>
+    </nav>
+    <div class="topbar-end">
+      <button type="button" class="button ghost" onClick=${toggle} title="Switch light / dark">${label}</button>
+      ${email
+        ? html`<${Link} href="/account" class="user" title="Your account">${email}<//>
+            <button type="button" class="button ghost" onClick=${onSignOut}>Sign out</button>`
+        : null}
+    </div>
+  </header>`;
 }
 
 function App() {
-  const [health, setHealth] = useState(null);
+  const location = useLocation();
+  const session = useSession();
   const [problem, setProblem] = useState(null);
+  const match = matchRoute(ROUTES, location.path);
+  const route = match?.route;
+  const { Page, problem: loadProblem } = usePage(route);
+
   useEffect(() => {
-    fetchHealth().then(setHealth, (error) => setProblem(error.message));
+    refreshSession().catch(setProblem);
   }, []);
-  if (problem) {
-    return html`<p role="alert">The server did not answer: ${problem}</p>`;
-  }
-  if (!health) {
-    return html`<p aria-busy="true">Loading…</p>`;
-  }
+  useEffect(() => {
+    // The guard: a page that needs a user goes to sign-in (or first-user setup) and back.
+    if (!route || route.public) return;
+    if (session.status === "no-users") navigate("/welcome", { replace: true });
+    else if (session.status === "signed-out") {
+      navigate(withQuery("/login", { next: location.path + window.location.search }), { replace: true });
+    }
+  }, [session.status, route, location.path]);
+
+  let body;
+  if (problem || loadProblem) body = html`<${ErrorMessage} error=${problem || loadProblem} />`;
+  else if (!match) body = html`<${NotFound} />`;
+  else if (!Page || (!route.public && session.status !== "signed-in")) body = html`<${Loading} />`;
+  else body = html`<${Page} params=${match.params} query=${location.query} session=${session} />`;
   return html`
-    <h1>${health.app_name}</h1>
-    <p class="version">Version ${health.version}</p>
+    <${Nav} path=${location.path} email=${session.email} />
+    <main id="main" tabindex="-1">${body}</main>
+    <${Footer} />
   `;
 }
 
+function Footer() {
+  const [version, setVersion] = useState(null);
+  useEffect(() => {
+    api("/health").then((health) => setVersion(health.version), () => setVersion(null));
+  }, []);
+  return html`<footer class="footer muted">Junjo server ${version ? version : ""}</footer>`;
+}
+
+function NotFound() {
+  return html`<section><h1>Page not found</h1><p>Nothing here. <${Link} href="/">Go home<//>.</p></section>`;
+}
+
+applyTheme(storedTheme());
 render(html`<${App} />`, document.getElementById("app"));

@@ -1,0 +1,83 @@
+// Every call to the server goes through `api`: same origin, JSON in and out, the session
+// cookie sent by the browser. A 401 means the session ended (expired, signed out elsewhere):
+// the UI goes to sign-in and comes back to where it was.
+
+import { useCallback, useEffect, useRef, useState } from "./html.js";
+import { navigate, withQuery } from "./router.js";
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail || `The server answered ${status}`);
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+const PUBLIC_PAGES = new Set(["/login", "/welcome"]);
+
+export function signInAgain() {
+  const here = window.location.pathname + window.location.search;
+  if (PUBLIC_PAGES.has(window.location.pathname)) return;
+  navigate(withQuery("/login", { next: here, expired: 1 }), { replace: true });
+}
+
+/**
+ * `api("/api/v1/traces", {query: {...}})`, `api("/api_keys", {method: "POST", body: {...}})`.
+ * Resolves to the parsed JSON (or text for non-JSON answers); throws ApiError otherwise.
+ * `quiet401`: the caller handles a 401 itself (the sign-in form).
+ */
+export async function api(path, { method = "GET", body, query, quiet401 = false, signal } = {}) {
+  const headers = { Accept: "application/json" };
+  const init = { method, headers, credentials: "same-origin", signal };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(query ? withQuery(path, query) : path, init);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, "The server cannot be reached. Is junjo serve running?");
+  }
+  const type = response.headers.get("content-type") || "";
+  const payload = type.includes("json") ? await response.json().catch(() => null) : await response.text();
+  if (response.ok) return payload;
+  if (response.status === 401 && !quiet401) signInAgain();
+  throw new ApiError(response.status, errorDetail(payload));
+}
+
+function errorDetail(payload) {
+  if (payload && typeof payload === "object") {
+    const detail = payload.detail ?? payload.message;
+    if (typeof detail === "string") return detail;
+    if (detail !== undefined) return JSON.stringify(detail);
+  }
+  return typeof payload === "string" && payload.length < 300 ? payload : "";
+}
+
+/**
+ * Load `path` (with `query`) whenever `key` changes: {data, error, loading, reload}.
+ * A newer request cancels an older one, so a slow answer never overwrites a newer one.
+ */
+export function useApi(path, query, key = JSON.stringify([path, query])) {
+  const [state, setState] = useState({ data: undefined, error: null, loading: true });
+  const [round, setRound] = useState(0);
+  const controller = useRef(null);
+  useEffect(() => {
+    if (!path) return undefined;
+    controller.current?.abort();
+    const abort = new AbortController();
+    controller.current = abort;
+    setState((previous) => ({ ...previous, loading: true, error: null }));
+    api(path, { query, signal: abort.signal }).then(
+      (data) => setState({ data, error: null, loading: false }),
+      (error) => {
+        if (error.name !== "AbortError") setState({ data: undefined, error, loading: false });
+      },
+    );
+    return () => abort.abort();
+  }, [key, round]);
+  const reload = useCallback(() => setRound((n) => n + 1), []);
+  return { ...state, reload };
+}

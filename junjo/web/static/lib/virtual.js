@@ -1,0 +1,54 @@
+// A virtualised list: only the rows in view (plus a margin) are in the DOM, so a list of
+// 10,000 traces or a trace of 10,000 spans scrolls as lightly as one of 50. Rows have one
+// fixed height; the container scrolls. Styles are objects (set through the CSSOM): the CSP
+// forbids style attributes.
+
+import { html, useEffect, useLayoutEffect, useRef, useState } from "./html.js";
+
+const OVERSCAN = 8;
+
+/**
+ * props: items, rowHeight (px), renderRow(item, index) -> vnode (absolutely placed by us),
+ * height (CSS, default "70vh"), label (accessible name), scrollTo (index to bring into view),
+ * role ("list" by default; "tree" or "grid" when the rows say so).
+ */
+export function VirtualList({ items, rowHeight, renderRow, height = "70vh", label, scrollTo, role = "list", className = "" }) {
+  const box = useRef(null);
+  const [view, setView] = useState({ top: 0, height: 600 });
+  useLayoutEffect(() => {
+    const element = box.current;
+    const measure = () => setView({ top: element.scrollTop, height: element.clientHeight || 600 });
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+  useEffect(() => {
+    const element = box.current;
+    if (scrollTo === undefined || scrollTo === null || scrollTo < 0 || !element) return;
+    const top = scrollTo * rowHeight;
+    if (top < element.scrollTop) element.scrollTop = top;
+    else if (top + rowHeight > element.scrollTop + element.clientHeight) {
+      element.scrollTop = top + rowHeight - element.clientHeight;
+    }
+  }, [scrollTo, rowHeight]);
+  const first = Math.max(0, Math.floor(view.top / rowHeight) - OVERSCAN);
+  const last = Math.min(items.length, Math.ceil((view.top + view.height) / rowHeight) + OVERSCAN);
+  const rows = [];
+  for (let index = first; index < last; index++) {
+    rows.push(html`<div class="vrow" key=${index} style=${{ top: `${index * rowHeight}px`, height: `${rowHeight}px` }}>
+      ${renderRow(items[index], index)}
+    </div>`);
+  }
+  return html`<div
+      class=${`virtual ${className}`}
+      ref=${box}
+      role=${role}
+      aria-label=${label}
+      tabindex="-1"
+      style=${{ height }}
+      onScroll=${(event) => setView({ top: event.currentTarget.scrollTop, height: event.currentTarget.clientHeight })}
+    >
+      <div class="vspace" style=${{ height: `${items.length * rowHeight}px` }}>${rows}</div>
+    </div>`;
+}
