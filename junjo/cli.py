@@ -51,7 +51,7 @@ def serve(
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error.")] = None,
     log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
 ) -> None:
-    """Run the REST API, OTLP ingestion (gRPC and HTTP) and the indexer."""
+    """Run the web UI, the REST API, OTLP ingestion (gRPC and HTTP) and the indexer."""
     _serve(
         config,
         host=host,

@@ -201,6 +201,7 @@ def _print_banner(settings: Settings, state: AppState, exposure: str | None) -> 
     http_url = state.launch.http_url
     lines = [
         f"Junjo {__version__}",
+        f"  Web UI           {http_url}/",
         f"  HTTP API         {http_url}",
         f"  OTLP/gRPC        {_url_host(settings.host)}:{state.grpc_port}",
         f"  OTLP/HTTP        {http_url}/v1/traces",

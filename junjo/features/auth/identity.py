@@ -117,7 +117,7 @@ def _setup_notice(token: str, launch: Launch, data_dir: Path, browser_url: str) 
     return [
         "No users yet. Create the first one on this machine:",
         f"  {launch.command} user add{where} you@example.com",
-        "or, for a setup form on this origin (Junjo AI Studio's frontend), open first (15 min):",
+        "or in the browser, with this link (valid 15 min):",
         f"  {browser_url}/setup?token={token}",
         "or over HTTP: POST /users/create-first-user with the setup token:",
         f"  curl -X POST {launch.http_url}/users/create-first-user \\",
