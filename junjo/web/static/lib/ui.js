@@ -28,16 +28,18 @@ export function Badge({ tone = "info", children, title }) {
   return html`<span class=${`badge badge-${tone}`} title=${title}>${children}</span>`;
 }
 
-/** Copies `text` to the clipboard; says "Copied" for a moment. */
+/** Copies `text` (or what the function `text` returns, or resolves to) to the clipboard;
+ * says "Copied" for a moment. */
 export function CopyButton({ text, label = "Copy", className = "" }) {
   const [copied, setCopied] = useState(false);
   const timer = useRef(null);
   useEffect(() => () => clearTimeout(timer.current), []);
   async function copy() {
+    const value = await (typeof text === "function" ? text() : text);
     try {
-      await navigator.clipboard.writeText(typeof text === "function" ? text() : text);
+      await navigator.clipboard.writeText(value);
     } catch {
-      fallbackCopy(typeof text === "function" ? text() : text);
+      fallbackCopy(value);
     }
     setCopied(true);
     clearTimeout(timer.current);

@@ -11,8 +11,22 @@ const OVERSCAN = 8;
  * props: items, rowHeight (px), renderRow(item, index) -> vnode (absolutely placed by us),
  * height (CSS, default "70vh"), label (accessible name), scrollTo (index to bring into view),
  * role ("list" by default; "tree" or "grid" when the rows say so).
+ * containerProps: more attributes of the scrolling element (tabindex, onKeyDown,
+ * aria-activedescendant); rowProps(item, index): attributes of a row's own element (role,
+ * id, aria-*), so a row can be the treeitem itself.
  */
-export function VirtualList({ items, rowHeight, renderRow, height = "70vh", label, scrollTo, role = "list", className = "" }) {
+export function VirtualList({
+  items,
+  rowHeight,
+  renderRow,
+  height = "70vh",
+  label,
+  scrollTo,
+  role = "list",
+  className = "",
+  containerProps = {},
+  rowProps,
+}) {
   const box = useRef(null);
   const [view, setView] = useState({ top: 0, height: 600 });
   useLayoutEffect(() => {
@@ -36,7 +50,13 @@ export function VirtualList({ items, rowHeight, renderRow, height = "70vh", labe
   const last = Math.min(items.length, Math.ceil((view.top + view.height) / rowHeight) + OVERSCAN);
   const rows = [];
   for (let index = first; index < last; index++) {
-    rows.push(html`<div class="vrow" key=${index} style=${{ top: `${index * rowHeight}px`, height: `${rowHeight}px` }}>
+    const { class: rowClass = "", ...extra } = rowProps ? rowProps(items[index], index) : {};
+    rows.push(html`<div
+      class=${rowClass ? `vrow ${rowClass}` : "vrow"}
+      key=${index}
+      style=${{ top: `${index * rowHeight}px`, height: `${rowHeight}px` }}
+      ...${extra}
+    >
       ${renderRow(items[index], index)}
     </div>`);
   }
@@ -47,6 +67,7 @@ export function VirtualList({ items, rowHeight, renderRow, height = "70vh", labe
       aria-label=${label}
       tabindex="-1"
       style=${{ height }}
+      ...${containerProps}
       onScroll=${(event) => setView({ top: event.currentTarget.scrollTop, height: event.currentTarget.clientHeight })}
     >
       <div class="vspace" style=${{ height: `${items.length * rowHeight}px` }}>${rows}</div>
