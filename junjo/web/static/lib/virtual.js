@@ -28,10 +28,16 @@ export function VirtualList({
   rowProps,
 }) {
   const box = useRef(null);
-  const [view, setView] = useState({ top: 0, height: 600 });
+  // The range of rows to render; a scroll that keeps it (within one row) renders nothing.
+  const [view, setView] = useState(() => ({ first: 0, last: Math.ceil(600 / rowHeight) + OVERSCAN }));
+  const show = (top, height) => {
+    const first = Math.max(0, Math.floor(top / rowHeight) - OVERSCAN);
+    const last = Math.ceil((top + height) / rowHeight) + OVERSCAN;
+    setView((previous) => (previous.first === first && previous.last === last ? previous : { first, last }));
+  };
   useLayoutEffect(() => {
     const element = box.current;
-    const measure = () => setView({ top: element.scrollTop, height: element.clientHeight || 600 });
+    const measure = () => show(element.scrollTop, element.clientHeight || 600);
     measure();
     const observer = new ResizeObserver(measure);
     observer.observe(element);
@@ -46,8 +52,8 @@ export function VirtualList({
       element.scrollTop = top + rowHeight - element.clientHeight;
     }
   }, [scrollTo, rowHeight]);
-  const first = Math.max(0, Math.floor(view.top / rowHeight) - OVERSCAN);
-  const last = Math.min(items.length, Math.ceil((view.top + view.height) / rowHeight) + OVERSCAN);
+  const first = Math.min(view.first, items.length);
+  const last = Math.min(items.length, Math.max(view.last, first));
   const rows = [];
   for (let index = first; index < last; index++) {
     const { class: rowClass = "", ...extra } = rowProps ? rowProps(items[index], index) : {};
@@ -68,7 +74,7 @@ export function VirtualList({
       tabindex="-1"
       style=${{ height }}
       ...${containerProps}
-      onScroll=${(event) => setView({ top: event.currentTarget.scrollTop, height: event.currentTarget.clientHeight })}
+      onScroll=${(event) => show(event.currentTarget.scrollTop, event.currentTarget.clientHeight)}
     >
       <div class="vspace" style=${{ height: `${items.length * rowHeight}px` }}>${rows}</div>
     </div>`;

@@ -13,9 +13,14 @@ import { Link, navigate, setQuery } from "../lib/router.js";
 import { Badge, CopyButton, ErrorMessage, Loading, PageTitle } from "../lib/ui.js";
 import { SpanDetail } from "./trace/detail.js";
 import { ancestors, buildModel, nextError, parents, visibleRows } from "./trace/model.js";
-import { SpanTree, TimeAxis } from "./trace/tree.js";
+import { ROW_HEIGHT, SpanTree, TimeAxis } from "./trace/tree.js";
 
-const TREE_HEIGHT = "calc(100vh - 290px)";
+const TREE_MAX_HEIGHT = "calc(100vh - 290px)";
+
+/** As tall as its rows, up to the window's height. */
+function treeHeight(rowCount) {
+  return `min(${rowCount * ROW_HEIGHT + 2}px, ${TREE_MAX_HEIGHT})`;
+}
 
 export default function TracePage({ params, query }) {
   const traceId = params.traceId;
@@ -147,7 +152,7 @@ function TraceView({ model, summary, base, traceId, service, spanId, q }) {
         <${TimeAxis} total=${model.total} />
         ${rows.length
           ? html`<${SpanTree} model=${model} rows=${rows} selected=${selected} collapsed=${collapsed} matches=${matches}
-              onSelect=${select} onToggle=${toggle} scrollTo=${selectedRow} height=${TREE_HEIGHT} />`
+              onSelect=${select} onToggle=${toggle} scrollTo=${selectedRow} height=${treeHeight(rows.length)} />`
           : html`<p class="empty">No span matches “${q}”.</p>`}
         <p class="muted trace-keys">j / k or ↑ / ↓ move · ← / → collapse / expand · n / p next / previous error · / search</p>
       </div>
@@ -199,7 +204,7 @@ function TraceHeader({ summary, model, base, traceId }) {
       <div><dt>Trace id</dt><dd class="mono">${traceId}</dd></div>
       <div><dt>Started</dt><dd>${formatTime(summary.start_time_ns)}</dd></div>
       <div><dt>Duration</dt><dd>${formatDuration(summary.duration_ns)}</dd></div>
-      <div><dt>Spans</dt><dd>${formatNumber(model.nodes.length)} spans</dd></div>
+      <div><dt>Spans</dt><dd>${formatNumber(model.nodes.length)}</dd></div>
       <div><dt>Status</dt><dd>${summary.error_count
         ? html`<${Badge} tone="error">${formatNumber(summary.error_count)} failed<//>`
         : html`<${Badge} tone="ok">OK<//>`}</dd></div>

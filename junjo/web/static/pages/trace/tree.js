@@ -4,7 +4,7 @@
 // The tree is one focusable element (aria-activedescendant names the selected row), so the
 // keyboard works whatever rows happen to be rendered.
 
-import { html } from "../../lib/html.js";
+import { html, useRef } from "../../lib/html.js";
 import { formatDuration } from "../../lib/format.js";
 import { VirtualList } from "../../lib/virtual.js";
 
@@ -55,8 +55,23 @@ export function SpanTree({ model, rows, selected, collapsed, matches, onSelect, 
       onClick: () => onSelect(index, { push: true }),
     };
   }
+  // A row's content depends on the tree, not on scrolling or selection: the same vnode is
+  // handed back while those stay, and Preact skips rendering it again (scrolling then costs
+  // only the rows that come into view).
+  const cache = useRef({ model: null, collapsed: null, matches: null, rows: new Map() });
+  const current = cache.current;
+  if (current.model !== model || current.collapsed !== collapsed || current.matches !== matches) {
+    Object.assign(current, { model, collapsed, matches, rows: new Map() });
+  }
+  const toggle = useRef(onToggle);
+  toggle.current = onToggle;
   function renderRow(index) {
-    return html`<${SpanRow} node=${nodes[index]} total=${total} collapsed=${collapsed.has(index)} searching=${Boolean(matches)} onToggle=${onToggle} />`;
+    let row = current.rows.get(index);
+    if (!row) {
+      row = html`<${SpanRow} node=${nodes[index]} total=${total} collapsed=${collapsed.has(index)} searching=${Boolean(matches)} onToggle=${(i) => toggle.current(i)} />`;
+      current.rows.set(index, row);
+    }
+    return row;
   }
   return html`<${VirtualList}
     items=${rows}
