@@ -126,9 +126,11 @@ def _seed_otel(web: WebServer) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def data(web: WebServer) -> dict[str, Any]:
-    from scripts.sdk_e2e.run import run_workload
+    from scripts.sdk_e2e.run import run_shared_store_workload, run_workload
 
     found = _seed_otel(web)
+    v3 = run_shared_store_workload(web.server.grpc_target, web.keys.ingest, "junjo-web-v3")
+    found["v3"] = {s["name"]: s["trace_id"] for s in v3 if not s["parent_span_id"]}
     manifest = run_workload(web.server.grpc_target, web.keys.ingest, service_name="junjo-web")
     for label, name in (("ticket", "Support Ticket Triage"), ("order", "Order Enrichment")):
         found[label] = next(
@@ -338,6 +340,35 @@ def test_a_contract_2_workflow(signed_in: Page, web: WebServer, data: dict):
     _open(signed_in, web, data["contract2"])
     expect(signed_in.locator(".trace-tree [role=treeitem]")).to_have_count(4)
     expect(signed_in.locator(".trace-type")).to_have_text(["workflow", "node", "node", "node"])
+
+
+def test_contract_3_runs_sharing_a_store_overlap(signed_in: Page, web: WebServer, data: dict):
+    """Two workflows run concurrently on one Store (junjo SDK 0.69, telemetry contract 3)."""
+    _open(signed_in, web, data["v3"]["Shared Store Batch"])
+    intake, audit = _bar(signed_in, "Shared Intake"), _bar(signed_in, "Shared Audit")
+    assert intake[0] < audit[1] and audit[0] < intake[1]
+    _open(signed_in, web, data["v3"]["Agent Desk"])
+    _row(signed_in, "Desk Agent").click()
+    expect(signed_in.locator("#span-title")).to_have_text("Desk Agent")
+    expect(signed_in.locator("table.attrs[aria-label=Attributes]")).to_contain_text(
+        "junjo.agent.application_store"
+    )
+
+
+def test_a_click_adds_a_history_entry_and_a_key_press_does_not(
+    signed_in: Page, web: WebServer, data: dict
+):
+    _open(signed_in, web, data["ticket"])
+    start = signed_in.url
+    _row(signed_in, "Analyze").click()
+    expect(_selected(signed_in)).to_contain_text("Analyze")
+    signed_in.keyboard.press("j")
+    expect(_selected(signed_in)).to_contain_text("CountWordsNode")
+    signed_in.go_back()
+    expect(signed_in).to_have_url(start)
+    expect(_selected(signed_in)).to_contain_text("Support Ticket Triage")
+    signed_in.go_forward()
+    expect(_selected(signed_in)).to_contain_text("CountWordsNode")
 
 
 @pytest.mark.allow_console("Failed to load resource.*404")  # the unknown trace's answer

@@ -27,14 +27,16 @@ export default function TracePage({ params, query }) {
   const service = params.service || "-";
   const base = `/api/v1/traces/${encodeURIComponent(traceId)}`;
   const outline = useApi(`${base}/outline`);
-  const model = useMemo(() => (outline.data ? buildModel(outline.data) : null), [outline.data]);
+  // While another trace loads, the previous one's outline is still at hand: not shown.
+  const current = outline.data?.summary?.trace_id === traceId ? outline.data : null;
+  const model = useMemo(() => (current ? buildModel(current) : null), [current]);
   if (outline.error) {
     return html`<${PageTitle} title="Trace" />
       <${ErrorMessage} error=${outline.error.status === 404 ? `Trace ${traceId} is not stored on this server.` : outline.error} />
       <p><${Link} href=${tracesPath()}>All traces<//></p>`;
   }
   if (!model) return html`<${PageTitle} title="Trace" /><${Loading} what="Loading the trace" />`;
-  return html`<${TraceView} key=${traceId} model=${model} summary=${outline.data.summary} base=${base}
+  return html`<${TraceView} key=${traceId} model=${model} summary=${current.summary} base=${base}
     traceId=${traceId} service=${service} spanId=${params.spanId} q=${query.get("q") || ""} />`;
 }
 
@@ -139,7 +141,8 @@ function TraceView({ model, summary, base, traceId, service, spanId, q }) {
         <div class="trace-toolbar" role="toolbar" aria-label="Span tree">
           <label class="offscreen" for="trace-search">Search spans</label>
           <input id="trace-search" type="search" placeholder="Search names and attributes ( / )" value=${text}
-            onInput=${(event) => onSearch(event.currentTarget.value)} />
+            onInput=${(event) => onSearch(event.currentTarget.value)}
+            onKeyDown=${(event) => event.key === "Escape" && onSearch("")} />
           ${q ? html`<span class="muted" role="status">${matches ? `${formatNumber(matches.size)} matching` : "Searching…"}</span>` : null}
           <button type="button" class="button small" onClick=${() => setCollapsed(new Set())}>Expand all</button>
           <button type="button" class="button small" onClick=${() => setCollapsed(new Set(parents(model)))}>Collapse all</button>
