@@ -26,8 +26,11 @@ CHROMIUM_FLAGS = [
 _SCREENSHOTS = pytest.StashKey[Path]()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Per module, not per session: Playwright's sync API keeps an asyncio loop running while
+    # it lives, and a later test that runs a loop of its own (the CLI's, in tests/traces)
+    # would fail with "Cannot run the event loop while another loop is running".
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
