@@ -113,6 +113,13 @@ def _seed_otel(web: WebServer) -> dict[str, Any]:
         failing.record_exception(exc)
         failing.set_status(Status(StatusCode.ERROR, "bad input"))
     failing.end(end_time=base + 9 * MS)
+    linked = tracer.start_span(
+        "linked-step",
+        context=context,
+        start_time=base + 12 * MS,
+        links=[trace.Link(xss.get_span_context(), {"link.reason": "follows"})],
+    )
+    linked.end(end_time=base + 13 * MS)
     lost_parent = trace.set_span_in_context(
         NonRecordingSpan(SpanContext(trace_id, 0xDEAD, is_remote=True, trace_flags=TraceFlags(1)))
     )
@@ -334,6 +341,17 @@ def test_odd_data_is_shown_and_marked(signed_in: Page, web: WebServer, data: dic
     assert signed_in.locator("b").count() == 0
     expect(signed_in.locator(".span-detail")).to_contain_text("web-tests")  # the scope
     assert_accessible(signed_in)
+
+
+def test_a_link_opens_the_linked_span(signed_in: Page, web: WebServer, data: dict):
+    _open(signed_in, web, data["odd"])
+    _row(signed_in, "linked-step").click()
+    links = signed_in.get_by_role("region", name="Links (1)")
+    expect(links).to_contain_text("follows")
+    trace_id, span_id = data["xss"]
+    links.get_by_role("link").click()
+    expect(signed_in).to_have_url(f"{web.url}/traces/-/{trace_id}/{span_id}")
+    expect(_selected(signed_in)).to_contain_text(XSS)
 
 
 def test_a_contract_2_workflow(signed_in: Page, web: WebServer, data: dict):
