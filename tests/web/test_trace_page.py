@@ -25,7 +25,14 @@ from playwright.sync_api import Page, expect
 
 from tests.support.big_trace import big_trace_batches, open_trace_ms, post_batches, scroll_frame_ms
 from tests.support.export import http_exporter, tracer_provider
-from tests.support.otlp_builders import junjo_workflow_trace, make_request, make_resource_spans
+from tests.support.otlp_builders import (
+    junjo_workflow_trace,
+    make_request,
+    make_resource_spans,
+    make_span,
+    new_span_id,
+    new_trace_id,
+)
 from tests.support.web import WebServer
 from tests.web.axe import assert_accessible
 
@@ -146,9 +153,18 @@ def data(web: WebServer) -> dict[str, Any]:
             if s["name"] == name and not s["parent_span_id"]
         )
     contract2 = junjo_workflow_trace(nodes=3)
-    request = make_request([make_resource_spans(contract2, service_name="contract-2")])
-    post_batches(web.url, web.keys.ingest, [request])
+    loop_trace, first, second = new_trace_id(), new_span_id(), new_span_id()
+    loop = [  # each the other's parent: a broken sender
+        make_span(trace_id=loop_trace, span_id=first, parent_span_id=second, name="loop-a"),
+        make_span(trace_id=loop_trace, span_id=second, parent_span_id=first, name="loop-b"),
+    ]
+    requests = [
+        make_request([make_resource_spans(contract2, service_name="contract-2")]),
+        make_request([make_resource_spans(loop, service_name=None)]),  # no service.name
+    ]
+    post_batches(web.url, web.keys.ingest, requests)
     found["contract2"] = contract2[0].trace_id.hex()
+    found["loop"] = loop_trace.hex()
     big = big_trace_batches(BIG)
     post_batches(web.url, web.keys.ingest, big)
     found["big"] = big[0].resource_spans[0].scope_spans[0].spans[0].trace_id.hex()
@@ -387,6 +403,16 @@ def test_a_click_adds_a_history_entry_and_a_key_press_does_not(
     expect(_selected(signed_in)).to_contain_text("Support Ticket Triage")
     signed_in.go_forward()
     expect(_selected(signed_in)).to_contain_text("CountWordsNode")
+
+
+def test_spans_that_are_each_others_parent_are_shown_at_the_root(
+    signed_in: Page, web: WebServer, data: dict
+):
+    _open(signed_in, web, data["loop"])
+    for name in ("loop-a", "loop-b"):
+        expect(_row(signed_in, name)).to_contain_text("parent missing")
+        expect(_row(signed_in, name)).to_have_attribute("aria-level", "1")
+    expect(signed_in.get_by_text("root span missing")).to_be_visible()
 
 
 @pytest.mark.allow_console("Failed to load resource.*404")  # the unknown trace's answer
