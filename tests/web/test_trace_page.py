@@ -264,6 +264,7 @@ def test_the_keyboard_moves_collapses_and_expands(signed_in: Page, web: WebServe
     expect(rows).to_have_count(len(names))
     signed_in.keyboard.press("ArrowRight")  # to the first child
     expect(_selected(signed_in).locator(".trace-span-name")).to_have_text(names[1])
+    assert_accessible(signed_in)  # with the tree focused
     signed_in.get_by_role("button", name="Collapse all").click()
     expect(rows).to_have_count(1)
     signed_in.get_by_role("button", name="Expand all").click()
@@ -357,6 +358,8 @@ def test_odd_data_is_shown_and_marked(signed_in: Page, web: WebServer, data: dic
     assert signed_in.locator("b").count() == 0
     expect(signed_in.locator(".span-detail")).to_contain_text("web-tests")  # the scope
     assert_accessible(signed_in)
+    signed_in.emulate_media(color_scheme="dark")
+    assert_accessible(signed_in)  # badges on the selected row, in the dark theme too
 
 
 def test_a_link_opens_the_linked_span(signed_in: Page, web: WebServer, data: dict):
@@ -415,6 +418,21 @@ def test_spans_that_are_each_others_parent_are_shown_at_the_root(
     expect(signed_in.get_by_text("root span missing")).to_be_visible()
 
 
+def test_reload_adds_the_spans_that_arrived_since(signed_in: Page, web: WebServer):
+    trace_id, root = new_trace_id(), new_span_id()
+    first = make_span(trace_id=trace_id, span_id=root, name="early-root")
+    late = make_span(trace_id=trace_id, parent_span_id=root, name="late-child")
+    post_batches(web.url, web.keys.ingest, [make_request([make_resource_spans([first])])])
+    web.wait_indexed()
+    _open(signed_in, web, trace_id.hex())
+    rows = signed_in.locator(".trace-tree [role=treeitem]")
+    expect(rows).to_have_count(1)
+    post_batches(web.url, web.keys.ingest, [make_request([make_resource_spans([late])])])
+    web.wait_indexed()
+    signed_in.get_by_role("button", name="Reload").click()
+    expect(rows.locator(".trace-span-name")).to_have_text(["early-root", "late-child"])
+
+
 @pytest.mark.allow_console("Failed to load resource.*404")  # the unknown trace's answer
 def test_an_unknown_trace_says_so(signed_in: Page, web: WebServer):
     signed_in.goto(f"{web.url}/traces/-/{'ab' * 16}")
@@ -465,8 +483,15 @@ def test_a_10000_span_trace_opens_fast_and_scrolls_smoothly(
     expect(signed_in.locator(".trace-tree [role=treeitem] .trace-span-name")).to_have_text(
         ["big-root", "group-44", "step-44-54"]
     )
-    signed_in.get_by_label("Search spans").fill("")
-    signed_in.keyboard.press("Escape")
+    signed_in.get_by_label("Search spans").press("Escape")  # clears the search
+    expect(signed_in.locator(".trace-summary")).to_be_visible()
+    assert "?q=" not in signed_in.url
     signed_in.locator(".trace-tree").focus()
     signed_in.keyboard.press("End")
     expect(_selected(signed_in)).to_be_visible()
+    expect(_selected(signed_in)).to_contain_text(f"step-{(BIG - 2) // 101}-")
+    # A deep link far down the tree scrolls it into view.
+    span = next(s for s in _outline(web, data["big"]).values() if s["name"] == "step-80-50")
+    signed_in.goto(f"{url}/{span['id']}")
+    expect(_selected(signed_in)).to_be_in_viewport()
+    expect(signed_in.locator("#span-title")).to_have_text("step-80-50")

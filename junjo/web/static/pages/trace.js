@@ -36,12 +36,13 @@ export default function TracePage({ params, query }) {
       <p><${Link} href=${tracesPath()}>All traces<//></p>`;
   }
   if (!model) return html`<${PageTitle} title="Trace" /><${Loading} what="Loading the trace" />`;
-  return html`<${TraceView} key=${traceId} model=${model} summary=${current.summary} base=${base}
+  return html`<${TraceView} key=${traceId} model=${model} summary=${current.summary} base=${base} reload=${outline.reload}
     traceId=${traceId} service=${service} spanId=${params.spanId} q=${query.get("q") || ""} />`;
 }
 
-function TraceView({ model, summary, base, traceId, service, spanId, q }) {
+function TraceView({ model, summary, base, traceId, service, spanId, q, reload }) {
   const [collapsed, setCollapsed] = useState(() => new Set());
+  useEffect(() => setCollapsed(new Set()), [model]); // a reload renumbers the spans
   const [text, setText] = useState(q);
   const matches = useMatches(base, q, model);
   const known = spanId ? model.byId.get(spanId) : undefined;
@@ -132,7 +133,7 @@ function TraceView({ model, summary, base, traceId, service, spanId, q }) {
 
   const errorCount = model.errors.length;
   return html`<div class="trace-view" data-ready="true">
-    <${TraceHeader} summary=${summary} model=${model} base=${base} traceId=${traceId} />
+    <${TraceHeader} summary=${summary} model=${model} base=${base} traceId=${traceId} reload=${reload} />
     ${spanId && known === undefined
       ? html`<p class="error-message" role="status">Span ${spanId} is not in this trace; showing its first span.</p>`
       : null}
@@ -195,10 +196,11 @@ function useMatches(base, q, model) {
   }, [found, q, model]);
 }
 
-function TraceHeader({ summary, model, base, traceId }) {
+function TraceHeader({ summary, model, base, traceId, reload }) {
   const tokens = summary.tokens?.total;
   const title = summary.root_name || model.nodes[model.order[0]]?.span.name || "Trace";
   return html`<${PageTitle} title=${title}>
+      <button type="button" class="button" onClick=${reload} title="Spans that arrived since are added">Reload</button>
       <${CopyButton} label="Copy as OTLP-JSON" text=${async () => JSON.stringify(await api(`${base}/otlp`))} />
       <a class="button" href=${`${base}/otlp?download=1`} download=${`trace-${traceId}.otlp.json`}>Download OTLP-JSON</a>
     <//>
