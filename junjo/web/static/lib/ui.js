@@ -35,7 +35,15 @@ export function CopyButton({ text, label = "Copy", className = "" }) {
   const timer = useRef(null);
   useEffect(() => () => clearTimeout(timer.current), []);
   async function copy() {
-    const value = await (typeof text === "function" ? text() : text);
+    let value;
+    try {
+      value = await (typeof text === "function" ? text() : text);
+    } catch (error) {
+      setCopied(`Copy failed: ${error.message || error}`);
+      clearTimeout(timer.current);
+      timer.current = setTimeout(() => setCopied(false), 3000);
+      return;
+    }
     try {
       await navigator.clipboard.writeText(value);
     } catch {
@@ -46,7 +54,7 @@ export function CopyButton({ text, label = "Copy", className = "" }) {
     timer.current = setTimeout(() => setCopied(false), 1500);
   }
   return html`<button type="button" class=${`button ${className}`} onClick=${copy}>
-    ${copied ? "Copied" : label}
+    ${copied === true ? "Copied" : copied || label}
   </button>`;
 }
 
