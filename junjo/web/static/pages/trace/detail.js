@@ -19,8 +19,13 @@ export function SpanDetail({ traceId, spanId }) {
   const { data: span, error, loading } = useApi(path);
   if (!spanId) return html`<p class="muted">Select a span.</p>`;
   if (error) return html`<${ErrorMessage} error=${error} />`;
-  if (!span || (loading && span.span_id !== spanId)) return html`<${Loading} what="Loading the span" />`;
-  return html`<${SpanView} key=${span.span_id} span=${span} />`;
+  if (!span) return html`<${Loading} what="Loading the span" />`;
+  // While the next span loads, the last one stays (dimmed): moving through the tree with the
+  // keyboard does not make the panel jump.
+  const stale = loading || span.span_id !== spanId;
+  return html`<div class=${stale ? "span-stale" : ""} aria-busy=${stale ? "true" : undefined}>
+    <${SpanView} key=${span.span_id} span=${span} />
+  </div>`;
 }
 
 function SpanView({ span }) {
