@@ -132,6 +132,11 @@ def _seed_otel(web: WebServer) -> dict[str, Any]:
     )
     orphan = tracer.start_span("orphan-span", context=lost_parent, start_time=base + 10 * MS)
     orphan.end(end_time=base + 11 * MS)
+    backend_provider = tracer_provider("web-backend", http_exporter(web.url, web.keys.ingest))
+    backend = backend_provider.get_tracer("web-tests")
+    call = backend.start_span("backend-call", context=context, start_time=base + 14 * MS)
+    call.end(end_time=base + 15 * MS)
+    backend_provider.shutdown()
     odd_root.end(end_time=base + 20 * MS)
     found["odd"] = f"{trace_id:032x}"
     provider.shutdown()
@@ -207,6 +212,8 @@ def test_a_deep_link_opens_the_trace_with_that_span_selected(
     expect(signed_in.locator("#span-title")).to_have_text("DetectSentimentNode")
     expect(signed_in.get_by_role("heading", level=1)).to_have_text("Support Ticket Triage")
     assert signed_in.url == web.url + path
+    service = signed_in.locator(".trace-summary").get_by_role("link", name="junjo-web")
+    expect(service).to_have_attribute("href", "/traces?service=junjo-web")
     assert_accessible(signed_in)
 
 
@@ -342,6 +349,8 @@ def test_odd_data_is_shown_and_marked(signed_in: Page, web: WebServer, data: dic
     bar = _row(signed_in, "instant").locator(".trace-bar").bounding_box()
     assert bar is not None and bar["width"] >= 2  # zero duration, still visible
     expect(_row(signed_in, "LegacyWorkflow")).to_contain_text("workflow")
+    expect(_row(signed_in, "backend-call").locator(".trace-service")).to_have_text("web-backend")
+    expect(signed_in.locator(".trace-service")).to_have_count(1)  # the others: the root's
     _row(signed_in, UNICODE).click()
     expect(signed_in.locator("#span-title")).to_have_text(UNICODE)
     value = signed_in.locator("table.attrs tr", has=signed_in.get_by_text("big.value"))
@@ -456,7 +465,9 @@ def test_copy_and_download_the_trace_as_otlp_json(
     assert copied == web.get(f"/api/v1/traces/{data['odd']}/otlp")
     names = {s["name"] for rs in copied["resourceSpans"] for ss in rs["scopeSpans"]
              for s in ss["spans"]}  # fmt: skip
-    assert {"odd-root", "orphan-span", UNICODE} <= names
+    assert {"odd-root", "orphan-span", UNICODE, "backend-call"} <= names
+    services = [rs["resource"]["attributes"][0] for rs in copied["resourceSpans"]]
+    assert len(services) == 2  # a resource per service, as they were sent
     with signed_in.expect_download() as download:
         signed_in.get_by_role("link", name="Download OTLP-JSON").click()
     assert download.value.suggested_filename == f"trace-{data['odd']}.otlp.json"

@@ -205,7 +205,9 @@ function TraceHeader({ summary, model, base, traceId, reload }) {
       <a class="button" href=${`${base}/otlp?download=1`} download=${`trace-${traceId}.otlp.json`}>Download OTLP-JSON</a>
     <//>
     <dl class="trace-summary">
-      <div><dt>Service</dt><dd>${summary.service_name || "–"}</dd></div>
+      <div><dt>Service</dt><dd>${summary.service_name
+        ? html`<${Link} href=${tracesPath({ service: summary.service_name })} title="Its traces">${summary.service_name}<//>`
+        : "–"}</dd></div>
       <div><dt>Trace id</dt><dd class="mono">${traceId}</dd></div>
       <div><dt>Started</dt><dd>${formatTime(summary.start_time_ns)}</dd></div>
       <div><dt>Duration</dt><dd>${formatDuration(summary.duration_ns)}</dd></div>

@@ -56,7 +56,9 @@ export function buildModel(outline) {
     }
   }
   const errors = order.filter((index) => nodes[index].span.error);
-  return { spans, nodes, roots, byId, order, errors, total: total || 1 };
+  // A trace through several services names the service on each span not of the first root's.
+  const service = nodes[order[0]]?.span.service ?? "";
+  return { spans, nodes, roots, byId, order, errors, total: total || 1, service };
 }
 
 function num(value) {

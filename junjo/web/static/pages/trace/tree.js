@@ -68,7 +68,7 @@ export function SpanTree({ model, rows, selected, collapsed, matches, onSelect, 
   function renderRow(index) {
     let row = current.rows.get(index);
     if (!row) {
-      row = html`<${SpanRow} node=${nodes[index]} total=${total} collapsed=${collapsed.has(index)} searching=${Boolean(matches)} onToggle=${(i) => toggle.current(i)} />`;
+      row = html`<${SpanRow} node=${nodes[index]} total=${total} service=${model.service} collapsed=${collapsed.has(index)} searching=${Boolean(matches)} onToggle=${(i) => toggle.current(i)} />`;
       current.rows.set(index, row);
     }
     return row;
@@ -91,7 +91,7 @@ export function SpanTree({ model, rows, selected, collapsed, matches, onSelect, 
   />`;
 }
 
-function SpanRow({ node, total, collapsed, searching, onToggle }) {
+function SpanRow({ node, total, service, collapsed, searching, onToggle }) {
   const { span } = node;
   const start = Number(span.start) || 0;
   const duration = Math.max(0, Number(span.duration) || 0);
@@ -112,6 +112,7 @@ function SpanRow({ node, total, collapsed, searching, onToggle }) {
       ${span.error ? html`<span class="badge badge-error">error</span>` : null}
       ${span.llm ? html`<span class="badge badge-info">LLM</span>` : null}
       ${span.type ? html`<span class="trace-type muted">${span.type}</span>` : null}
+      ${span.service !== service ? html`<span class="trace-service muted" title="Service">${span.service || "(no service)"}</span>` : null}
     </span>
     <span class="trace-track">
       <span class=${barClass} data-left=${left.toFixed(4)} data-width=${width.toFixed(4)} style=${{ left: `${left}%`, width: `${width}%` }}></span>
