@@ -105,6 +105,8 @@ def _seed_otel(web: WebServer) -> dict[str, Any]:
     huge = tracer.start_span(UNICODE, context=context, start_time=base + 2 * MS)
     huge.set_attribute("big.value", "x" * (HUGE - 4) + "tail")
     huge.set_attribute("json.value", json.dumps({"nested": {"list": [1, 2, 3]}, "ok": True}))
+    huge.set_attributes({"list.value": ["a", "b", "c"], "flag.value": False, "ratio.value": 0.5,
+                         "empty.value": ""})  # fmt: skip
     huge.end(end_time=base + 3 * MS)
     legacy = tracer.start_span("LegacyWorkflow", context=context, start_time=base + 4 * MS)
     legacy.set_attributes({"junjo.span_type": "workflow", "junjo.id": "legacy-1"})
@@ -359,6 +361,10 @@ def test_odd_data_is_shown_and_marked(signed_in: Page, web: WebServer, data: dic
     expect(value).to_contain_text("xtail")
     json_value = signed_in.locator("table.attrs tr", has=signed_in.get_by_text("json.value"))
     expect(json_value.locator("details.json").first).to_have_attribute("open", "")
+    for key, shown in (("list.value", "[ 3 items ]"), ("flag.value", "false"),
+                       ("ratio.value", "0.5"), ("empty.value", "(empty)")):  # fmt: skip
+        row = signed_in.locator("table.attrs tr", has=signed_in.get_by_text(key, exact=True))
+        expect(row.locator("td")).to_contain_text(shown)
     signed_in.get_by_label("Filter attributes").fill("json")
     expect(signed_in.locator("table.attrs[aria-label=Attributes] tr")).to_have_count(1)
     _row(signed_in, "failing-step").click()
