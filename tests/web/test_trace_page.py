@@ -85,8 +85,15 @@ def _seed_otel(web: WebServer) -> dict[str, Any]:
                 "llm.output_messages.0.message.role": "assistant",
                 f"{call}.name": "get_weather", f"{call}.arguments": '{"city": "Oslo"}',
             })  # fmt: skip
+        with tracer.start_as_current_span("chat legacy-genai", kind=SpanKind.CLIENT) as events:
+            # GenAI before 1.37: a message per event.
+            events.set_attributes({"gen_ai.system": "openai", "gen_ai.request.model": "old-1"})
+            events.add_event("gen_ai.user.message", {"content": "Convert 5 km"})
+            events.add_event("gen_ai.tool.message", {"content": "5 km = 3.1 mi"})
+            events.add_event("gen_ai.choice", {"message": json.dumps({"content": "3.1 miles"})})
     found["llm"] = _hex(root)[0]
     found["genai"], found["openinference"] = _hex(genai)[1], _hex(oi)[1]
+    found["genai-events"] = _hex(events)[1]
 
     with tracer.start_as_current_span(XSS) as xss:
         xss.set_attribute("note", "<script>window.__pwned = 1</script>")
@@ -329,6 +336,12 @@ def test_a_genai_call_reads_as_a_conversation(signed_in: Page, web: WebServer, d
     expect(conversation.locator(".parameters")).to_contain_text("0.3")
     signed_in.emulate_media(color_scheme="dark")
     assert_accessible(signed_in)
+    _open(signed_in, web, data["llm"], data["genai-events"])  # a message per event
+    expect(conversation.locator(".message-role strong")).to_have_text(["User", "Tool", "Assistant"])
+    expect(conversation.locator(".message-text")).to_have_text(
+        ["Convert 5 km", "5 km = 3.1 mi", "3.1 miles"]
+    )
+    expect(conversation).to_contain_text("old-1")
 
 
 def test_markup_in_span_data_is_shown_as_text(signed_in: Page, web: WebServer, data: dict):
