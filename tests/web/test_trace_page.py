@@ -283,6 +283,7 @@ def test_the_keyboard_moves_collapses_and_expands(signed_in: Page, web: WebServe
     assert_accessible(signed_in)  # with the tree focused
     signed_in.get_by_role("button", name="Collapse all").click()
     expect(rows).to_have_count(1)
+    expect(_selected(signed_in)).to_contain_text(names[0])  # the selection moved up
     signed_in.get_by_role("button", name="Expand all").click()
     expect(rows).to_have_count(len(names))
 

@@ -60,6 +60,13 @@ function TraceView({ model, summary, base, traceId, service, spanId, q, reload }
   const rowOf = useMemo(() => new Map(rows.map((index, at) => [index, at])), [rows]);
   const selectedRow = rowOf.get(selected) ?? -1;
 
+  useEffect(() => {
+    // Collapsing hid the selected span: its nearest shown ancestor takes the selection.
+    if (matches || selected < 0 || rowOf.has(selected)) return;
+    const shown = ancestors(model, selected).find((index) => rowOf.has(index));
+    if (shown !== undefined) select(shown);
+  }, [rows]);
+
   function select(index, { push = false } = {}) {
     const span = model.nodes[index]?.span;
     if (span) navigate(tracePath(service, traceId, span.id) + window.location.search, { replace: !push });
