@@ -4,6 +4,7 @@ through ``POST /v1/traces`` of a second server and comes out the same."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -175,3 +176,10 @@ def test_the_otlp_export_goes_back_in_through_ingestion_unchanged(
 
     for trace_id, document in exported.items():
         assert wait_until(lambda t=trace_id: again(t), 30) == document
+
+
+def test_the_cli_exports_the_same_otlp_json(seeded: Seeded):
+    trace_id = seeded.traces["error"]
+    exported = seeded.cli("traces", "export", trace_id[:10])
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout) == seeded.get(f"/api/v1/traces/{trace_id}/otlp").json()
