@@ -40,7 +40,7 @@ SEARCH_PARAMS: dict[str, Schema] = {
     "attr": TEXT | {"pattern": "^[^=]+=", "description": "key=value some span of it has"},
     "trace_id_prefix": {"type": "string", "pattern": "^[0-9a-fA-F]{1,32}$"},
     "indexed_after": {"type": "integer", "description": "ns; traces whose root arrived since"},
-    "updated_after": {"type": "integer", "description": "ns: as_of_ns of an earlier answer"},
+    "updated_after": {"type": "integer", "description": "ns: the as_of of an earlier answer"},
     "min_duration": TEXT | {"description": "250ms, 1.5s, 2m, or ns"},
     "sort": {"type": "string", "enum": list(queries.SORTS)},
     "order": {"type": "string", "enum": ["desc", "asc"]},

@@ -346,8 +346,9 @@ _SUMMARY_FIELDS = [name.strip() for name in SUMMARY_COLUMNS.split(",")]
 
 def search_traces(conn: Any, actor: Principal, filters: TraceFilters) -> dict[str, Any]:
     """A page of trace summaries in the filters' sort (newest first by default), the cursors
-    of the next and previous pages, ``as_of_ns`` (pass it back as ``updated_after_ns`` to get
-    what was indexed since) and, when asked, how many traces match in all."""
+    of the next and previous pages, ``as_of`` (pass it back as ``updated_after_ns`` to get
+    what was indexed since; ns as a decimal string: a JavaScript number is not exact at this
+    size) and, when asked, how many traces match in all."""
     actor.require_read()
     limit = check_limit(filters.limit, MAX_LIMIT)
     key = SORTS[check_sort(filters.sort)]
@@ -391,7 +392,7 @@ def search_traces(conn: Any, actor: Principal, filters: TraceFilters) -> dict[st
         "next_cursor": at(page[-1], False) if page and has_next else None,
         "prev_cursor": at(page[0], True) if page and has_prev else None,
         "total": total,
-        "as_of_ns": as_of,
+        "as_of": str(as_of),
     }
 
 
