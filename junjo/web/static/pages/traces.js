@@ -138,19 +138,19 @@ function Filters({ filters, live }) {
   const range = rangeOf(filters);
   return html`<form class="trace-filters" role="search" aria-label="Filter traces" onSubmit=${(event) => event.preventDefault()}>
     <div class="filter-row">
-      <label class="filter">
-        <span>Service</span>
-        <select value=${filters.service || ""} onChange=${(e) => refine({ service: e.currentTarget.value })}>
+      <div class="filter">
+        <label for="filter-service">Service</label>
+        <select id="filter-service" value=${filters.service || ""} onChange=${(e) => refine({ service: e.currentTarget.value })}>
           <option value="">All services</option>
           ${names.map((name) => html`<option key=${name} value=${name}>${name}</option>`)}
         </select>
-      </label>
-      <label class="filter">
-        <span>Time</span>
-        <select value=${range} onChange=${(e) => pickRange(e.currentTarget.value)}>
+      </div>
+      <div class="filter">
+        <label for="filter-time">Time</label>
+        <select id="filter-time" value=${range} onChange=${(e) => pickRange(e.currentTarget.value)}>
           ${RANGES.map((r) => html`<option key=${r.value} value=${r.value}>${r.label}</option>`)}
         </select>
-      </label>
+      </div>
       ${range === "custom" ? html`<${Between} since=${filters.since} until=${filters.until} />` : null}
       <label class="check">
         <input type="checkbox" checked=${!!filters.errors} onChange=${(e) => refine({ errors: e.currentTarget.checked ? 1 : null })} />
@@ -184,14 +184,14 @@ function pickRange(value) {
 
 /** The since/until of a custom range as two local date-time inputs. */
 function Between({ since, until }) {
-  return html`<label class="filter">
-      <span>From</span>
-      <input type="datetime-local" step="1" value=${localInput(since)} onChange=${(e) => refine({ since: isoOf(e.currentTarget.value) })} />
-    </label>
-    <label class="filter">
-      <span>To</span>
-      <input type="datetime-local" step="1" value=${localInput(until)} onChange=${(e) => refine({ until: isoOf(e.currentTarget.value) })} />
-    </label>`;
+  return html`<div class="filter">
+      <label for="filter-since">From</label>
+      <input id="filter-since" type="datetime-local" step="1" value=${localInput(since)} onChange=${(e) => refine({ since: isoOf(e.currentTarget.value) })} />
+    </div>
+    <div class="filter">
+      <label for="filter-until">To</label>
+      <input id="filter-until" type="datetime-local" step="1" value=${localInput(until)} onChange=${(e) => refine({ until: isoOf(e.currentTarget.value) })} />
+    </div>`;
 }
 
 function localInput(value) {
@@ -225,15 +225,16 @@ function TextFilters({ filters }) {
   const any = FILTERS.some((name) => filters[name]);
   return html`<div class="filter-row" onKeyDown=${(event) => event.key === "Enter" && apply(event)}>
     ${TEXT_FILTERS.map(
-      ({ name, label, placeholder }) => html`<label class="filter" key=${name}>
-        <span>${label}</span>
+      ({ name, label, placeholder }) => html`<div class="filter" key=${name}>
+        <label for=${`filter-${name}`}>${label}</label>
         <input
+          id=${`filter-${name}`}
           name=${name}
           value=${draft[name]}
           placeholder=${placeholder}
           onInput=${(e) => setDraft({ ...draft, [name]: e.currentTarget.value })}
         />
-      </label>`,
+      </div>`,
     )}
     <button type="button" class="button primary" onClick=${apply}>Apply</button>
     ${any
@@ -332,11 +333,11 @@ function Pager({ view, cursor, limit }) {
     <button type="button" class="button" disabled=${!cursor} onClick=${() => setQuery({ cursor: null })}>First page</button>
     <button type="button" class="button" disabled=${!view.prev} onClick=${() => setQuery({ cursor: view.prev })}>Previous page</button>
     <button type="button" class="button" disabled=${!view.next} onClick=${() => setQuery({ cursor: view.next })}>Next page</button>
-    <label class="filter page-size">
-      <span>Rows per page</span>
-      <select value=${limit} onChange=${(e) => refine({ limit: e.currentTarget.value === String(DEFAULT_LIMIT) ? null : e.currentTarget.value })}>
+    <div class="filter page-size">
+      <label for="page-size">Rows per page</label>
+      <select id="page-size" value=${limit} onChange=${(e) => refine({ limit: e.currentTarget.value === String(DEFAULT_LIMIT) ? null : e.currentTarget.value })}>
         ${sizes.map((size) => html`<option key=${size} value=${String(size)}>${formatNumber(size)}</option>`)}
       </select>
-    </label>
+    </div>
   </nav>`;
 }
