@@ -70,10 +70,16 @@ export function useApi(path, query, key = JSON.stringify([path, query])) {
     const abort = new AbortController();
     controller.current = abort;
     setState((previous) => ({ ...previous, loading: true, error: null }));
+    // An abort while the body is read can still resolve (to null): a cancelled request
+    // never sets the state.
     api(path, { query, signal: abort.signal }).then(
-      (data) => setState({ data, error: null, loading: false }),
+      (data) => {
+        if (!abort.signal.aborted) setState({ data, error: null, loading: false });
+      },
       (error) => {
-        if (error.name !== "AbortError") setState({ data: undefined, error, loading: false });
+        if (!abort.signal.aborted && error.name !== "AbortError") {
+          setState({ data: undefined, error, loading: false });
+        }
       },
     );
     return () => abort.abort();

@@ -1,7 +1,7 @@
 // Home: each service at a glance and the latest failed runs; before the first trace, how to
 // connect an app to this server (its real endpoints, from GET /api/config).
 
-import { html, useEffect } from "../lib/html.js";
+import { html, useEffect, useRef } from "../lib/html.js";
 import { useApi } from "../lib/api.js";
 import { formatAgo, formatDuration, formatNumber, formatPercent, formatTime } from "../lib/format.js";
 import { tracePath, tracesPath } from "../lib/links.js";
@@ -25,10 +25,14 @@ export default function Home() {
     }, WAIT_FOR_FIRST_MS);
     return () => clearInterval(timer);
   }, [none]);
-  const count = services.data?.length;
+  const waited = useRef(false);
   useEffect(() => {
-    if (count) failures.reload();
-  }, [count]);
+    if (none) waited.current = true;
+    else if (waited.current && services.data) {
+      waited.current = false;
+      failures.reload(); // the first traces have arrived
+    }
+  }, [none, services.data]);
 
   let body;
   if (services.error) body = html`<${ErrorMessage} error=${services.error} />`;
