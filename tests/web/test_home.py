@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -92,7 +93,7 @@ def empty(tmp_path) -> Iterator[WebServer]:
 
 
 def test_an_empty_server_says_how_to_connect_and_shows_the_first_trace(
-    page: Page, empty: WebServer
+    page: Page, empty: WebServer, screenshots: Path
 ):
     empty.sign_in(page)
     page.goto(empty.url + "/")
@@ -112,6 +113,7 @@ def test_an_empty_server_says_how_to_connect_and_shows_the_first_trace(
     expect(otel_http.locator("pre")).to_contain_text(f'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="{http}"')
     expect(otel_http.locator("pre")).to_contain_text("x-junjo-api-key=")
     assert_accessible(page)
+    page.screenshot(path=screenshots / "home-empty-state.png", full_page=True)
     # The first trace arrives: the page becomes the overview by itself.
     provider = http_provider(empty, "first-app")
     emit(provider, S("hello", 2), time.time_ns())

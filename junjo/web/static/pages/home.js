@@ -50,7 +50,7 @@ export default function Home() {
       </section>`;
   }
   return html`<${PageTitle} title="Home">
-      ${none ? null : html`<${Link} href="/traces" class="button">All traces<//>`}
+      ${none ? null : html`<${Link} href="/traces" class="button home-link">All traces<//>`}
     <//>
     ${body}`;
 }
@@ -120,13 +120,13 @@ function Failures({ state }) {
 
 function Welcome() {
   const endpoints = useEndpoints();
-  return html`<${Empty}>
+  return html`<${Empty}><div class="welcome">
     <h2>No traces yet</h2>
     <p>
       This server stores OpenTelemetry traces sent with an ingest API key. Create a key, put it
       in one of the snippets below, run your app, and its traces show up here.
     </p>
-    <p><${Link} href="/keys" class="button primary">Create an API key<//></p>
+    <p><${Link} href="/keys" class="button primary home-link">Create an API key<//></p>
     ${endpoints
       ? html`<dl class="endpoints">
             <dt>OTLP/gRPC</dt><dd><code>${endpoints.grpc}</code></dd>
@@ -143,5 +143,5 @@ function Welcome() {
           )}`
       : html`<${Loading} what="Loading this server's endpoints" />`}
     <p class="muted" aria-live="polite">Waiting for the first trace…</p>
-  <//>`;
+  </div><//>`;
 }

@@ -112,16 +112,24 @@ function useLive({ data, live, request, key, reload, firstNewest }) {
 
 function merge(view, updated) {
   const byId = new Map(view.traces.map((t) => [t.trace_id, t]));
+  const last = view.traces[view.traces.length - 1];
   let added = 0;
   for (const trace of updated) {
-    if (!byId.has(trace.trace_id)) added += 1;
+    const known = byId.has(trace.trace_id);
+    // A trace older than this page's last row belongs to a later page (spans of an old
+    // trace arriving late): it is left for that page, so no trace shows on two.
+    if (!known && view.next && last && newestFirst(trace, last) > 0) continue;
+    if (!known) added += 1;
     byId.set(trace.trace_id, trace);
   }
-  const traces = [...byId.values()].sort(
-    (a, b) => b.start_time_ns - a.start_time_ns || (a.trace_id < b.trace_id ? 1 : a.trace_id > b.trace_id ? -1 : 0),
-  );
+  const traces = [...byId.values()].sort(newestFirst);
   const total = view.total === null || view.total === undefined ? view.total : view.total + added;
   return { ...view, traces, total, added: view.added + added, problem: null };
+}
+
+/** The API's order: start time, then trace id, both descending. */
+function newestFirst(a, b) {
+  return b.start_time_ns - a.start_time_ns || (a.trace_id < b.trace_id ? 1 : a.trace_id > b.trace_id ? -1 : 0);
 }
 
 // -- filters -------------------------------------------------------------------------------
