@@ -21,6 +21,7 @@ BATCH_JOBS = 12  # job-1 .. job-12 in service batch, job-N takes N ms, job-12 ne
 
 @pytest.fixture(scope="module", autouse=True)
 def seeded(web: WebServer) -> None:
+    web.extra["seeded_at_ns"] = time.time_ns()  # within ms of the seed's own "now"
     web.extra["ids"] = seed_shop_and_assistant(web)
     batch = grpc_provider(web, "batch")
     start = time.time_ns() - 30 * MINUTE
@@ -131,6 +132,17 @@ def test_time_ranges(signed_in: Page, web: WebServer):
     signed_in.get_by_label("Time").select_option(label="Last hour")
     expect_roots(signed_in, [HOSTILE, "browse", "checkout"])
     assert query_of(signed_in)["since"] == ["1h"]
+    # Between…: two local date-times, absolute times in the URL
+    signed_in.get_by_label("Time").select_option(label="Between…")
+    expect(signed_in.get_by_label("From")).not_to_have_value("")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+Z", query_of(signed_in)["since"][0])
+    expect_roots(signed_in, [HOSTILE, "browse", "checkout"])  # the last hour
+    between = web.extra["seeded_at_ns"] - 9.5 * MINUTE  # checkout started 10 min before
+    signed_in.get_by_label("To").fill(
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(between / 1e9))
+    )
+    expect_roots(signed_in, ["checkout"])  # 10 min ago; browse started 9 min ago
+    assert "until" in query_of(signed_in)
     # Between two moments: the days around the nightly report (absolute, in the URL)
     day = 24 * 60 * MINUTE
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((time.time_ns() - 3 * day) / 1e9))
