@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.support.big_list import many_traces_batches, open_list_ms, send_batches
+from tests.support.otlp_builders import MS
 from tests.support.web import WebServer, start_web_server
 from tests.web.axe import assert_accessible
 from tests.web.seed import HOSTILE, MINUTE, S, emit, grpc_provider, seed_shop_and_assistant
@@ -285,3 +286,16 @@ def test_a_page_of_10000_traces_opens_fast_and_scrolls_to_its_end(page: Page, bi
     assert rows.count() < 100  # only the rows in view are in the DOM
     page.locator(".traces-body").evaluate("box => { box.scrollTop = box.scrollHeight }")
     expect(page.get_by_role("link", name="request-0", exact=True)).to_be_visible()
+
+
+def test_live_mode_in_another_sort_reloads_the_page_in_its_order(signed_in: Page, web: WebServer):
+    provider = grpc_provider(web, "live-sorted")
+    emit(provider, S("short-one", 2), time.time_ns())
+    provider.shutdown()
+    web.wait_indexed()
+    signed_in.goto(web.url + "/traces?service=live-sorted&sort=duration&live=1")
+    expect_roots(signed_in, ["short-one"])
+    provider = grpc_provider(web, "live-sorted")
+    emit(provider, S("long-one", 900), time.time_ns() - 1000 * MS)  # started before short-one
+    provider.shutdown()
+    expect_roots(signed_in, ["long-one", "short-one"])  # longest first

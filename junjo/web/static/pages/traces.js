@@ -54,13 +54,14 @@ export default function Traces({ query }) {
   const request = { ...filters, sort, order, limit, total: true, ...(cursor ? { cursor } : {}) };
   const key = JSON.stringify(request);
   const { data, error, loading, reload } = useApi("/api/v1/traces", request, key);
-  const view = useLive({ data, live, request, key, reload, firstNewest: !cursor && sort === "start" && order === "desc" });
+  const firstNewest = !cursor && sort === "start" && order === "desc";
+  const view = useLive({ data, loading, live, request, key, reload, firstNewest });
 
   return html`<${PageTitle} title="Traces" />
     <${Filters} filters=${filters} live=${live} />
     ${error ? html`<${ErrorMessage} error=${error} />` : null}
     ${view && !error
-      ? html`<${Summary} view=${view} live=${live} loading=${loading} filtered=${Object.keys(filters).length > 0} />
+      ? html`<${Summary} view=${view} live=${live} filtered=${Object.keys(filters).length > 0} />
           <${Table} traces=${view.traces} sort=${sort} order=${order} loading=${loading} />
           <${Pager} view=${view} cursor=${cursor} limit=${limit} />`
       : null}`;
@@ -71,9 +72,12 @@ export default function Traces({ query }) {
  * page of newest-first, new traces are merged in place (a trace that grew is replaced);
  * anywhere else an update reloads the page, whose cursor keeps it where it was.
  */
-function useLive({ data, live, request, key, reload, firstNewest }) {
+function useLive({ data, loading, live, request, key, reload, firstNewest }) {
   const [view, setView] = useState(null);
   const asOf = useRef(null);
+  // While a page loads the rows on screen are the previous search's: no poll merges there.
+  const busy = useRef(loading);
+  busy.current = loading;
   useEffect(() => {
     if (!data) return;
     asOf.current = data.as_of;
@@ -84,15 +88,18 @@ function useLive({ data, live, request, key, reload, firstNewest }) {
     if (!live || !ready) return undefined;
     let stopped = false;
     let timer = null;
-    const { cursor: _ignored, total: _count, ...poll } = request;
+    const poll = { ...request, limit: LIVE_MAX };
+    delete poll.cursor; // what changed anywhere in the search, counted by the merge
+    delete poll.total;
     async function tick() {
-      if (!document.hidden && asOf.current !== null) {
+      if (!document.hidden && !busy.current && asOf.current !== null) {
         try {
-          const found = await api("/api/v1/traces", { query: { ...poll, limit: LIVE_MAX, updated_after: asOf.current } });
+          const found = await api("/api/v1/traces", { query: { ...poll, updated_after: asOf.current } });
           if (stopped) return;
           asOf.current = found.as_of;
           if (found.traces.length && (!firstNewest || found.next_cursor)) reload();
           else if (found.traces.length) setView((old) => merge(old, found.traces));
+          else setView((old) => (old.problem ? { ...old, problem: null } : old));
         } catch (problem) {
           if (stopped) return;
           // The server restarting, for one: say so and keep trying.
