@@ -26,7 +26,10 @@ CHROMIUM_FLAGS = [
 _SCREENSHOTS = pytest.StashKey[Path]()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, and a later test that runs asyncio itself (the in-process CLI)
+# would fail with "Cannot run the event loop while another loop is running".
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

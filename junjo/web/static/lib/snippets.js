@@ -46,19 +46,19 @@ trace.set_tracer_provider(provider)`,
       id: "otel-grpc",
       title: "Any OpenTelemetry app, OTLP/gRPC",
       language: "shell",
-      code: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc
-OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="${endpoints.grpcUrl}"
-OTEL_EXPORTER_OTLP_TRACES_HEADERS="x-junjo-api-key=${key}"
-OTEL_SERVICE_NAME=my-app`,
+      code: `export OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc
+export OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="${endpoints.grpcUrl}"
+export OTEL_EXPORTER_OTLP_TRACES_HEADERS="x-junjo-api-key=${key}"
+export OTEL_SERVICE_NAME=my-app`,
     },
     {
       id: "otel-http",
       title: "Any OpenTelemetry app, OTLP/HTTP (protobuf or JSON)",
       language: "shell",
-      code: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf
-OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="${endpoints.http}"
-OTEL_EXPORTER_OTLP_TRACES_HEADERS="x-junjo-api-key=${key}"
-OTEL_SERVICE_NAME=my-app`,
+      code: `export OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf
+export OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="${endpoints.http}"
+export OTEL_EXPORTER_OTLP_TRACES_HEADERS="x-junjo-api-key=${key}"
+export OTEL_SERVICE_NAME=my-app`,
     },
   ];
 }
