@@ -54,7 +54,7 @@ export default function Keys({ query }) {
       ? html`<p class="notice-inline">You are signed in. Next, create an API key so your apps can send traces here.</p>`
       : null}
     ${created
-      ? html`<${NewKey} key=${created} endpoints=${endpoints} onDone=${() => { setCreated(null); focusField("key-name"); }} />`
+      ? html`<${NewKey} created=${created} endpoints=${endpoints} onDone=${() => { setCreated(null); focusField("key-name"); }} />`
       : null}
     <${CreateKeyForm} onCreated=${onCreated} />
     <h2 id="keys-heading" tabindex="-1" ref=${listHeading}>Keys</h2>
@@ -111,7 +111,7 @@ function CreateKeyForm({ onCreated }) {
 }
 
 /** The one time the full key is shown: the key, a copy button, and ready-to-paste setup. */
-function NewKey({ key, endpoints, onDone }) {
+function NewKey({ created: key, endpoints, onDone }) {
   const heading = useRef(null);
   useEffect(() => heading.current?.focus(), [key.id]);
   return html`<section class="panel new-key" aria-labelledby="new-key-heading">
