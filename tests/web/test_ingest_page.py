@@ -3,11 +3,21 @@ the server's, they follow new exports without a reload, and a hidden tab asks no
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+
+import pytest
 from playwright.sync_api import Page, expect
 
+from junjo.config import Settings
+from junjo.features.users import service as users
+from junjo.kernel.wal import SetAside, keep_aside
 from tests.support.export import http_exporter, sdk_spans
+from tests.support.keys import make_keys
+from tests.support.otlp_builders import new_ids, request_bytes
+from tests.support.server import ServerProcess
 from tests.support.wait import wait_until
-from tests.support.web import WebServer
+from tests.support.web import EMAIL, PASSWORD, WebServer
 from tests.web.themes import assert_accessible_in_both_themes
 
 STATUS = "/api/v1/ingest/status"
@@ -34,7 +44,10 @@ def test_the_numbers_are_the_servers_and_follow_new_exports(signed_in: Page, web
     page.goto(web.url + "/ingest")
     expect(page.get_by_role("heading", name="Ingest", level=1)).to_be_visible()
     expect(stat(page, "Accepted").locator(".stat-value")).to_have_text(f"{accepted} spans")
-    expect(stat(page, "Accepted")).to_contain_text(f"in {status['accepted']['batches']} batches")
+    batches = status["accepted"]["batches"]
+    expect(stat(page, "Accepted")).to_contain_text(
+        f"in {batches} {'batch' if batches == 1 else 'batches'}, durably in the write-ahead log"
+    )
     expect(stat(page, "Indexed").locator(".stat-value")).to_have_text(
         f"{status['indexed']['spans']} spans"
     )
@@ -103,3 +116,30 @@ def set_hidden(page: Page, hidden: bool) -> None:
         hidden,
     )
     assert page.evaluate("document.visibilityState") == state
+
+
+@pytest.fixture(scope="module")
+def quarantined(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    """A server whose WAL holds a quarantine entry (kept aside before it starts)."""
+    data_dir = tmp_path_factory.mktemp("quarantined") / "data"
+    keys = make_keys(data_dir)
+    users.create_first_user(keys.control.db, EMAIL, PASSWORD)
+    payload = request_bytes(new_ids(3))
+    entry = SetAside(7, time.time_ns(), None, 3, "store: value out of range", payload)
+    keep_aside(Settings(data_dir=data_dir).wal_path, [entry])
+    server = ServerProcess(data_dir).start()
+    yield WebServer(server, keys)
+    server.stop()
+    server.kill()
+
+
+def test_quarantine_entries_are_listed_with_their_error(page: Page, quarantined: WebServer):
+    quarantined.sign_in(page)
+    page.goto(quarantined.url + "/ingest")
+    card = stat(page, "Quarantined")
+    expect(card.locator(".stat-value")).to_have_text("3 spans")
+    expect(card).to_contain_text("in 1 entry set aside and not replayed")
+    table = page.get_by_role("table")
+    expect(table.get_by_role("row").nth(1)).to_contain_text("store: value out of range")
+    expect(page.get_by_text("junjo quarantine replay")).to_be_visible()
+    assert_accessible_in_both_themes(page)

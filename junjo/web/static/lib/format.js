@@ -87,3 +87,8 @@ export function formatWait(seconds) {
   if (minutes < 60) return `${minutes} min`;
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
+
+/** "1 entry", "3 entries", "1,024 spans": a formatted count with the right word. */
+export function formatCount(count, one, many = `${one}s`) {
+  return `${formatNumber(count)} ${Number(count) === 1 ? one : many}`;
+}

@@ -3,7 +3,7 @@
 // tab is visible; a hidden tab asks nothing.
 
 import { api } from "../lib/api.js";
-import { formatAgo, formatBytes, formatDuration, formatNumber, formatTime } from "../lib/format.js";
+import { formatAgo, formatBytes, formatCount, formatDuration, formatNumber, formatTime } from "../lib/format.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { Badge, ErrorMessage, Loading, PageTitle } from "../lib/ui.js";
 
@@ -65,20 +65,20 @@ function Status({ status }) {
   const refused = Object.entries(status.refused_batches || {}).filter(([, count]) => count > 0);
   return html`
     <div class="stats">
-      <${Stat} id="accepted" title="Accepted" value=${status.accepted.spans} unit="spans">
-        in ${formatNumber(status.accepted.batches)} batches, durably in the write-ahead log
+      <${Stat} id="accepted" title="Accepted" value=${status.accepted.spans} unit=${unit(status.accepted.spans, "span")}>
+        in ${formatCount(status.accepted.batches, "batch", "batches")}, durably in the write-ahead log
       <//>
-      <${Stat} id="indexed" title="Indexed" value=${status.indexed.spans} unit="spans">
-        searchable; ${formatNumber(status.indexed.duplicate_spans)} duplicates skipped; last ${formatAgo(status.indexed.last_indexed_at_ns)}
+      <${Stat} id="indexed" title="Indexed" value=${status.indexed.spans} unit=${unit(status.indexed.spans, "span")}>
+        searchable; ${formatCount(status.indexed.duplicate_spans, "duplicate")} skipped; last ${formatAgo(status.indexed.last_indexed_at_ns)}
       <//>
-      <${Stat} id="backlog" title="Backlog" value=${status.backlog.batches} unit="batches" tone=${status.backlog.batches ? "warning" : null}>
+      <${Stat} id="backlog" title="Backlog" value=${status.backlog.batches} unit=${unit(status.backlog.batches, "batch", "batches")} tone=${status.backlog.batches ? "warning" : null}>
         ${formatBytes(status.backlog.bytes)} waiting to be indexed
       <//>
       <${Stat} id="lag" title="Indexer lag" text=${lag > 0 ? formatDuration(lag * 1e9) : "none"}>
         age of the oldest batch not yet indexed
       <//>
-      <${Stat} id="quarantined" title="Quarantined" value=${status.quarantined.spans} unit="spans" tone=${quarantine.pending_entries ? "error" : null}>
-        in ${formatNumber(status.quarantined.batches)} batches set aside; ${formatNumber(quarantine.pending_entries)} not replayed
+      <${Stat} id="quarantined" title="Quarantined" value=${quarantine.pending_spans} unit=${unit(quarantine.pending_spans, "span")} tone=${quarantine.pending_entries ? "error" : null}>
+        in ${formatCount(quarantine.pending_entries, "entry", "entries")} set aside and not replayed; ${formatNumber(status.quarantined.spans)} in all since the store was created
       <//>
     </div>
     <p class="indexer-state">
@@ -97,6 +97,11 @@ function Status({ status }) {
     </ul>
     ${quarantine.entries?.length ? html`<${QuarantineTable} entries=${quarantine.entries} />` : null}
   `;
+}
+
+/** The word after a figure: formatCount's, without the number (shown larger). */
+function unit(count, one, many) {
+  return formatCount(count, one, many).replace(/^\S+ /, "");
 }
 
 /** One figure: a number with its unit (or a text), and a line saying what it means. */
