@@ -8,9 +8,15 @@ import re
 
 import httpx
 import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+    OTLPSpanExporter as GrpcSpanExporter,
+)
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+    OTLPSpanExporter as HttpSpanExporter,
+)
 from playwright.sync_api import Page, expect
 
-from tests.support.export import http_exporter, sdk_spans
+from tests.support.export import sdk_spans
 from tests.support.wait import wait_until
 from tests.support.web import WebServer
 from tests.web.axe import assert_accessible
@@ -70,23 +76,39 @@ def test_a_new_key_is_shown_once_with_snippets_for_this_server(signed_in: Page, 
     expect(page.get_by_text(key)).to_have_count(0)  # shown once: gone after a reload
 
 
-def test_the_created_key_ingests_and_the_list_says_when_it_was_used(
+def test_the_otel_snippets_as_shown_ingest_and_the_list_says_when_the_key_was_used(
     signed_in: Page, web: WebServer
 ):
     page = signed_in
     page.goto(web.url + "/keys")
-    key = create_key(page, "sdk-app")
+    create_key(page, "sdk-app")
     last_used = key_row(page, "sdk-app").get_by_role("cell").nth(4)
     expect(last_used).to_have_text("never")
+    # The exporters are configured from the snippets' text alone, as an app would be.
+    http_endpoint, http_header = snippet_settings(page, "otel-http")
+    grpc_endpoint, grpc_header = snippet_settings(page, "otel-grpc")
+    exporters = [
+        HttpSpanExporter(endpoint=http_endpoint, headers=dict([http_header]), timeout=10),
+        GrpcSpanExporter(endpoint=grpc_endpoint, headers=(grpc_header,), insecure=True, timeout=10),
+    ]
     before = web.server.ingest_status(web.keys.read)["accepted"]["spans"]
-    exporter = http_exporter(web.url, key)
-    try:
-        assert exporter.export(sdk_spans(1, service="keys-page")).name == "SUCCESS"
-    finally:
-        exporter.shutdown()
-    wait_until(lambda: web.server.ingest_status(web.keys.read)["accepted"]["spans"] == before + 1)
+    for exporter in exporters:
+        try:
+            assert exporter.export(sdk_spans(1, service="keys-page")).name == "SUCCESS"
+        finally:
+            exporter.shutdown()
+    wait_until(lambda: web.server.ingest_status(web.keys.read)["accepted"]["spans"] == before + 2)
     page.reload()
     expect(last_used).to_have_text(re.compile(r"^\d+ s ago$"))
+
+
+def snippet_settings(page: Page, snippet_id: str) -> tuple[str, tuple[str, str]]:
+    """(endpoint, (header, value)) of an OTEL_* snippet on the page, as a shell would read it."""
+    text = page.get_by_test_id(f"snippet-{snippet_id}").inner_text()
+    pairs = (line.split("=", 1) for line in text.splitlines())
+    settings = {name: value.strip('"') for name, value in pairs}
+    header, value = settings["OTEL_EXPORTER_OTLP_TRACES_HEADERS"].split("=", 1)
+    return settings["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"], (header, value)
 
 
 @pytest.mark.allow_console(r"status of 422")
