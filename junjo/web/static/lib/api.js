@@ -44,7 +44,7 @@ export async function api(path, { method = "GET", body, query, quiet401 = false,
   const payload = type.includes("json") ? await response.json().catch(() => null) : await response.text();
   if (response.ok) return payload;
   if (response.status === 401 && !quiet401) signInAgain();
-  throw new ApiError(response.status, errorDetail(payload));
+  throw withRetryAfter(new ApiError(response.status, errorDetail(payload)), response);
 }
 
 function errorDetail(payload) {
@@ -86,4 +86,11 @@ export function useApi(path, query, key = JSON.stringify([path, query])) {
   }, [key, round]);
   const reload = useCallback(() => setRound((n) => n + 1), []);
   return { ...state, reload };
+}
+
+/** `error.retryAfter`: the seconds of a 429's or 503's Retry-After (null without one). */
+function withRetryAfter(error, response) {
+  const seconds = Number.parseInt(response.headers.get("retry-after") || "", 10);
+  error.retryAfter = Number.isFinite(seconds) && seconds >= 0 ? seconds : null;
+  return error;
 }
