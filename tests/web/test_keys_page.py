@@ -5,6 +5,7 @@ confirmation) makes ingestion refuse it."""
 from __future__ import annotations
 
 import re
+import subprocess
 
 import httpx
 import pytest
@@ -105,8 +106,12 @@ def test_the_otel_snippets_as_shown_ingest_and_the_list_says_when_the_key_was_us
 def snippet_settings(page: Page, snippet_id: str) -> tuple[str, tuple[str, str]]:
     """(endpoint, (header, value)) of an OTEL_* snippet on the page, as a shell would read it."""
     text = page.get_by_test_id(f"snippet-{snippet_id}").inner_text()
-    pairs = (line.split("=", 1) for line in text.splitlines())
-    settings = {name: value.strip('"') for name, value in pairs}
+    # Pasted into a shell, as a user would: what the app started after it sees.
+    shown = subprocess.run(
+        ["bash", "-c", text + "\nenv -0"], capture_output=True, text=True, check=True, env={}
+    ).stdout
+    pairs = (entry.split("=", 1) for entry in shown.split("\0") if "=" in entry)
+    settings = dict(pairs)
     header, value = settings["OTEL_EXPORTER_OTLP_TRACES_HEADERS"].split("=", 1)
     return settings["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"], (header, value)
 
