@@ -164,6 +164,9 @@ class Stored:
     def settings(self) -> Settings:
         return Settings(data_dir=self.data_dir)
 
+    def newest_start_ns(self) -> int:
+        return T0 + 100 * MS  # the ties'
+
     def newest_first(self) -> list[str]:
         ties = sorted([self.ids["tie-a"], self.ids["tie-b"]], reverse=True)  # then by id
         return [*ties, *(self.ids[label] for label in _BY_START[::-1])]

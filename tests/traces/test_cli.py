@@ -237,6 +237,27 @@ def test_a_filter_that_matches_nothing_says_so(stored: Stored):
     assert result.stdout == f"No traces match these filters in data dir {stored.data_dir}.\n"
 
 
+def test_list_takes_the_apis_filters_sort_and_cursor(stored: Stored):
+    def ids(*args: str) -> list[str]:
+        return listed(run_cli(stored.data_dir, "traces", "list", "--json", *args))
+
+    by_id = {v: k for k, v in stored.ids.items()}
+    longest = ids("--sort", "duration", "--min-duration", "4ms")
+    assert [by_id[t] for t in longest] == ["checkout", "chat", "workflow"]
+    assert [by_id[t] for t in ids("--sort", "duration", "--asc", "--min-duration", "4ms")] == [
+        "workflow", "chat", "checkout"
+    ]  # fmt: skip
+    assert ids("--name", "charge-card") == ids("--attr", "customer.tier=gold")
+    assert ids("--until", str(stored.newest_start_ns()), "--service", "tie") == []
+    first = run_cli(stored.data_dir, "traces", "list", "--sort", "spans", "--limit", "2")
+    assert first.returncode == 0 and "More: --cursor " in first.stderr
+    cursor = first.stderr.split("--cursor ")[1].split()[0]
+    rest = ids("--sort", "spans", "--limit", "100", "--cursor", cursor)
+    assert len(rest) == len(stored.ids) - 2
+    bad = run_cli(stored.data_dir, "traces", "list", "--min-duration", "soon")
+    assert bad.returncode == 2 and "min_duration: use a length" in bad.stderr
+
+
 def test_a_narrow_terminal_lists_whole_trace_ids(stored: Stored):
     table = run_cli(stored.data_dir, "traces", "list", env={"COLUMNS": "80"}).stdout
     assert max(len(line) for line in table.splitlines()) <= 80

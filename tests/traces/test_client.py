@@ -83,7 +83,13 @@ def test_bad_questions_and_unknown_traces(files):
 def test_a_data_dir_with_nothing_ingested_is_empty(tmp_path: Path):
     source = open_source(Settings(data_dir=tmp_path / "new"), None, None)
     try:
-        assert source.search({}) == {"traces": [], "next_cursor": None}
+        assert source.search({}) == {
+            "traces": [],
+            "next_cursor": None,
+            "prev_cursor": None,
+            "total": None,
+            "as_of": "0",
+        }
         assert source.services() == []
         with pytest.raises(NotFound):
             source.trace("0" * 32)

@@ -97,8 +97,33 @@ def test_every_parameter_reaches_its_filter():
         ({"since": "soon"}, "since: use a duration"),
         ({"until": "2026-01-02"}, "until: the time needs a timezone"),
         ({"indexed_after": "later"}, "indexed_after: must be an integer"),
+        ({"updated_after": "1h"}, "updated_after: must be an integer"),
+        ({"min_duration": "fast"}, "min_duration: use a length like 250ms"),
+        ({"min_duration": "-5ms"}, "min_duration: use a length"),
+        ({"min_duration": "1.5"}, "min_duration: use a length"),
+        ({"min_duration": ""}, "min_duration: must not be empty"),
+        ({"sort": "colour"}, "sort: one of start, duration, spans, errors, llm, tokens"),
+        ({"order": "up"}, "order: asc or desc"),
+        ({"total": "some"}, "total: must be true or false"),
     ],
 )
 def test_a_present_parameter_must_be_valid(params: dict[str, str], message: str):
     with pytest.raises(InvalidInput, match=message):
         filters_from_params(params)
+
+
+@pytest.mark.parametrize(
+    ("value", "ns"),
+    [("250ms", 250_000_000), ("1.5s", 1_500_000_000), ("2m", 120 * SECOND), ("7", 7),
+     ("3 us", 3000), ("10µs", 10_000), ("1h", 3600 * SECOND)],
+)  # fmt: skip
+def test_min_duration_takes_a_length(value: str, ns: int):
+    assert filters_from_params({"min_duration": value}).min_duration_ns == ns
+
+
+def test_sort_order_total_and_updated_after():
+    filters = filters_from_params(
+        {"sort": "tokens", "order": "asc", "total": "true", "updated_after": "123"}
+    )
+    assert (filters.sort, filters.descending, filters.with_total) == ("tokens", False, True)
+    assert filters.updated_after_ns == 123

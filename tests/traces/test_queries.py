@@ -106,12 +106,17 @@ def test_pages_follow_the_cursor_without_gaps_or_repeats(conn, stored: Stored, l
 
 def test_cursors_round_trip_and_foreign_ones_are_refused():
     trace_id = "ab" * 16
-    assert queries.decode_cursor(queries.encode_cursor(T0, trace_id)) == (T0, trace_id)
+    for cursor in [
+        queries.Cursor("start", True, T0, trace_id),
+        queries.Cursor("tokens", False, 0, trace_id, before=True),
+    ]:
+        assert queries.decode_cursor(queries.encode_cursor(cursor)) == cursor
     forged = [
         "",
         "not-base64!",
-        queries.encode_cursor(T0, "short"),
-        queries.encode_cursor(T0, "AB" * 16),
+        queries.encode_cursor(queries.Cursor("start", True, T0, "short")),
+        queries.encode_cursor(queries.Cursor("start", True, T0, "AB" * 16)),
+        queries.encode_cursor(queries.Cursor("colour", True, T0, trace_id)),
         "MTIzOmFiOmNk",  # "123:ab:cd"
         "_w",  # not UTF-8
     ]
@@ -120,10 +125,92 @@ def test_cursors_round_trip_and_foreign_ones_are_refused():
             queries.decode_cursor(cursor)
 
 
-@pytest.mark.parametrize("limit", [0, -1, 1001])
+@pytest.mark.parametrize("limit", [0, -1, 10_001])
 def test_search_limits_are_bounded(conn, limit: int):
-    with pytest.raises(InvalidInput, match="limit: must be between 1 and 1000"):
+    with pytest.raises(InvalidInput, match="limit: must be between 1 and 10000"):
         queries.search_traces(conn, OPERATOR, TraceFilters(limit=limit))
+
+
+# Stored traces by duration: checkout 10 ms, chat 5, workflow 4, the others 1 ms each.
+@pytest.mark.parametrize(
+    ("sort", "descending", "first"),
+    [
+        ("duration", True, ["checkout", "chat", "workflow"]),
+        ("spans", True, ["workflow"]),
+        ("errors", True, ["checkout"]),
+        ("llm", True, ["chat"]),
+        ("tokens", True, ["chat"]),
+        ("start", False, ["checkout", "chat", "refund"]),
+        ("duration", False, []),  # five traces of 1 ms first: checked below
+    ],
+)
+def test_search_sorts_by_a_column_with_the_trace_id_breaking_ties(
+    conn, stored: Stored, sort: str, descending: bool, first: list[str]
+):
+    page = queries.search_traces(conn, OPERATOR, TraceFilters(sort=sort, descending=descending))
+    traces = page["traces"]
+    assert [t["trace_id"] for t in traces[: len(first)]] == [stored.ids[x] for x in first]
+    column = {
+        "start": lambda t: t["start_time_ns"],
+        "duration": lambda t: t["duration_ns"],
+        "spans": lambda t: t["span_count"],
+        "errors": lambda t: t["error_count"],
+        "llm": lambda t: t["llm_call_count"],
+        "tokens": lambda t: t["tokens"]["total"] or 0,
+    }[sort]
+    keys = [(column(t), t["trace_id"]) for t in traces]
+    assert keys == sorted(keys, reverse=descending)
+    assert len(traces) == len(stored.ids)
+
+
+@pytest.mark.parametrize(("sort", "descending"), [("start", True), ("duration", False)])
+@pytest.mark.parametrize("limit", [1, 2, 3])
+def test_pages_go_forward_and_back_in_any_sort(conn, sort: str, descending: bool, limit: int):
+    """Many traces share a duration: the cursor carries the sort value and the trace id."""
+
+    def page(cursor: str | None) -> dict[str, Any]:
+        filters = TraceFilters(sort=sort, descending=descending, limit=limit, cursor=cursor)
+        return queries.search_traces(conn, OPERATOR, filters)
+
+    whole = queries.search_traces(conn, OPERATOR, TraceFilters(sort=sort, descending=descending))
+    everything = [t["trace_id"] for t in whole["traces"]]
+    pages, cursor = [page(None)], None
+    assert pages[0]["prev_cursor"] is None
+    while (cursor := pages[-1]["next_cursor"]) is not None:
+        pages.append(page(cursor))
+    assert [t["trace_id"] for p in pages for t in p["traces"]] == everything
+    # back from the last page, through each prev_cursor, to the first
+    back = [pages[-1]]
+    while (cursor := back[-1]["prev_cursor"]) is not None:
+        back.append(page(cursor))
+    assert [[t["trace_id"] for t in p["traces"]] for p in back[::-1]] == [
+        [t["trace_id"] for t in p["traces"]] for p in pages
+    ]
+
+
+def test_a_cursor_of_another_sort_is_refused(conn):
+    first = queries.search_traces(conn, OPERATOR, TraceFilters(limit=1))
+    with pytest.raises(InvalidInput, match="cursor: it belongs to a list sorted another way"):
+        search(conn, limit=1, sort="duration", cursor=first["next_cursor"])
+    with pytest.raises(InvalidInput, match="sort: one of start, duration"):
+        search(conn, sort="colour")
+
+
+def test_min_duration_and_the_total_count(conn, stored: Stored):
+    page = queries.search_traces(
+        conn, OPERATOR, TraceFilters(min_duration_ns=4 * MS, with_total=True, limit=1)
+    )
+    assert [t["trace_id"] for t in page["traces"]] == [stored.ids["workflow"]]
+    assert page["total"] == 3  # workflow, chat, checkout
+    assert queries.search_traces(conn, OPERATOR, TraceFilters())["total"] is None
+
+
+def test_as_of_then_updated_after_gives_what_was_indexed_since(conn, stored: Stored):
+    page = queries.search_traces(conn, OPERATOR, TraceFilters())
+    assert int(page["as_of"]) >= stored.indexed_between
+    assert search(conn, updated_after_ns=int(page["as_of"])) == []
+    since = search(conn, updated_after_ns=stored.indexed_between)
+    assert sorted(since) == sorted([stored.ids["tie-a"], stored.ids["tie-b"]])
 
 
 def test_one_trace_oldest_span_first_with_its_summary(conn, stored: Stored):
@@ -196,6 +283,9 @@ def test_services_with_counts_and_error_rates(conn):
     assert shop["error_rate"] == 0.3333
     assert shop["last_seen_ns"] == T0 + 61 * MS  # the orphan's end
     assert shop["last_seen"] == "2023-11-14T22:13:20.061000+00:00"
+    assert (shop["llm_call_count"], shop["total_tokens"]) == (0, None)
+    assistant = summaries["assistant"]
+    assert (assistant["llm_call_count"], assistant["total_tokens"]) == (1, 42)
     assert queries.service_names(conn, OPERATOR) == ["assistant", "flows", "shop", "tie"]
 
 

@@ -112,9 +112,9 @@ def test_one_line_per_trace_for_tail(files: TraceSource, stored: Stored):
 
 def test_the_services_table(files: TraceSource):
     rows = [line for line in printed(render.services_table(files.services())) if "│" in line]
-    cells = {row.split("│")[1].strip(): [c.strip() for c in row.split("│")[2:5]] for row in rows}
-    assert cells["shop"] == ["3", "4", "33.3%"]
-    assert cells["assistant"] == ["1", "2", "0.0%"]
+    cells = {row.split("│")[1].strip(): [c.strip() for c in row.split("│")[2:7]] for row in rows}
+    assert cells["shop"] == ["3", "4", "33.3%", "0", ""]
+    assert cells["assistant"] == ["1", "2", "0.0%", "1", "42"]
 
 
 def test_the_span_tree_with_its_waterfall_and_errors(files: TraceSource, stored: Stored):

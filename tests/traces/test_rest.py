@@ -136,11 +136,30 @@ def test_cursor_pagination_walks_every_trace_once(seeded: Seeded):
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": "0"}, {"limit": "x"}, {"since": "yesterday"}, {"cursor": "bogus"}, {"attr": "k"}],
-)
+    [{"limit": "0"}, {"limit": "x"}, {"since": "yesterday"}, {"cursor": "bogus"}, {"attr": "k"},
+     {"limit": "10001"}, {"min_duration": "long"}, {"sort": "name"}, {"order": "up"},
+     {"updated_after": "now"}],
+)  # fmt: skip
 def test_search_rejects_bad_parameters(seeded: Seeded, params):
     response = seeded.get("/api/v1/traces", **params)
-    assert response.status_code == 422 and response.json()["detail"]
+    name = next(iter(params))
+    assert response.status_code == 422 and response.json()["detail"].startswith(f"{name}:")
+
+
+def test_search_sorted_with_a_total_pages_both_ways(seeded: Seeded):
+    longest = seeded.get("/api/v1/traces", sort="duration", total="true").json()
+    durations = [t["duration_ns"] for t in longest["traces"]]
+    assert durations == sorted(durations, reverse=True) and longest["total"] == len(durations)
+    first = seeded.get("/api/v1/traces", sort="duration", limit="2").json()
+    second = seeded.get("/api/v1/traces", sort="duration", limit="2", cursor=first["next_cursor"])
+    back = seeded.get(
+        "/api/v1/traces", sort="duration", limit="2", cursor=second.json()["prev_cursor"]
+    ).json()
+    assert back["traces"] == first["traces"] and back["prev_cursor"] is None
+    other_sort = seeded.get("/api/v1/traces", limit="2", cursor=first["next_cursor"])
+    assert other_sort.status_code == 422
+    assert other_sort.json()["detail"].startswith("cursor: it belongs to a list sorted another")
+    assert seeded.get("/api/v1/traces", updated_after=longest["as_of"]).json()["traces"] == []
 
 
 def test_a_trace_whose_root_is_elsewhere_is_listed(seeded: Seeded):

@@ -27,3 +27,12 @@ def test_last_user_cannot_be_deleted_over_http(signed_in: TestClient):
     response = signed_in.delete(f"/users/{me['id']}")
     assert response.status_code == 409
     assert signed_in.get("/auth-test").status_code == 200
+
+
+def test_a_user_cannot_delete_themselves_over_http(signed_in: TestClient):
+    signed_in.post("/users", json={"email": "b@example.com", "password": PASSWORD})
+    me = next(u for u in signed_in.get("/users").json() if u["email"] == "admin@example.com")
+    response = signed_in.delete(f"/users/{me['id']}")
+    assert response.status_code == 409
+    assert "cannot delete yourself" in response.json()["detail"]
+    assert len(signed_in.get("/users").json()) == 2

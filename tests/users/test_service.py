@@ -120,3 +120,14 @@ def test_find_user_by_email_or_id(control: ControlDB, tmp_path: Path):
     user = service.create_user(control.db, OPERATOR, "a@example.com", "password-1")
     assert service.find_user(control.db, OPERATOR, "A@EXAMPLE.COM") == user
     assert service.find_user(control.db, OPERATOR, user.id) == user
+
+
+def test_a_user_cannot_delete_themselves(control: ControlDB):
+    first = service.create_user(control.db, OPERATOR, "a@example.com", "password-1")
+    second = service.create_user(control.db, OPERATOR, "b@example.com", "password-1")
+    me = Principal("user", first.id, first.email)
+    with pytest.raises(Conflict, match="cannot delete yourself"):
+        service.delete_user(control.db, me, first.id)
+    assert service.get_user(control.db, first.id) is not None
+    service.delete_user(control.db, me, second.id)  # another user: yes
+    assert service.count_users(control.db) == 1

@@ -26,11 +26,11 @@ CHROMIUM_FLAGS = [
 _SCREENSHOTS = pytest.StashKey[Path]()
 
 
-@pytest.fixture(scope="module")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, and a later test that runs asyncio itself (the in-process CLI)
+# would fail with "Cannot run the event loop while another loop is running".
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    # Per module, not per session: Playwright's sync API keeps an asyncio loop running while
-    # it lives, and a later test that runs a loop of its own (the CLI's, in tests/traces)
-    # would fail with "Cannot run the event loop while another loop is running".
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True

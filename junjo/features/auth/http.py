@@ -145,6 +145,54 @@ async def sign_in(request: Request) -> JSONResponse:
     return _signed_in(request, user, "signed in")
 
 
+@endpoint(
+    "Change your own password (the current one proves it is you; a wrong one counts as a"
+    " failed sign-in). Your other sessions end; this one gets a fresh cookie",
+    auth="session",
+    tag="auth",
+    body={
+        "type": "object",
+        "properties": {
+            "current_password": STRING,
+            "new_password": CREDENTIALS["properties"]["password"],
+        },
+        "required": ["current_password", "new_password"],
+    },
+    responses={
+        200: MESSAGE,
+        400: ERROR_SCHEMA,
+        403: ERROR_SCHEMA,
+        409: ERROR_SCHEMA,
+        422: ERROR_SCHEMA,
+        429: ERROR_SCHEMA,
+        503: ERROR_SCHEMA,
+    },
+)
+async def change_own_password(request: Request) -> JSONResponse:
+    actor = principal_of(request)
+    body = await json_object(request)
+    throttle = state_of(request).get(SignInThrottle)
+    # Counted under the account's email (stored normalized), as its sign-ins are.
+    attempt = throttle.begin(actor.label, client_address(request))
+    if attempt.delay:
+        await asyncio.sleep(attempt.delay)
+    try:
+        user = await control_call(
+            request,
+            users.change_own_password,
+            actor,
+            body.get("current_password"),
+            body.get("new_password"),
+        )
+    except PermissionDenied:
+        raise  # a wrong current password: a failed attempt, counted
+    except Exception:
+        throttle.abandoned(attempt)  # never checked (invalid input, busy, not a user)
+        raise
+    throttle.succeeded(attempt)
+    return _signed_in(request, user, "Password changed; your other sessions have ended")
+
+
 @endpoint("Sign out everywhere", auth="public", tag="auth", responses={200: MESSAGE})
 async def sign_out(request: Request) -> JSONResponse:
     """Revokes every session of the signed-in user (a stolen copy of the cookie too)."""
@@ -210,5 +258,6 @@ routes = [
     Route("/users/create-first-user", create_first_user, methods=["POST"]),
     Route("/sign-in", sign_in, methods=["POST"]),
     Route("/sign-out", sign_out, methods=["POST"]),
+    Route("/users/me/password", change_own_password, methods=["POST"]),
     Route("/auth-test", auth_test, methods=["GET"]),
 ]

@@ -73,19 +73,45 @@ def _params(service: str | None, errors: bool, **extra: object) -> dict[str, str
 def list_traces(
     service: Service = None,
     since: Annotated[str | None, typer.Option(help="e.g. 1h, 30m, 2d, or an ISO time.")] = None,
+    until: Annotated[str | None, typer.Option(help="Started before; like --since.")] = None,
     errors: Errors = False,
     llm: Annotated[bool, typer.Option("--llm", help="Only traces with an LLM call.")] = False,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many traces.")] = 20,
+    name: Annotated[str | None, typer.Option(help="Some span of the trace has this name.")] = None,
+    attr: Annotated[
+        str | None, typer.Option(help="key=value: some span of the trace has it.")
+    ] = None,
+    min_duration: Annotated[
+        str | None, typer.Option(help="At least this long: 250ms, 1.5s, 2m.")
+    ] = None,
+    sort: Annotated[
+        str, typer.Option(help="start, duration, spans, errors, llm or tokens.")
+    ] = "start",
+    asc: Annotated[bool, typer.Option("--asc", help="Smallest (oldest) first.")] = False,
+    cursor: Annotated[str | None, typer.Option(help="Another page: a printed cursor.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many traces.")] = 20,
     json_output: AsJson = False,
     server: Server = None,
     api_key: ApiKey = None,
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
-    """A table of the newest traces."""
+    """A table of the newest traces (or sorted by another column), a page at a time."""
     from junjo.features.traces import render
 
-    params = _params(service, errors, since=since, llm="true" if llm else None, limit=limit)
+    params = _params(
+        service,
+        errors,
+        since=since,
+        until=until,
+        llm="true" if llm else None,
+        name=name,
+        attr=attr,
+        min_duration=min_duration,
+        sort=None if sort == "start" else sort,
+        order="asc" if asc else None,
+        cursor=cursor,
+        limit=limit,
+    )
     with _source(data_dir, config, server, api_key) as source:
         page = source.search(params)
         if not json_output and not page["traces"]:
@@ -93,13 +119,16 @@ def list_traces(
             return
     if json_output:
         emit_json(page)
-    else:
-        _console().print(render.traces_table(page["traces"]))
+        return
+    _console().print(render.traces_table(page["traces"]))
+    if page["next_cursor"]:
+        # On stderr: the table stays the only thing on stdout.
+        typer.echo(f"More: --cursor {page['next_cursor']}", err=True)
 
 
 def _nothing_found(source: TraceSource, params: dict[str, str]) -> str:
     """Why the list is empty: no traces at all, or none that the filters match."""
-    filtered = {k: v for k, v in params.items() if k != "limit"}
+    filtered = {k: v for k, v in params.items() if k not in ("limit", "sort", "order")}
     if filtered and source.search({"limit": "1"})["traces"]:
         return f"No traces match these filters in {source.description}."
     return f"No traces yet in {source.description}."
@@ -278,7 +307,7 @@ def services(
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
-    """One line per service: traces, spans, error rate, last seen."""
+    """One line per service: traces, spans, error rate, LLM calls, tokens, last seen."""
     from junjo.features.traces import render
 
     with _source(data_dir, config, server, api_key) as source:

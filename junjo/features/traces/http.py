@@ -40,9 +40,14 @@ SEARCH_PARAMS: dict[str, Schema] = {
     "name": TEXT | {"description": "some span of the trace has this name"},
     "attr": TEXT | {"pattern": "^[^=]+=", "description": "key=value some span of it has"},
     "trace_id_prefix": {"type": "string", "pattern": "^[0-9a-fA-F]{1,32}$"},
-    "indexed_after": {"type": "integer", "description": "ns; for following new traces"},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
-    "cursor": TEXT | {"description": "next_cursor of the previous page"},
+    "indexed_after": {"type": "integer", "description": "ns; traces whose root arrived since"},
+    "updated_after": {"type": "integer", "description": "ns: the as_of of an earlier answer"},
+    "min_duration": TEXT | {"description": "250ms, 1.5s, 2m, or ns"},
+    "sort": {"type": "string", "enum": list(queries.SORTS)},
+    "order": {"type": "string", "enum": ["desc", "asc"]},
+    "total": {"type": "boolean", "description": "also count every match"},
+    "limit": {"type": "integer", "minimum": 1, "maximum": queries.MAX_LIMIT},
+    "cursor": TEXT | {"description": "next_cursor or prev_cursor of an answer"},
 }
 
 
@@ -149,7 +154,7 @@ async def one_span(request: Request) -> JSONResponse:
 
 
 @endpoint(
-    "Search traces (newest first, cursor pagination)",
+    "Search traces (newest first or sorted, cursor pagination)",
     auth="session_or_read_key",
     tag="traces",
     query=SEARCH_PARAMS,
@@ -173,7 +178,7 @@ async def trace_detail(request: Request) -> JSONResponse:
 
 
 @endpoint(
-    "Per-service counts, error rate and last seen",
+    "Per-service counts, error rate, LLM calls, tokens and last seen",
     auth="session_or_read_key",
     tag="traces",
     responses={200: {"type": "array"}},

@@ -220,6 +220,18 @@ def one_span(conn: Any, actor: Principal, trace_id: str, span_id: str) -> dict[s
 # -- trace search -------------------------------------------------------------------------
 
 
+# Sortable columns of the traces list: the expression over the ``traces`` summary table.
+# Tokens are NULL for a trace without LLM calls: they sort as 0.
+SORTS = {
+    "start": "start_time_ns",
+    "duration": "(end_time_ns - start_time_ns)",
+    "spans": "span_count",
+    "errors": "error_count",
+    "llm": "llm_count",
+    "tokens": "coalesce(total_tokens, 0)",
+}
+
+
 @dataclass(frozen=True)
 class TraceFilters:
     service: str | None = None
@@ -230,26 +242,60 @@ class TraceFilters:
     span_name: str | None = None
     attribute: tuple[str, str] | None = None  # (key, value): any span of the trace has it
     trace_id_prefix: str | None = None
-    indexed_after_ns: int | None = None  # for `junjo traces tail`
+    indexed_after_ns: int | None = None  # root arrived after: `junjo traces tail`
+    updated_after_ns: int | None = None  # any span indexed after: the UI's live mode
+    min_duration_ns: int | None = None
+    sort: str = "start"  # a key of SORTS
+    descending: bool = True
+    with_total: bool = False  # also count every match (one more scan)
     limit: int = 50
     cursor: str | None = None
 
 
-def encode_cursor(start_ns: int, trace_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{start_ns}:{trace_id}".encode()).decode().rstrip("=")
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ends: the sort it belongs to, the sort value and trace id of the last
+    (``before``: the first) trace shown. Pages stay stable while traces arrive."""
+
+    sort: str
+    descending: bool
+    value: int
+    trace_id: str
+    before: bool = False  # a previous-page cursor: the traces before this one
 
 
-def decode_cursor(cursor: str) -> tuple[int, str]:
+def encode_cursor(cursor: Cursor) -> str:
+    text = ":".join(
+        [
+            "p" if cursor.before else "n",
+            cursor.sort,
+            "d" if cursor.descending else "a",
+            str(cursor.value),
+            cursor.trace_id,
+        ]
+    )
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Cursor:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        start, trace_id = base64.urlsafe_b64decode(padded).decode().split(":")
-        return int(start), check_trace_id(trace_id)
+        way, sort, order, value, trace_id = base64.urlsafe_b64decode(padded).decode().split(":")
+        if way not in ("n", "p") or sort not in SORTS or order not in ("a", "d"):
+            raise ValueError(cursor)
+        return Cursor(sort, order == "d", int(value), check_trace_id(trace_id), way == "p")
     except (ValueError, InvalidInput, UnicodeDecodeError) as exc:
         raise InvalidInput("cursor: not a cursor this server issued") from exc
 
 
+def check_sort(sort: str) -> str:
+    if sort not in SORTS:
+        raise InvalidInput(f"sort: one of {', '.join(SORTS)}")
+    return sort
+
+
 def _search_clauses(filters: TraceFilters) -> tuple[list[str], list[Any]]:
-    """WHERE clauses over the ``traces`` summary table (one row per trace)."""
+    """WHERE clauses over the ``traces`` summary table (one row per trace), cursor aside."""
     where: list[str] = ["TRUE"]
     params: list[Any] = []
     if filters.service:
@@ -270,6 +316,12 @@ def _search_clauses(filters: TraceFilters) -> tuple[list[str], list[Any]]:
     if filters.indexed_after_ns is not None:  # `tail`: traces whose root arrived since
         where.append("root_indexed_at_ns > ?")
         params.append(filters.indexed_after_ns)
+    if filters.updated_after_ns is not None:  # live mode: new traces and ones that grew
+        where.append("last_indexed_at_ns > ?")
+        params.append(filters.updated_after_ns)
+    if filters.min_duration_ns is not None:
+        where.append("end_time_ns - start_time_ns >= ?")
+        params.append(filters.min_duration_ns)
     if filters.errors_only:
         where.append("error_count > 0")
     if filters.llm_only:
@@ -278,10 +330,6 @@ def _search_clauses(filters: TraceFilters) -> tuple[list[str], list[Any]]:
     if span_where:
         where.append(f"trace_id IN (SELECT trace_id FROM spans WHERE {span_where})")
         params += span_params
-    if filters.cursor:
-        start, trace_id = decode_cursor(filters.cursor)
-        where.append("(start_time_ns < ? OR (start_time_ns = ? AND trace_id < ?))")
-        params += [start, start, trace_id]
     return where, params
 
 
@@ -308,21 +356,55 @@ _SUMMARY_FIELDS = [name.strip() for name in SUMMARY_COLUMNS.split(",")]
 
 
 def search_traces(conn: Any, actor: Principal, filters: TraceFilters) -> dict[str, Any]:
-    """A page of trace summaries, newest first, and the cursor of the next page."""
+    """A page of trace summaries in the filters' sort (newest first by default), the cursors
+    of the next and previous pages, ``as_of`` (pass it back as ``updated_after_ns`` to get
+    what was indexed since; ns as a decimal string: a JavaScript number is not exact at this
+    size) and, when asked, how many traces match in all."""
     actor.require_read()
-    limit = check_limit(filters.limit, 1000)
+    limit = check_limit(filters.limit, MAX_LIMIT)
+    key = SORTS[check_sort(filters.sort)]
+    # Read first: a write committed after it carries a later time, so a poll from here
+    # misses nothing (it may see a trace twice; the UI keeps one row per trace).
+    (as_of,) = conn.execute("SELECT coalesce(max(last_indexed_at_ns), 0) FROM traces").fetchone()
     where, params = _search_clauses(filters)
+    total = None
+    if filters.with_total:
+        count_sql = f"SELECT count(*) FROM traces WHERE {' AND '.join(where)}"
+        (total,) = conn.execute(count_sql, params).fetchone()
+    cursor = decode_cursor(filters.cursor) if filters.cursor else None
+    if cursor and (cursor.sort, cursor.descending) != (filters.sort, filters.descending):
+        raise InvalidInput("cursor: it belongs to a list sorted another way; start again")
+    backward = bool(cursor and cursor.before)
+    fetch_descending = filters.descending != backward  # a previous page is read in reverse
+    if cursor:
+        op = "<" if fetch_descending else ">"
+        where.append(f"({key} {op} ? OR ({key} = ? AND trace_id {op} ?))")
+        params += [cursor.value, cursor.value, cursor.trace_id]
+    direction = "DESC" if fetch_descending else "ASC"
     sql = (
-        f"{_SUMMARY_SQL} WHERE {' AND '.join(where)}"
-        f" ORDER BY start_time_ns DESC, trace_id DESC LIMIT {limit + 1}"
+        f"SELECT {SUMMARY_COLUMNS}, {key} FROM traces WHERE {' AND '.join(where)}"
+        f" ORDER BY {key} {direction}, trace_id {direction} LIMIT {limit + 1}"
     )
     rows = conn.execute(sql, params).fetchall()
     page, more = rows[:limit], len(rows) > limit
-    traces = [trace_summary(row) for row in page]
-    next_cursor = None
-    if more and traces:
-        next_cursor = encode_cursor(traces[-1]["start_time_ns"], traces[-1]["trace_id"])
-    return {"traces": traces, "next_cursor": next_cursor}
+    if backward:
+        page.reverse()
+
+    def at(row: tuple[Any, ...], before: bool) -> str:
+        found = Cursor(filters.sort, filters.descending, int(row[-1]), row[0], before)
+        return encode_cursor(found)
+
+    # Before a backward page's cursor lies the trace it was made from; after a forward
+    # page's, the trace it was made from (unless it was deleted, which does not happen).
+    has_next = more if not backward else True
+    has_prev = more if backward else cursor is not None
+    return {
+        "traces": [trace_summary(row[:-1]) for row in page],
+        "next_cursor": at(page[-1], False) if page and has_next else None,
+        "prev_cursor": at(page[0], True) if page and has_prev else None,
+        "total": total,
+        "as_of": str(as_of),
+    }
 
 
 def trace_summary(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -388,7 +470,7 @@ def service_summaries(conn: Any, actor: Principal) -> list[dict[str, Any]]:
     actor.require_read()
     rows = conn.execute(
         """SELECT service_name, sum(span_count), count(*), count(*) FILTER (WHERE error_count > 0),
-                  max(end_time_ns)
+                  max(end_time_ns), sum(llm_count), sum(total_tokens)
            FROM traces GROUP BY service_name ORDER BY service_name"""
     ).fetchall()
     return [
@@ -400,8 +482,10 @@ def service_summaries(conn: Any, actor: Principal) -> list[dict[str, Any]]:
             "error_rate": round(error_traces / traces, 4) if traces else 0.0,
             "last_seen": iso_time(last_ns),
             "last_seen_ns": last_ns,
+            "llm_call_count": int(llm_calls),
+            "total_tokens": int(tokens) if tokens is not None else None,
         }
-        for name, spans, traces, error_traces, last_ns in rows
+        for name, spans, traces, error_traces, last_ns, llm_calls, tokens in rows
     ]
 
 

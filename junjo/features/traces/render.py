@@ -97,13 +97,16 @@ def _root(summary: dict[str, Any]) -> Text:
 
 
 def services_table(services: list[dict[str, Any]]) -> Table:
-    table = Table("service", "traces", "spans", "error rate", "last seen")
+    table = Table("service", "traces", "spans", "error rate", "LLM calls", "tokens", "last seen")
     for service in services:
+        tokens = service.get("total_tokens")
         table.add_row(
             service["service_name"],
             str(service["trace_count"]),
             str(service["span_count"]),
             f"{service['error_rate'] * 100:.1f}%",
+            str(service.get("llm_call_count", 0)),
+            str(tokens) if tokens is not None else "",
             local_time(service["last_seen_ns"]),
         )
     return table

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
         User as User,
     )
     from junjo.features.users.service import (
+        change_own_password as change_own_password,
+    )
+    from junjo.features.users.service import (
         check_credentials as check_credentials,
     )
     from junjo.features.users.service import (

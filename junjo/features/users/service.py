@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlite_utils
 
-from junjo.features.users.passwords import hash_password, verify_password
-from junjo.kernel.errors import BadRequest, Conflict, InvalidInput, NotFound
+from junjo.features.users.passwords import check_password_rules, hash_password, verify_password
+from junjo.kernel.errors import BadRequest, Conflict, InvalidInput, NotFound, PermissionDenied
 from junjo.kernel.ids import new_id
 from junjo.kernel.migrations import utc_now
 from junjo.kernel.principal import Principal
@@ -136,8 +136,12 @@ def find_user(db: sqlite_utils.Database, actor: Principal, id_or_email: str) -> 
 
 
 def delete_user(db: sqlite_utils.Database, actor: Principal, user_id: str) -> None:
-    """Delete a user; the last user cannot be deleted (that would reopen first-user setup)."""
+    """Delete a user; the last user cannot be deleted (that would reopen first-user setup),
+    nor can a user delete themselves (they would be signed out mid-click, and another
+    user should see an account go)."""
     actor.require_admin()
+    if actor.kind == "user" and actor.id == user_id:
+        raise Conflict("You cannot delete yourself; another user can")
     with transaction(db.conn, "BEGIN IMMEDIATE"):
         if get_user(db, user_id) is None:
             raise NotFound("User not found")
@@ -159,6 +163,38 @@ def change_password(
     )
     if cursor.rowcount == 0:
         raise NotFound("User not found")
+
+
+def change_own_password(
+    db: sqlite_utils.Database, actor: Principal, current_password: object, new_password: object
+) -> User:
+    """A signed-in user changes their password, proving the current one. Every session of
+    theirs ends (the revision advances); the caller issues this one a fresh cookie for the
+    returned user. Raises InvalidInput for a new password that breaks the rules (checked
+    first: it says nothing about the current one) and PermissionDenied for a wrong one."""
+    if actor.kind != "user":
+        raise BadRequest(
+            "Only a signed-in user has a password to change; use `junjo user passwd` instead"
+        )
+    if not isinstance(current_password, str):
+        raise InvalidInput("current_password: must be a string")
+    new_password = check_password_rules(new_password)
+    if new_password == current_password:
+        raise InvalidInput("new_password: must differ from the current password")
+    row = db.execute("SELECT password_hash FROM users WHERE id = ?", (actor.id,)).fetchone()
+    if not verify_password(row[0] if row else None, current_password) or row is None:
+        raise PermissionDenied("The current password is not correct")
+    # Only over the hash just checked: of two changes racing with the same current
+    # password, one wins and the other is told, rather than both "succeeding".
+    changed = db.execute(
+        "UPDATE users SET password_hash = ?, updated_at = ?,"
+        " session_revision = session_revision + 1 WHERE id = ? AND password_hash = ?",
+        (hash_password(new_password), utc_now(), actor.id, row[0]),
+    )
+    user = get_user(db, actor.id)
+    if changed.rowcount == 0 or user is None:
+        raise Conflict("The password was changed or the user deleted meanwhile")
+    return user
 
 
 def revoke_sessions(db: sqlite_utils.Database, user_id: str) -> None:

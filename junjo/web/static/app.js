@@ -101,7 +101,10 @@ function App() {
   }, []);
   useEffect(() => {
     // The guard: a page that needs a user goes to sign-in (or first-user setup) and back.
-    if (!route || route.public) return;
+    // It reads the URL as it is now, not as it was at render: signing out navigates to
+    // /login in the same tick, and must not come back as /login?next=<the page it left>.
+    const routeNow = matchRoute(ROUTES, window.location.pathname)?.route;
+    if (!routeNow || routeNow.public) return;
     if (session.status === "no-users") navigate("/welcome", { replace: true });
     else if (session.status === "signed-out") {
       navigate(withQuery("/login", { next: location.path + window.location.search }), { replace: true });

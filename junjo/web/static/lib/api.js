@@ -44,7 +44,7 @@ export async function api(path, { method = "GET", body, query, quiet401 = false,
   const payload = type.includes("json") ? await response.json().catch(() => null) : await response.text();
   if (response.ok) return payload;
   if (response.status === 401 && !quiet401) signInAgain();
-  throw new ApiError(response.status, errorDetail(payload));
+  throw withRetryAfter(new ApiError(response.status, errorDetail(payload)), response);
 }
 
 function errorDetail(payload) {
@@ -70,14 +70,27 @@ export function useApi(path, query, key = JSON.stringify([path, query])) {
     const abort = new AbortController();
     controller.current = abort;
     setState((previous) => ({ ...previous, loading: true, error: null }));
+    // An abort while the body is read can still resolve (to null): a cancelled request
+    // never sets the state.
     api(path, { query, signal: abort.signal }).then(
-      (data) => setState({ data, error: null, loading: false }),
+      (data) => {
+        if (!abort.signal.aborted) setState({ data, error: null, loading: false });
+      },
       (error) => {
-        if (error.name !== "AbortError") setState({ data: undefined, error, loading: false });
+        if (!abort.signal.aborted && error.name !== "AbortError") {
+          setState({ data: undefined, error, loading: false });
+        }
       },
     );
     return () => abort.abort();
   }, [key, round]);
   const reload = useCallback(() => setRound((n) => n + 1), []);
   return { ...state, reload };
+}
+
+/** `error.retryAfter`: the seconds of a 429's or 503's Retry-After (null without one). */
+function withRetryAfter(error, response) {
+  const seconds = Number.parseInt(response.headers.get("retry-after") || "", 10);
+  error.retryAfter = Number.isFinite(seconds) && seconds >= 0 ? seconds : null;
+  return error;
 }

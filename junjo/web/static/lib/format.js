@@ -57,3 +57,38 @@ export function formatPercent(fraction) {
 export function shortId(id) {
   return typeof id === "string" ? id.slice(0, 8) : "";
 }
+
+/** ns since the epoch from the control plane's ISO-8601 times ("2026-01-02T03:04:05Z"). */
+export function nsFromIso(iso) {
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? ms * 1e6 : 0;
+}
+
+/** 512 B, 3.4 KiB, 12.0 MiB. */
+export function formatBytes(bytes) {
+  const value = Number(bytes);
+  if (!Number.isFinite(value) || value < 0) return "–";
+  if (value < 1024) return `${value} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let scaled = value / 1024;
+  let unit = 0;
+  while (scaled >= 1024 && unit < units.length - 1) {
+    scaled /= 1024;
+    unit++;
+  }
+  return `${trim(scaled)} ${units[unit]}`;
+}
+
+/** A wait in whole seconds as people say it: "40 s", "3 min", "1 h 5 min". */
+export function formatWait(seconds) {
+  const value = Math.max(0, Math.ceil(Number(seconds) || 0));
+  if (value < 60) return `${value} s`;
+  const minutes = Math.ceil(value / 60);
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** "1 entry", "3 entries", "1,024 spans": a formatted count with the right word. */
+export function formatCount(count, one, many = `${one}s`) {
+  return `${formatNumber(count)} ${Number(count) === 1 ? one : many}`;
+}

@@ -33,6 +33,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
+# junjo 0.67 and newer; older releases take host="..." and port="..." instead of endpoint.
 exporter = JunjoOtelExporter(
     endpoint="${endpoints.grpc}",
     api_key="${key}",
@@ -46,19 +47,19 @@ trace.set_tracer_provider(provider)`,
       id: "otel-grpc",
       title: "Any OpenTelemetry app, OTLP/gRPC",
       language: "shell",
-      code: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc
-OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="${endpoints.grpcUrl}"
-OTEL_EXPORTER_OTLP_TRACES_HEADERS="x-junjo-api-key=${key}"
-OTEL_SERVICE_NAME=my-app`,
+      code: `export OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc
+export OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="${endpoints.grpcUrl}"
+export OTEL_EXPORTER_OTLP_TRACES_HEADERS="x-junjo-api-key=${key}"
+export OTEL_SERVICE_NAME=my-app`,
     },
     {
       id: "otel-http",
       title: "Any OpenTelemetry app, OTLP/HTTP (protobuf or JSON)",
       language: "shell",
-      code: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf
-OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="${endpoints.http}"
-OTEL_EXPORTER_OTLP_TRACES_HEADERS="x-junjo-api-key=${key}"
-OTEL_SERVICE_NAME=my-app`,
+      code: `export OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf
+export OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="${endpoints.http}"
+export OTEL_EXPORTER_OTLP_TRACES_HEADERS="x-junjo-api-key=${key}"
+export OTEL_SERVICE_NAME=my-app`,
     },
   ];
 }

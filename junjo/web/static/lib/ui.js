@@ -1,5 +1,6 @@
 // Small components every page uses. Escaping is htm's: pass data as ${values}, never as markup.
 
+import { formatAgo, formatTime, nsFromIso } from "./format.js";
 import { html, useEffect, useRef, useState } from "./html.js";
 
 export function Loading({ what = "Loading" }) {
@@ -99,4 +100,12 @@ export function Field({ label, id, hint, ...input }) {
     <input id=${id} aria-describedby=${hint ? `${id}-hint` : undefined} ...${input} />
     ${hint ? html`<p class="hint" id=${`${id}-hint`}>${hint}</p>` : null}
   </div>`;
+}
+
+/** An ISO-8601 time of the control plane (a key's, a user's) as "5 min ago", the exact
+ * local time as its tooltip; "never" when there is none. */
+export function When({ iso }) {
+  if (!iso) return html`<span class="muted">never</span>`;
+  const ns = nsFromIso(iso);
+  return html`<time datetime=${iso} title=${formatTime(ns)}>${formatAgo(ns)}</time>`;
 }
