@@ -295,7 +295,7 @@ def test_search_shows_matches_with_their_ancestors(signed_in: Page, web: WebServ
     expect(rows).to_have_text(
         ["Support Ticket Triage", "Analyze", "DetectSentimentNode", "fake_llm.generate_content"]
     )
-    expect(signed_in.locator(".trace-row.is-match")).to_have_count(1)
+    expect(signed_in.locator(".span-row.is-match")).to_have_count(1)
     expect(signed_in).to_have_url(f"{web.url}/traces/-/{data['ticket']}?q=fake-sentiment-1")
     signed_in.reload()
     expect(rows).to_have_count(4)

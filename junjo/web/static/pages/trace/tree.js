@@ -40,7 +40,7 @@ export function SpanTree({ model, rows, selected, collapsed, matches, onSelect, 
   function rowProps(index) {
     const node = nodes[index];
     const hasChildren = node.children.length > 0;
-    const classes = ["trace-row"];
+    const classes = ["span-row"];
     if (index === selected) classes.push("selected");
     if (node.span.error) classes.push("is-error");
     if (matches && matches.has(index)) classes.push("is-match");
