@@ -10,7 +10,6 @@ and the selected span's detail, measured in the page (``performance.now()``).
 
 from __future__ import annotations
 
-import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from playwright.sync_api import Page
 
@@ -72,17 +71,6 @@ def big_trace_batches(
         make_request([make_resource_spans(spans[at : at + BATCH], service_name=service)])
         for at in range(0, len(spans), BATCH)
     ]
-
-
-def post_batches(base_url: str, ingest_key: str, batches: list[ExportTraceServiceRequest]) -> None:
-    """Each request to ``POST /v1/traces`` (protobuf), as an OTLP/HTTP exporter sends it."""
-    headers = {"Content-Type": "application/x-protobuf", "x-junjo-api-key": ingest_key}
-    with httpx.Client(timeout=30) as client:
-        for batch in batches:
-            response = client.post(
-                f"{base_url}/v1/traces", content=batch.SerializeToString(), headers=headers
-            )
-            response.raise_for_status()
 
 
 _OPENED = """() => {

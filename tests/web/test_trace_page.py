@@ -23,8 +23,8 @@ from opentelemetry.trace import (
 )
 from playwright.sync_api import Page, expect
 
-from tests.support.big_trace import big_trace_batches, open_trace_ms, post_batches, scroll_frame_ms
-from tests.support.export import http_exporter, tracer_provider
+from tests.support.big_trace import big_trace_batches, open_trace_ms, scroll_frame_ms
+from tests.support.export import http_exporter, post_otlp, tracer_provider
 from tests.support.otlp_builders import (
     junjo_workflow_trace,
     make_request,
@@ -176,11 +176,11 @@ def data(web: WebServer) -> dict[str, Any]:
         make_request([make_resource_spans(contract2, service_name="contract-2")]),
         make_request([make_resource_spans(loop, service_name=None)]),  # no service.name
     ]
-    post_batches(web.url, web.keys.ingest, requests)
+    post_otlp(web.url, web.keys.ingest, requests)
     found["contract2"] = contract2[0].trace_id.hex()
     found["loop"] = loop_trace.hex()
     big = big_trace_batches(BIG)
-    post_batches(web.url, web.keys.ingest, big)
+    post_otlp(web.url, web.keys.ingest, big)
     found["big"] = big[0].resource_spans[0].scope_spans[0].spans[0].trace_id.hex()
     web.wait_indexed()
     return found
@@ -451,12 +451,12 @@ def test_reload_adds_the_spans_that_arrived_since(signed_in: Page, web: WebServe
     trace_id, root = new_trace_id(), new_span_id()
     first = make_span(trace_id=trace_id, span_id=root, name="early-root")
     late = make_span(trace_id=trace_id, parent_span_id=root, name="late-child")
-    post_batches(web.url, web.keys.ingest, [make_request([make_resource_spans([first])])])
+    post_otlp(web.url, web.keys.ingest, [make_request([make_resource_spans([first])])])
     web.wait_indexed()
     _open(signed_in, web, trace_id.hex())
     rows = signed_in.locator(".trace-tree [role=treeitem]")
     expect(rows).to_have_count(1)
-    post_batches(web.url, web.keys.ingest, [make_request([make_resource_spans([late])])])
+    post_otlp(web.url, web.keys.ingest, [make_request([make_resource_spans([late])])])
     web.wait_indexed()
     signed_in.get_by_role("button", name="Reload").click()
     expect(rows.locator(".trace-span-name")).to_have_text(["early-root", "late-child"])
