@@ -172,13 +172,15 @@ async def refresh_models(request: Request) -> JSONResponse:
 
 @endpoint(
     "LLM providers: which are configured, from where, and how to configure the others"
-    " (never a key)",
+    " (never a key). Starts loading LiteLLM in the background, for the first run",
     auth="session",
     tag="llm playground",
     responses={200: {"type": "object", "properties": {"providers": {"type": "array"}}}},
 )
 async def providers(request: Request) -> JSONResponse:
-    return JSONResponse({"providers": _playground(request).public_providers()})
+    playground = _playground(request)
+    playground.warm_up()  # the playground page opens with this call
+    return JSONResponse({"providers": playground.public_providers()})
 
 
 routes = [

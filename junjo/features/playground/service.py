@@ -3,6 +3,8 @@ cache, and a run from request to recorded span. The HTTP adapter only parses and
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -29,9 +31,26 @@ class Playground:
         self.timeout_s = float(settings.llm_timeout_seconds)
         self.model_lists = ModelLists()
         self._accept = accept
+        self._warm_lock = threading.Lock()
+        self._warming = False
 
     def public_providers(self) -> list[dict[str, object]]:
         return [provider.public() for provider in self.providers.values()]
+
+    def warm_up(self) -> None:
+        """Import LiteLLM in the background (once): the playground page asks for the
+        providers when it opens, so its first run does not wait seconds for the import.
+        An idle server, and every other page, never load it."""
+        with self._warm_lock:
+            if self._warming or not any(p.configured for p in self.providers.values()):
+                return
+            self._warming = True
+        threading.Thread(target=self._import, name="litellm-import", daemon=True).start()
+
+    @staticmethod
+    def _import() -> None:
+        with contextlib.suppress(Exception):  # a broken install is reported by the first run
+            engine.load_litellm()
 
     async def models(self, provider: str, *, refresh: bool = False) -> list[dict[str, Any]]:
         return await self.model_lists.models(configured(self.providers, provider), refresh=refresh)
