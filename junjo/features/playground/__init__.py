@@ -5,7 +5,7 @@ into this server under the service ``junjo-playground``."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from junjo.kernel.feature import Feature, public_face
@@ -27,18 +27,27 @@ def _routes() -> Sequence[BaseRoute]:
 
 @contextlib.contextmanager
 def _lifespan(state: AppState) -> Iterator[None]:
-    from junjo.features.ingest import IngestService
     from junjo.features.playground.service import Playground
 
-    ingest = state.get(IngestService)
+    state.provide(Playground(state.settings, _ingest_accept(state)))
+    yield
+
+
+def _ingest_accept(state: AppState) -> Callable[[bytes], None] | None:
+    """Runs are written the way an OTLP export is (admission, backpressure, durable WAL
+    append); in a server without ingestion they are simply not recorded."""
+    try:
+        from junjo.features.ingest import IngestService
+
+        ingest = state.get(IngestService)
+    except (ImportError, LookupError):
+        return None
 
     def accept(payload: bytes) -> None:
-        # The WAL append an OTLP export gets (admission, backpressure, durable before return).
         with ingest.admit(len(payload)):
             ingest.accept(payload, "protobuf")
 
-    state.provide(Playground(state.settings, accept))
-    yield
+    return accept
 
 
 FEATURE = Feature("playground", routes=_routes, lifespan=_lifespan)

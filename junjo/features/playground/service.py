@@ -24,7 +24,7 @@ class Playground:
     def __init__(
         self,
         settings: Settings,
-        accept: recording.Accept,
+        accept: recording.Accept | None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.providers: dict[str, Provider] = load_providers(settings, env)
