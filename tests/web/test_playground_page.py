@@ -40,6 +40,37 @@ LLM_ATTRIBUTES = {
 }
 
 
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+# OTel GenAI (1.37+): system instructions, input messages with a tool call and its result.
+GENAI_ATTRIBUTES = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o-mini",
+    "gen_ai.request.temperature": 0.7,
+    "gen_ai.system_instructions": json.dumps([{"type": "text", "content": "Be brief."}]),
+    "gen_ai.input.messages": json.dumps([
+        {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]},
+        {"role": "assistant", "parts": [
+            {"type": "tool_call", "id": "call_1", "name": "get_weather",
+             "arguments": {"city": "Paris"}}]},
+        {"role": "tool", "parts": [
+            {"type": "tool_call_response", "id": "call_1", "response": "18 C, sunny"}]},
+    ]),
+    "gen_ai.output.messages": json.dumps([
+        {"role": "assistant", "finish_reason": "stop",
+         "parts": [{"type": "text", "content": "Sunny, 18 C."}]},
+    ]),
+    "gen_ai.tool.definitions": json.dumps([WEATHER_TOOL]),
+}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def fake_llm() -> Iterator[FakeLLM]:
     with FakeLLM() as fake:
@@ -52,12 +83,14 @@ def web(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterator
     web = start_web_server(folder / "data", "--config", str(write_config(folder, fake_llm)))
     app = http_provider(web, "assistant")
     call = S("ChatCompletion", 900, 5, kind=SpanKind.CLIENT, attributes=LLM_ATTRIBUTES)
-    trace_id = emit(app, S("answer", 1000, children=[call]), time.time_ns() - MINUTE)
+    tool_call = S("chat gpt-4o-mini", 300, 5, kind=SpanKind.CLIENT, attributes=GENAI_ATTRIBUTES)
+    trace_id = emit(app, S("answer", 1000, children=[call, tool_call]), time.time_ns() - MINUTE)
     app.shutdown()
     web.wait_indexed()
     spans = web.get(f"/api/v1/traces/{trace_id}")["spans"]
     web.extra["trace_id"] = trace_id
     web.extra["span_id"] = next(s["span_id"] for s in spans if s["name"] == "ChatCompletion")
+    web.extra["tools_span_id"] = next(s["span_id"] for s in spans if s["name"] == tool_call.name)
     yield web
     web.server.stop()
     web.server.kill()
@@ -150,4 +183,38 @@ def test_an_unconfigured_provider_says_how_to_configure_it(signed_in: Page, web:
     expect(run1.get_by_role("alert")).to_contain_text(
         "Anthropic is not configured", timeout=FIRST_RUN_MS
     )
+    assert_accessible(page)
+
+
+def test_a_genai_span_with_tool_calls_is_replayed_whole(
+    signed_in: Page, web: WebServer, fake_llm: FakeLLM
+):
+    page = signed_in
+    trace_id, span_id = web.extra["trace_id"], web.extra["tools_span_id"]
+    page.goto(f"{web.url}/playground?trace={trace_id}&span={span_id}")
+    expect(page.get_by_label("Content of message 1")).to_have_value("Be brief.")
+    expect(page.get_by_label("Content of message 2")).to_have_value("Weather in Paris?")
+    expect(page.get_by_label("Role").nth(2)).to_have_value("assistant")
+    expect(page.get_by_label("Tool calls (JSON)")).to_have_value(
+        re.compile(r'"name": "get_weather"')
+    )
+    expect(page.get_by_label("Role").nth(3)).to_have_value("tool")
+    expect(page.get_by_label("Answers tool call id")).to_have_value("call_1")
+    expect(page.get_by_label("Content of message 4")).to_have_value("18 C, sunny")
+    expect(page.get_by_label("Tools (JSON)")).to_have_value(re.compile(r'"get_weather"'))
+    run1 = page.get_by_role("region", name="Run 1")
+    expect(run1.get_by_label("Temperature")).to_have_value("0.7")
+    expect(page.get_by_test_id("original-output")).to_have_text("Sunny, 18 C.")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(run1.get_by_test_id("run-output")).to_have_text(
+        "gpt-4o-mini says: Weather in Paris?", timeout=FIRST_RUN_MS
+    )
+    sent = fake_llm.requests[-1]
+    assert sent["tools"] == [WEATHER_TOOL]
+    assert [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "tool"]
+    assert sent["messages"][2]["tool_calls"][0]["function"] == {
+        "name": "get_weather",
+        "arguments": '{"city":"Paris"}',
+    }
+    assert sent["messages"][3]["tool_call_id"] == "call_1"
     assert_accessible(page)

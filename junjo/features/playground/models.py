@@ -8,14 +8,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from junjo.features.llm_cost import price_of
 from junjo.kernel.errors import Unreachable, UpstreamTimeout
 
 from .providers import Provider
+
+if TYPE_CHECKING:
+    import httpx
 
 CACHE_SECONDS = 15 * 60
 LIST_TIMEOUT_S = 15.0
@@ -40,6 +41,8 @@ class ModelLists:
 
 
 async def fetch_models(provider: Provider) -> list[dict[str, Any]]:
+    import httpx  # here: with rich and pygments it costs an idle server 5 MiB
+
     try:
         async with httpx.AsyncClient(timeout=LIST_TIMEOUT_S) as client:
             ids = await _LISTERS[provider.name](client, provider)
