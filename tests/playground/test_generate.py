@@ -139,6 +139,11 @@ def test_timeout_is_a_504(session: httpx.Client):
     response = ask(session, "openai_compatible/fake-slow")
     assert response.status_code == 504
     assert f"did not answer within {TIMEOUT_S} s" in response.json()["detail"]
+    stream = session.post(
+        "/api/v1/llm/generate/stream",
+        json={"model": "openai_compatible/fake-slow", "messages": USER},
+    )
+    assert stream.status_code == 504
 
 
 def test_unconfigured_provider_says_how_to_configure_it(session: httpx.Client):
@@ -260,3 +265,25 @@ def test_a_failed_run_is_recorded_as_an_error(session: httpx.Client):
         timeout=30,
     )
     assert listed[0]["root_name"] == "chat fake-error"
+
+
+def test_costs_of_calls_for_the_trace_view(session: httpx.Client, llm_web: WebServer):
+    calls = [
+        {"model": "gpt-4o-mini", "prompt_tokens": 1000, "completion_tokens": 100},
+        {"model": "my-local-model", "prompt_tokens": 5, "completion_tokens": 5},
+    ]
+    response = session.post("/api/v1/llm/costs", json={"calls": calls})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["costs"][0]["priced_as"] == "gpt-4o-mini"
+    assert body["costs"][1] is None
+    assert body["total_usd"] == pytest.approx(body["costs"][0]["usd"])
+    # A read key may ask (it spends nothing); bad counts are a 422.
+    read = httpx.post(
+        llm_web.url + "/api/v1/llm/costs",
+        json={"calls": calls},
+        headers={"Authorization": f"Bearer {llm_web.keys.read}"},
+    )
+    assert read.status_code == 200
+    bad = session.post("/api/v1/llm/costs", json={"calls": [{"model": "x", "prompt_tokens": -1}]})
+    assert bad.status_code == 422

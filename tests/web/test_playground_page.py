@@ -20,6 +20,7 @@ from tests.support.fake_llm import FakeLLM
 from tests.support.web import WebServer, start_web_server
 from tests.web.axe import assert_accessible
 from tests.web.seed import MINUTE, S, emit, http_provider
+from tests.web.themes import assert_accessible_in_both_themes
 
 FIRST_RUN_MS = 30_000
 QUESTION = "What is the capital of France?"
@@ -117,6 +118,8 @@ def test_edit_the_prompt_and_compare_two_models(signed_in: Page, web: WebServer,
     expect(run1.get_by_label("Temperature")).to_have_value("0.2")
     expect(run1.get_by_label("Max tokens")).to_have_value("64")
     expect(page.get_by_test_id("original-output")).to_have_text("gpt-4o-mini says: Paris")
+    original = page.get_by_role("region", name="Original")
+    expect(original.locator(".pg-measures")).to_contain_text("Cost$0.00000")  # 21 in, 3 out
 
     page.get_by_label("Content of message 2").fill("What is the capital of Italy?")
     page.get_by_role("button", name="Add a run").click()
@@ -142,7 +145,7 @@ def test_edit_the_prompt_and_compare_two_models(signed_in: Page, web: WebServer,
     expect(run1.locator(".pg-diff ins")).to_contain_text("Italy?")
     # The models compared are in the URL.
     assert "models=openai_compatible%2Fgpt-4o-mini%2Copenai_compatible%2Ffake-small" in page.url
-    assert_accessible(page)
+    assert_accessible_in_both_themes(page)
     page.screenshot(path=screenshots / "playground-compare.png", full_page=True)
 
     # Each run is a trace of junjo-playground, linked from its column.
@@ -175,6 +178,10 @@ def test_an_unconfigured_provider_says_how_to_configure_it(signed_in: Page, web:
     page = signed_in
     open_span(page, web)
     run1 = page.get_by_role("region", name="Run 1")
+    run1.get_by_label("Response format").select_option("schema")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("write the schema under JSON schema")
+    run1.get_by_label("Response format").select_option("text")
     run1.get_by_label("Model").fill("anthropic/claude-sonnet-4-5")
     note = run1.get_by_role("note")
     expect(note).to_contain_text("Anthropic is not configured")

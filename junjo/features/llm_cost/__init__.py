@@ -4,11 +4,14 @@ hundreds of MB). Used by the playground, and by the trace view for LLM spans and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from junjo.kernel.feature import Feature, public_face
 
 if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
     from junjo.features.llm_cost.prices import Price as Price
     from junjo.features.llm_cost.prices import call_cost as call_cost
     from junjo.features.llm_cost.prices import price_of as price_of
@@ -17,4 +20,11 @@ if TYPE_CHECKING:
 
 __getattr__ = public_face(__name__)
 
-FEATURE = Feature("llm_cost")
+
+def _routes() -> Sequence[BaseRoute]:
+    from junjo.features.llm_cost.http import routes
+
+    return routes
+
+
+FEATURE = Feature("llm_cost", routes=_routes)

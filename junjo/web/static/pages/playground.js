@@ -56,6 +56,7 @@ function Editor({ span, source, providers, models }) {
   const [problem, setProblem] = useState(null);
   const [running, setRunning] = useState(false);
   const modelList = useModelList(providers);
+  const originalCost = useCost(start.original);
   const aborts = useRef([]);
   useEffect(() => () => aborts.current.forEach((abort) => abort.abort()), []);
 
@@ -86,6 +87,9 @@ function Editor({ span, source, providers, models }) {
         json_schema: parseJson(schema, "The JSON schema"),
       };
       if (shared.tools !== undefined && !Array.isArray(shared.tools)) throw new Error("Tool definitions: a JSON list.");
+      if (!shared.json_schema && columns.some((c) => c.format === "schema")) {
+        throw new Error("A run's response format is “JSON schema”: write the schema under JSON schema.");
+      }
     } catch (error) {
       setProblem(error);
       return;
@@ -162,7 +166,7 @@ function Editor({ span, source, providers, models }) {
       </div>
       <${ErrorMessage} error=${problem} />
       <div class="pg-columns">
-        <${OriginalColumn} original=${start.original} />
+        <${OriginalColumn} original=${start.original} cost=${originalCost} />
         ${columns.map((column, index) => html`<${RunColumn}
           key=${column.key}
           index=${index}
@@ -250,4 +254,22 @@ function useModelList(providers) {
     return () => { live = false; };
   }, [names]);
   return ids;
+}
+
+/** The original call's cost (undefined while asked, null when the model is not priced). */
+function useCost(original) {
+  const [cost, setCost] = useState(undefined);
+  const { model, usage } = original;
+  useEffect(() => {
+    if (!model || (usage.prompt === null && usage.completion === null)) {
+      setCost(null);
+      return;
+    }
+    const call = { model, prompt_tokens: usage.prompt, completion_tokens: usage.completion };
+    api("/api/v1/llm/costs", { method: "POST", body: { calls: [call] } }).then(
+      (answer) => setCost(answer.costs[0]),
+      () => setCost(null),
+    );
+  }, [model, usage.prompt, usage.completion]);
+  return cost;
 }

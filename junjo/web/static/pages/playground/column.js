@@ -15,7 +15,7 @@ export const FORMATS = [
   { value: "schema", label: "JSON schema (below)" },
 ];
 
-export function OriginalColumn({ original }) {
+export function OriginalColumn({ original, cost }) {
   return html`<section class="pg-column pg-original" aria-labelledby="pg-original-title">
     <h3 id="pg-original-title">Original</h3>
     <p class="muted">${original.model || "model unknown"}</p>
@@ -23,6 +23,7 @@ export function OriginalColumn({ original }) {
     <${Measures}
       latencyMs=${original.latencyMs}
       usage=${original.usage}
+      cost=${cost}
       finishReason=${original.finishReason}
     />
   </section>`;
