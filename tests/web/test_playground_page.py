@@ -225,3 +225,15 @@ def test_a_genai_span_with_tool_calls_is_replayed_whole(
     }
     assert sent["messages"][3]["tool_call_id"] == "call_1"
     assert_accessible(page)
+
+
+def test_a_slow_run_can_be_stopped(signed_in: Page, web: WebServer):
+    page = signed_in
+    open_span(page, web)
+    run1 = page.get_by_role("region", name="Run 1")
+    run1.get_by_label("Model").fill("openai_compatible/fake-slow")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(run1.get_by_text("Running…")).to_be_visible()
+    page.get_by_role("button", name="Stop").click()
+    expect(run1.get_by_role("alert")).to_have_text("Stopped.")
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_visible()

@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from junjo.config import Settings
-from junjo.kernel.errors import UpstreamTimeout
+from junjo.kernel.errors import BadRequest, UpstreamTimeout
 from junjo.kernel.principal import Principal
 
 from . import engine, recording
 from .models import ModelLists
 from .providers import Provider, configured, load_providers
 from .requests import GenerateRequest
+
+
+class Stopped(BadRequest):
+    """The client stopped reading a streamed run."""
 
 
 class Playground:
@@ -87,8 +92,17 @@ class Playground:
         chunks: AsyncIterator[Any],
         provider: Provider,
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        async for piece in engine.stream_deltas(outcome, chunks, provider, self.timeout_s):
-            yield "delta", piece
+        finished = False
+        try:
+            async for piece in engine.stream_deltas(outcome, chunks, provider, self.timeout_s):
+                yield "delta", piece
+            finished = True
+        finally:
+            if not finished:  # the browser went away (Stop, a closed tab): still recorded
+                outcome.ended_ns = time.time_ns()
+                outcome.error = Stopped("stopped before the end of the answer")
+                with contextlib.suppress(Exception):  # being torn down: no await here
+                    recording.record(outcome, self._accept, actor.label)
         run = await self._record(outcome, actor)
         if outcome.error is not None:
             status = 504 if isinstance(outcome.error, UpstreamTimeout) else 502

@@ -78,6 +78,7 @@ function Editor({ span, source, providers, models }) {
 
   async function runAll(event) {
     event.preventDefault();
+    if (running) return;
     setProblem(null);
     let shared;
     try {
@@ -100,6 +101,10 @@ function Editor({ span, source, providers, models }) {
     aborts.current = [];
     await Promise.all(columns.map((column) => runOne(column, shared, comparison)));
     setRunning(false);
+  }
+
+  function stop() {
+    aborts.current.forEach((abort) => abort.abort());
   }
 
   async function runOne(column, shared, comparison) {
@@ -129,8 +134,8 @@ function Editor({ span, source, providers, models }) {
         },
       });
     } catch (error) {
-      if (error.name === "AbortError") return;
-      setResult(column.key, (r) => ({ ...r, status: "error", error: error.message }));
+      const text = error.name === "AbortError" ? "Stopped." : error.message;
+      setResult(column.key, (r) => ({ ...r, status: r.status === "running" ? "error" : r.status, error: r.status === "running" ? text : r.error }));
     }
   }
 
@@ -162,6 +167,7 @@ function Editor({ span, source, providers, models }) {
       <div class="pg-toolbar">
         <h2>Compare</h2>
         <button type="button" class="button" onClick=${addColumn} disabled=${columns.length >= MAX_RUNS}>Add a run</button>
+        ${running ? html`<button type="button" class="button" onClick=${stop}>Stop</button>` : null}
         <button type="submit" class="button primary" aria-disabled=${running ? "true" : undefined}>${running ? "Running…" : columns.length > 1 ? `Run all ${columns.length}` : "Run"}</button>
       </div>
       <${ErrorMessage} error=${problem} />
