@@ -287,3 +287,22 @@ def test_costs_of_calls_for_the_trace_view(session: httpx.Client, llm_web: WebSe
     assert read.status_code == 200
     bad = session.post("/api/v1/llm/costs", json={"calls": [{"model": "x", "prompt_tokens": -1}]})
     assert bad.status_code == 422
+
+
+def test_a_stream_left_early_is_recorded_as_stopped(session: httpx.Client):
+    request = {"model": "openai_compatible/fake-drip", "messages": USER}
+    with session.stream("POST", "/api/v1/llm/generate/stream", json=request) as response:
+        assert response.status_code == 200
+        first = next(line for line in response.iter_lines() if line.startswith("data: "))
+        assert json.loads(first.removeprefix("data: ")) == {"content": "fake-drip"}
+
+    def stopped() -> Any:
+        listed = session.get(
+            "/api/v1/traces",
+            params={"service": "junjo-playground", "name": "chat fake-drip", "errors": "true"},
+        ).json()["traces"]
+        return listed or None
+
+    [trace] = wait_until(stopped, timeout=30)
+    [span] = session.get(f"/api/v1/traces/{trace['trace_id']}").json()["spans"]
+    assert span["status_message"] == "stopped before the end of the answer"

@@ -7,6 +7,7 @@ chunk when ``stream_options.include_usage``). The model name picks the behaviour
 - ``fake-error``: 400 with an OpenAI-style error body (the provider's message);
 - ``fake-slow``: waits ``slow_seconds`` before answering (timeouts);
 - ``fake-reasoner``: also returns ``reasoning_content``;
+- ``fake-drip``: streams one word every ``drip_seconds`` (a reader that leaves mid-way);
 - any other: the reply is ``"<model> says: <last user message>"``; with
   ``response_format`` json_object, ``{"echo": ...}``; with a json_schema, an object with
   each required property of the schema set.
@@ -24,7 +25,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-MODELS = ("gpt-4o-mini", "fake-small", "fake-reasoner", "fake-error", "fake-slow")
+MODELS = ("gpt-4o-mini", "fake-small", "fake-reasoner", "fake-error", "fake-slow", "fake-drip")
 ERROR_MESSAGE = "The fake provider refuses this prompt (quota exceeded)"
 
 
@@ -38,8 +39,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeLLM:
-    def __init__(self, slow_seconds: float = 5.0) -> None:
+    def __init__(self, slow_seconds: float = 5.0, drip_seconds: float = 0.5) -> None:
         self.slow_seconds = slow_seconds
+        self.drip_seconds = drip_seconds
         self.requests: list[dict[str, Any]] = []
         self._server = _Server(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -146,6 +148,8 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             for i, word in enumerate(words):
                 piece = word if i == 0 else " " + word
                 send([{"index": 0, "delta": {"content": piece}}])
+                if model == "fake-drip":
+                    time.sleep(fake.drip_seconds)
             send([{"index": 0, "delta": {}, "finish_reason": "stop"}])
             if (body.get("stream_options") or {}).get("include_usage"):
                 send([], usage=usage(body, text))
