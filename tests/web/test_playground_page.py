@@ -237,3 +237,21 @@ def test_a_slow_run_can_be_stopped(signed_in: Page, web: WebServer):
     page.get_by_role("button", name="Stop").click()
     expect(run1.get_by_role("alert")).to_have_text("Stopped.")
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_visible()
+
+
+def test_the_playground_without_a_span(signed_in: Page, web: WebServer):
+    page = signed_in
+    page.goto(web.url + "/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Playground").click()
+    expect(page.get_by_role("heading", name="Prompt playground")).to_be_visible()
+    expect(page.get_by_role("region", name="Original")).to_have_count(0)
+    page.get_by_label("Content of message 1").fill("Hello")
+    run1 = page.get_by_role("region", name="Run 1")
+    run1.get_by_label("Model").fill("openai_compatible/fake-reasoner")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(run1.get_by_test_id("run-output")).to_have_text(
+        "fake-reasoner says: Hello", timeout=FIRST_RUN_MS
+    )
+    run1.get_by_text("Reasoning", exact=True).click()
+    expect(run1.locator(".pg-reasoning pre")).to_have_text("Let me think about it.")
+    assert_accessible(page)

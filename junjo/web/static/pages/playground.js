@@ -118,7 +118,8 @@ function Editor({ span, source, providers, models }) {
       return;
     }
     setResult(column.key, () => ({ status: "running", content: "", reasoning: "" }));
-    const body = requestBody(column, shared, { trace_id: source.traceId, span_id: source.spanId, comparison });
+    const from = source.traceId && source.spanId ? { trace_id: source.traceId, span_id: source.spanId } : {};
+    const body = requestBody(column, shared, { ...from, comparison });
     try {
       await apiStream("/api/v1/llm/generate/stream", {
         body,
@@ -172,13 +173,13 @@ function Editor({ span, source, providers, models }) {
       </div>
       <${ErrorMessage} error=${problem} />
       <div class="pg-columns">
-        <${OriginalColumn} original=${start.original} cost=${originalCost} />
+        ${span ? html`<${OriginalColumn} original=${start.original} cost=${originalCost} />` : null}
         ${columns.map((column, index) => html`<${RunColumn}
           key=${column.key}
           index=${index}
           column=${column}
           result=${results[column.key]}
-          original=${start.original}
+          original=${span ? start.original : null}
           models=${modelList.length}
           provider=${providerFor(column.model, byName)}
           canRemove=${columns.length > 1}

@@ -103,8 +103,7 @@ function RunResult({ result, text, response, choice, original }) {
             cost=${run?.cost}
             finishReason=${choice?.finish_reason}
           />
-          <h4>Compared with the original</h4>
-          <${Diff} before=${original?.text} after=${text} />`
+          ${original ? html`<h4>Compared with the original</h4><${Diff} before=${original.text} after=${text} />` : null}`
       : null}
     ${run?.recorded
       ? html`<p><${Link} href=${tracePath(run.service, run.trace_id, run.span_id)}>This run's trace<//> (service ${run.service})</p>`
