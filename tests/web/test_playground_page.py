@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind
 from playwright.sync_api import Page, expect
 
 from tests.playground.conftest import write_config
-from tests.support.fake_llm import FakeLLM
+from tests.support.fake_llm import MODELS, FakeLLM
 from tests.support.web import WebServer, start_web_server
 from tests.web.axe import assert_accessible
 from tests.web.seed import MINUTE, S, emit, http_provider
@@ -245,8 +245,13 @@ def test_the_playground_without_a_span(signed_in: Page, web: WebServer):
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Playground").click()
     expect(page.get_by_role("heading", name="Prompt playground")).to_be_visible()
     expect(page.get_by_role("region", name="Original")).to_have_count(0)
-    page.get_by_label("Content of message 1").fill("Hello")
+    # The model fields suggest what the configured provider lists (kept 15 min; refreshable).
     run1 = page.get_by_role("region", name="Run 1")
+    expect(run1.get_by_text(f"{len(MODELS)} known")).to_be_visible()
+    page.get_by_role("button", name="Refresh model lists").click()
+    expect(page.get_by_role("button", name="Refresh model lists")).to_be_visible()
+    expect(page.locator("#pg-models option")).to_have_count(len(MODELS))
+    page.get_by_label("Content of message 1").fill("Hello")
     run1.get_by_label("Model").fill("openai_compatible/fake-reasoner")
     page.get_by_role("button", name="Run", exact=True).click()
     expect(run1.get_by_test_id("run-output")).to_have_text(

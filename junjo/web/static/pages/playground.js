@@ -164,14 +164,20 @@ function Editor({ span, source, providers, models }) {
             hint='Used by the runs whose response format is "JSON schema" (sent strict).' />
         </details>
       </div>
-      <datalist id="pg-models">${modelList.map((id) => html`<option key=${id} value=${id} />`)}</datalist>
+      <datalist id="pg-models">${modelList.ids.map((id) => html`<option key=${id} value=${id} />`)}</datalist>
       <div class="pg-toolbar">
         <h2>Compare</h2>
+        ${modelList.any
+          ? html`<button type="button" class="button" onClick=${modelList.refresh} aria-disabled=${modelList.busy ? "true" : undefined}>${modelList.busy ? "Listing models…" : "Refresh model lists"}</button>`
+          : null}
         <button type="button" class="button" onClick=${addColumn} disabled=${columns.length >= MAX_RUNS}>Add a run</button>
         ${running ? html`<button type="button" class="button" onClick=${stop}>Stop</button>` : null}
         <button type="submit" class="button primary" aria-disabled=${running ? "true" : undefined}>${running ? "Running…" : columns.length > 1 ? `Run all ${columns.length}` : "Run"}</button>
       </div>
       <${ErrorMessage} error=${problem} />
+      ${modelList.failed.length
+        ? html`<p class="pg-warning" role="note">Models could not be listed for ${modelList.failed.join("; ")}. Any model name can still be typed.</p>`
+        : null}
       <div class="pg-columns">
         ${span ? html`<${OriginalColumn} original=${start.original} cost=${originalCost} />` : null}
         ${columns.map((column, index) => html`<${RunColumn}
@@ -180,7 +186,7 @@ function Editor({ span, source, providers, models }) {
           column=${column}
           result=${results[column.key]}
           original=${span ? start.original : null}
-          models=${modelList.length}
+          models=${modelList.ids.length}
           provider=${providerFor(column.model, byName)}
           canRemove=${columns.length > 1}
           onChange=${(changes) => updateColumn(column.key, changes)}
@@ -248,19 +254,30 @@ function requestBody(column, shared, source) {
   return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
 }
 
-/** Model ids of every configured provider, for the model fields' suggestions. A provider
- * whose list cannot be fetched offers none (the field still takes any name). */
+/** Model ids of every configured provider, for the model fields' suggestions, and
+ * `refresh()` to ask the providers again (the server keeps their lists 15 minutes). A
+ * provider whose list cannot be fetched offers none (the fields still take any name) and
+ * is named in `failed`. */
 function useModelList(providers) {
-  const [ids, setIds] = useState([]);
+  const [state, setState] = useState({ ids: [], failed: [], busy: false });
+  const [round, setRound] = useState(0);
   const names = providers.filter((p) => p.configured).map((p) => p.provider).join(",");
   useEffect(() => {
     let live = true;
     const lists = names ? names.split(",") : [];
-    Promise.all(lists.map((name) => api(`/llm/providers/${name}/models`).then((r) => r.models.map((m) => m.id), () => [])))
-      .then((found) => live && setIds(found.flat()));
+    const ask = (name) => (round
+      ? api(`/llm/providers/${name}/models/refresh`, { method: "POST" })
+      : api(`/llm/providers/${name}/models`));
+    setState((previous) => ({ ...previous, busy: true }));
+    Promise.all(lists.map((name) => ask(name).then((r) => ({ ids: r.models.map((m) => m.id) }), (error) => ({ ids: [], failed: `${name}: ${error.message}` }))))
+      .then((found) => live && setState({
+        ids: found.flatMap((f) => f.ids),
+        failed: found.filter((f) => f.failed).map((f) => f.failed),
+        busy: false,
+      }));
     return () => { live = false; };
-  }, [names]);
-  return ids;
+  }, [names, round]);
+  return { ...state, refresh: () => setRound((n) => n + 1), any: Boolean(names) };
 }
 
 /** The original call's cost (undefined while asked, null when the model is not priced). */
