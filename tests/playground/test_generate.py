@@ -171,7 +171,8 @@ def test_providers_say_which_are_configured_never_the_key(
     assert SECRET not in llm_web.server.log
 
 
-def test_model_list_in_the_studio_shape(session: httpx.Client):
+def test_model_list_in_the_studio_shape(session: httpx.Client, fake_llm: FakeLLM):
+    asked = fake_llm.model_lists
     response = session.get("/llm/providers/openai_compatible/models")
     assert response.status_code == 200
     models = {m["id"]: m for m in response.json()["models"]}
@@ -183,9 +184,13 @@ def test_model_list_in_the_studio_shape(session: httpx.Client):
         "supports_vision": False,
         "max_tokens": 16384,
     }
+    assert session.get("/llm/providers/openai_compatible/models").json() == response.json()
+    after_gets = fake_llm.model_lists
+    assert after_gets - asked <= 1  # kept: the provider was asked once at most
     refreshed = session.post("/llm/providers/openai_compatible/models/refresh")
     assert refreshed.status_code == 200
     assert refreshed.json() == response.json()
+    assert fake_llm.model_lists == after_gets + 1  # asked again
     assert session.get("/llm/providers/mistral/models").status_code == 400
 
 

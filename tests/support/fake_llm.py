@@ -43,6 +43,7 @@ class FakeLLM:
         self.slow_seconds = slow_seconds
         self.drip_seconds = drip_seconds
         self.requests: list[dict[str, Any]] = []
+        self.model_lists = 0  # GET /v1/models answered
         self._server = _Server(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -98,6 +99,7 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             if self.path.rstrip("/") != "/v1/models":
                 return self._json(404, {"error": {"message": "no such path"}})
+            fake.model_lists += 1
             data = [{"id": m, "object": "model", "owned_by": "fake"} for m in MODELS]
             self._json(200, {"object": "list", "data": data})
 
