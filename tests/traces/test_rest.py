@@ -195,6 +195,10 @@ ROUTES = [
     f"{OBS}/traces/{'ab' * 16}/spans/{'ab' * 8}",
     "/api/v1/traces",
     f"/api/v1/traces/{'ab' * 16}",
+    f"/api/v1/traces/{'ab' * 16}/outline",
+    f"/api/v1/traces/{'ab' * 16}/spans/{'ab' * 8}",
+    f"/api/v1/traces/{'ab' * 16}/matches?q=x",
+    f"/api/v1/traces/{'ab' * 16}/otlp",
     "/api/v1/services",
 ]
 
@@ -265,4 +269,4 @@ def test_id_path_parameters_accept_exactly_their_documented_pattern(seeded: Seed
             url = path.replace("{trace_id}", ID_SAMPLES["trace_id"][0])
             url = url.replace("{span_id}", ID_SAMPLES["span_id"][0])
             assert seeded.get(url).status_code in (200, 404), path
-    assert checked == 24
+    assert checked == 44  # 11 id parameters (8 trace_id, 3 span_id), 4 bad values each
