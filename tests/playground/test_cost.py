@@ -68,3 +68,12 @@ def test_span_and_trace_costs_from_the_stored_columns():
     total = trace_cost([priced, priced, unknown, plain])
     assert total == {"usd": pytest.approx(2 * one["usd"]), "priced_spans": 2, "unpriced_spans": 1}
     assert trace_cost([unknown])["usd"] is None
+
+
+def test_the_trace_views_llm_call_has_its_cost():
+    from junjo.features.traces.llm_messages import llm_call
+
+    span = {"is_llm": True, "attributes_json": {}, "llm_model_name": "gpt-4o-mini",
+            "llm_prompt_tokens": 100, "llm_completion_tokens": 10}  # fmt: skip
+    assert llm_call(span)["cost"] == call_cost("gpt-4o-mini", 100, 10)
+    assert llm_call({**span, "llm_model_name": "my-local-model"})["cost"] is None
