@@ -3,6 +3,7 @@ import reaches no network (its offline switches: the bundled price map and catal
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +50,46 @@ assert litellm.model_cost["gpt-4o-mini"]["input_cost_per_token"] > 0
 print(seen)
 """
     assert run(code)[-1] == "[]"
+
+
+def test_a_call_reaches_only_the_provider():
+    """Beyond the import: a plain and a streamed call connect to the provider's address and
+    nowhere else (no price map, tokenizer or telemetry fetch)."""
+    code = """
+import asyncio, sys
+from tests.support.fake_llm import FakeLLM
+from junjo.config import Settings
+from junjo.features.playground import engine
+from junjo.features.playground.providers import load_providers
+from junjo.features.playground.requests import parse_request
+
+seen = set()
+def audit(event, args):
+    if event == "socket.connect":
+        seen.add(str(args[1]))
+    elif event == "socket.getaddrinfo":
+        seen.add(f"resolve {args[0]}")
+with FakeLLM() as fake:
+    settings = Settings(openai_compatible_base_url=fake.base_url)
+    provider = load_providers(settings, env={})["openai_compatible"]
+    request = parse_request({"model": "openai_compatible/gpt-4o-mini",
+                             "messages": [{"role": "user", "content": "hi"}]})
+    engine.load_litellm()
+    sys.addaudithook(audit)
+    async def main():
+        outcome = await engine.generate(request, provider, 10)
+        assert outcome.response, outcome.error
+        streamed, chunks = await engine.open_stream(request, provider, 10)
+        async for _ in engine.stream_deltas(streamed, chunks, provider, 10):
+            pass
+        assert streamed.response, streamed.error
+    asyncio.run(main())
+    port = fake.base_url.split(":")[2].split("/")[0]
+print(sorted(seen))
+print(port)
+"""
+    *_, seen, port = run(code)
+    provider = f"('127.0.0.1', {port})"
+    found = set(ast.literal_eval(seen))
+    assert provider in found  # the hook sees connections
+    assert found <= {provider, "resolve 127.0.0.1"}, seen
