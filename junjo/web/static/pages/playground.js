@@ -280,12 +280,17 @@ function useModelList(providers) {
   return { ...state, refresh: () => setRound((n) => n + 1), any: Boolean(names) };
 }
 
-/** The original call's cost (undefined while asked, null when the model is not priced). */
+/** The original call's cost: null when the model is not priced, undefined while asked or
+ * when the span counted no tokens (then there is nothing to price). */
 function useCost(original) {
   const [cost, setCost] = useState(undefined);
   const { model, usage } = original;
   useEffect(() => {
-    if (!model || (usage.prompt === null && usage.completion === null)) {
+    if (usage.prompt === null && usage.completion === null) {
+      setCost(undefined);
+      return;
+    }
+    if (!model) {
       setCost(null);
       return;
     }
