@@ -253,7 +253,7 @@ def test_the_playground_without_a_span(signed_in: Page, web: WebServer):
     expect(page.locator("#pg-models option")).to_have_count(len(MODELS))
     page.get_by_label("Content of message 1").fill("Hello")
     run1.get_by_label("Model").fill("openai_compatible/fake-reasoner")
-    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_label("Content of message 1").press("Control+Enter")
     expect(run1.get_by_test_id("run-output")).to_have_text(
         "fake-reasoner says: Hello", timeout=FIRST_RUN_MS
     )

@@ -149,7 +149,8 @@ function Editor({ span, source, providers, models }) {
     <//>
     ${span ? html`<p class="muted">Replaying <strong>${span.name}</strong> (${start.model || "model unknown"}) from trace <code>${source.traceId}</code>. Edit anything, then run.</p>` : html`<p class="muted">Write a prompt and run it against up to three models. Open an LLM span's playground from a trace to start from a real call.</p>`}
     ${anyConfigured ? null : html`<${NoProviders} providers=${providers} />`}
-    <form onSubmit=${runAll} aria-label="Prompt">
+    <form onSubmit=${runAll} onKeyDown=${(e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) runAll(e); }} aria-label="Prompt" aria-describedby="pg-keys">
+      <p class="hint" id="pg-keys">Ctrl+Enter (⌘+Enter) runs from anywhere in the prompt.</p>
       <div class="pg-prompt panel">
         <h2>Prompt</h2>
         <${MessagesEditor} messages=${messages} onChange=${setMessages} />
