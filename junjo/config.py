@@ -86,6 +86,16 @@ class Settings:
     index_workers: int = 1
     # Longer attribute values (and span names, status messages) are stored cut to this size.
     max_attribute_value_kb: int = 1024
+    # The prompt playground's LLM providers (junjo.features.playground.providers). Keys fall
+    # back to the providers' own variables (OPENAI_API_KEY, ...). repr=False: never printed.
+    openai_api_key: str = field(default="", repr=False)
+    anthropic_api_key: str = field(default="", repr=False)
+    gemini_api_key: str = field(default="", repr=False)
+    # Any OpenAI-compatible server (Ollama, vLLM, LM Studio, llama.cpp): its base URL.
+    openai_compatible_base_url: str = ""
+    openai_compatible_api_key: str = field(default="", repr=False)
+    # A playground call that takes longer is given up (504).
+    llm_timeout_seconds: int = 120
 
     @property
     def control_db_path(self) -> Path:
@@ -196,6 +206,7 @@ def _proxy_networks(entries: tuple[str, ...]) -> tuple[str, ...]:
 
 def _validated(settings: Settings) -> Settings:
     _check_public_url(settings.public_url)
+    _check_http_url("openai_compatible_base_url", settings.openai_compatible_base_url)
     settings = dataclasses.replace(settings, allowed_hosts=_host_patterns(settings.allowed_hosts))
     try:
         settings = dataclasses.replace(
@@ -220,9 +231,13 @@ def _validated(settings: Settings) -> Settings:
 
 
 def _check_public_url(url: str) -> None:
+    _check_http_url("public_url", url)
+
+
+def _check_http_url(name: str, url: str) -> None:
     parts = urlsplit(url)
     if url and (parts.scheme not in ("http", "https") or not parts.hostname):
-        raise ConfigError(f"setting 'public_url': {url!r} is not an http(s):// URL")
+        raise ConfigError(f"setting {name!r}: {url!r} is not an http(s):// URL")
 
 
 def _host_patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:

@@ -26,7 +26,8 @@ from junjo.kernel.state import Launch
 from pathlib import Path
 settings = Settings(data_dir=Path(sys.argv[1]), session_secret="s" * 32, grpc_port=0)
 app = create_app(settings, Launch(local_token="token"))
-paths = ["/", "/users/db-has-users", "/health", "/api/v1/traces", "/api/v1/ingest/status"]
+paths = ["/", "/users/db-has-users", "/health", "/api/v1/traces", "/api/v1/ingest/status",
+         "/api/v1/llm/providers"]
 with TestClient(app, headers={"Authorization": "Bearer token"}) as client:
     print(json.dumps({path: client.get(path).status_code for path in paths}))
 """
@@ -37,6 +38,7 @@ LEAVES = {
     "traces": ("/api/v1/traces", "traces"),
     "ingest": ("/api/v1/ingest/status", "quarantine"),
     "web": ("/", None),
+    "playground": ("/api/v1/llm/providers", None),
 }
 
 

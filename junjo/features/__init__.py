@@ -21,6 +21,8 @@ FEATURES = (
     "junjo.features.workflows",
     "junjo.features.ingest",
     "junjo.features.traces",
+    "junjo.features.llm_cost",
+    "junjo.features.playground",
     # Last: its catch-all route (the web UI's app shell) comes after every other route.
     "junjo.features.web",
 )

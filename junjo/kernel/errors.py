@@ -58,6 +58,10 @@ class Unreachable(JunjoError):
     """A server this command needs cannot be reached, or refused its credentials."""
 
 
+class UpstreamTimeout(JunjoError):
+    """A server this request relies on (an LLM provider) did not answer in time."""
+
+
 class RetryLater(JunjoError):
     """Not now: the caller may retry after ``retry_after`` seconds (``Retry-After``)."""
 
@@ -99,6 +103,7 @@ OUTCOMES: dict[type[JunjoError], Outcome] = {
     NotFound: Outcome(404, "NOT_FOUND", EXIT_ERROR),
     Conflict: Outcome(409, "FAILED_PRECONDITION", EXIT_ERROR),
     Unreachable: Outcome(502, "UNAVAILABLE", EXIT_UNREACHABLE),
+    UpstreamTimeout: Outcome(504, "DEADLINE_EXCEEDED", EXIT_UNREACHABLE),
     TooManyRequests: Outcome(429, "RESOURCE_EXHAUSTED", EXIT_ERROR),
     Busy: Outcome(503, "UNAVAILABLE", EXIT_ERROR),
     # Any other failure: 503, which OTLP clients retry (they drop a 500's data).

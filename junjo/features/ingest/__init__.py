@@ -8,13 +8,16 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from junjo.kernel.feature import Feature
+from junjo.kernel.feature import Feature, public_face
 
 if TYPE_CHECKING:
     import typer
     from starlette.routing import BaseRoute
 
+    from junjo.features.ingest.service import IngestService as IngestService
     from junjo.kernel.state import AppState
+
+__getattr__ = public_face(__name__)
 
 
 def _routes() -> Sequence[BaseRoute]:

@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from junjo.features.llm_cost import span_cost
+
 
 @dataclass(frozen=True)
 class Message:
@@ -219,6 +221,7 @@ def llm_call(span: dict[str, Any]) -> dict[str, Any]:
             "completion": span.get("llm_completion_tokens"),
             "total": span.get("llm_total_tokens"),
         },
+        "cost": span_cost(span),
         "latency_ns": span.get("duration_ns"),
         "finish_reasons": [
             _text(r) for r in _as_list(_json(attrs.get("gen_ai.response.finish_reasons")))

@@ -17,7 +17,10 @@ const ROUTES = [
   { path: "/welcome", load: () => import("./pages/welcome.js"), public: true },
   { path: "/login", load: () => import("./pages/login.js"), public: true },
   { path: "/traces", load: () => import("./pages/traces.js") },
+  // Junjo AI Studio's playground path, before the trace route (it is one segment longer).
+  { path: "/traces/:service/:traceId/:spanId/prompt-playground", load: () => import("./pages/playground.js") },
   { path: "/traces/:service/:traceId/:spanId?", load: () => import("./pages/trace.js") },
+  { path: "/playground", load: () => import("./pages/playground.js") },
   { path: "/keys", load: () => import("./pages/keys.js") },
   { path: "/team", load: () => import("./pages/team.js") },
   { path: "/account", load: () => import("./pages/account.js") },
@@ -27,6 +30,7 @@ const ROUTES = [
 const NAV = [
   { href: "/", label: "Home" },
   { href: "/traces", label: "Traces" },
+  { href: "/playground", label: "Playground" },
   { href: "/keys", label: "API keys" },
   { href: "/team", label: "Users" },
   { href: "/ingest", label: "Ingest" },

@@ -94,3 +94,62 @@ function withRetryAfter(error, response) {
   error.retryAfter = Number.isFinite(seconds) && seconds >= 0 ? seconds : null;
   return error;
 }
+
+/**
+ * A POST answered with Server-Sent Events (the playground's streamed generation):
+ * `onEvent(name, data)` for each event as it arrives; resolves when the stream ends.
+ * An answer that is not a stream (a 4xx/5xx before any output) throws ApiError, as `api`.
+ */
+export async function apiStream(path, { body, onEvent, signal } = {}) {
+  const init = {
+    method: "POST",
+    headers: { Accept: "text/event-stream", "Content-Type": "application/json" },
+    credentials: "same-origin",
+    body: JSON.stringify(body),
+    signal,
+  };
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, "The server cannot be reached. Is junjo serve running?");
+  }
+  const type = response.headers.get("content-type") || "";
+  if (!response.ok || !type.includes("text/event-stream")) {
+    const payload = type.includes("json") ? await response.json().catch(() => null) : await response.text();
+    if (response.status === 401) signInAgain();
+    throw withRetryAfter(new ApiError(response.status, errorDetail(payload)), response);
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      dispatch(buffer.slice(0, end), onEvent);
+      buffer = buffer.slice(end + 2);
+    }
+  }
+  if (buffer.trim()) dispatch(buffer, onEvent);
+}
+
+function dispatch(block, onEvent) {
+  let name = "message";
+  const data = [];
+  for (const line of block.split("\n")) {
+    if (line.startsWith("event:")) name = line.slice(6).trim();
+    else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+  }
+  if (!data.length) return;
+  let parsed;
+  try {
+    parsed = JSON.parse(data.join("\n"));
+  } catch {
+    parsed = data.join("\n");
+  }
+  onEvent(name, parsed);
+}

@@ -92,3 +92,12 @@ export function formatWait(seconds) {
 export function formatCount(count, one, many = `${one}s`) {
   return `${formatNumber(count)} ${Number(count) === 1 ? one : many}`;
 }
+
+/** US dollars as LLM prices need them: "$0.0123", "$0.000045", "$1.24"; "–" for none. */
+export function formatUsd(usd) {
+  const value = Number(usd);
+  if (usd === null || usd === undefined || !Number.isFinite(value)) return "–";
+  if (value === 0) return "$0";
+  if (value >= 1) return `$${value.toFixed(2)}`;
+  return `$${value.toPrecision(2).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "")}`;
+}

@@ -14,3 +14,9 @@ export function tracePath(service, traceId, spanId) {
 export function tracesPath(filters = {}) {
   return withQuery("/traces", filters);
 }
+
+/** The prompt playground of an LLM span (pages/playground.js): the trace view's
+ * "Open in playground". */
+export function playgroundPath(service, traceId, spanId) {
+  return withQuery("/playground", { trace: traceId, span: spanId, service });
+}
