@@ -47,7 +47,11 @@ def test_the_outline_has_the_tree_timing_and_flags(seeded: Seeded):
         "id", "parent", "name", "start", "duration", "status", "error", "exception", "llm",
         "kind", "service", "type",
     }  # fmt: skip
-    assert _by_name(_outline(seeded, "llm")["spans"])["chat gpt-test"]["llm"] is True
+    llm = _outline(seeded, "llm")
+    assert _by_name(llm["spans"])["chat gpt-test"]["llm"] is True
+    # The trace's cost, from LiteLLM's price map: gpt-test is not in it, and says so.
+    assert llm["summary"]["cost"] == {"usd": None, "priced_spans": 0, "unpriced_spans": 1}
+    assert outline["summary"]["cost"] == {"usd": None, "priced_spans": 0, "unpriced_spans": 0}
 
 
 def test_the_outline_of_a_junjo_workflow_names_span_types(seeded: Seeded):

@@ -75,7 +75,7 @@ def _seed_otel(web: WebServer) -> dict[str, Any]:
         with tracer.start_as_current_span("ChatCompletion") as oi:
             call = "llm.output_messages.0.message.tool_calls.0.tool_call.function"
             oi.set_attributes({
-                "openinference.span.kind": "LLM", "llm.model_name": "oi-model",
+                "openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini",
                 "llm.invocation_parameters": json.dumps({"temperature": 0.7, "max_tokens": 64}),
                 "llm.token_count.prompt": 5, "llm.token_count.completion": 3,
                 "llm.input_messages.0.message.role": "system",
@@ -306,7 +306,18 @@ def test_search_shows_matches_with_their_ancestors(signed_in: Page, web: WebServ
 def test_an_openinference_call_reads_as_a_conversation(signed_in: Page, web: WebServer, data):
     _open(signed_in, web, data["llm"], data["openinference"])
     conversation = signed_in.locator(".conversation")
-    expect(conversation).to_contain_text("oi-model")
+    expect(conversation).to_contain_text("gpt-4o-mini")
+    # Priced from LiteLLM's map (5 and 3 tokens of gpt-4o-mini: millionths of a dollar).
+    price = web.get(f"/api/v1/traces/{data['llm']}/spans/{data['openinference']}")["llm"]["cost"]
+    assert 0 < price["usd"] < 0.0001
+    expect(conversation.get_by_role("definition").filter(has_text="$")).to_have_text(
+        re.compile(r"^\$0\.00000\d+$")
+    )
+    expect(signed_in.locator(".trace-summary")).to_contain_text(re.compile(r"Cost\s*\$0\.0000"))
+    playground = conversation.get_by_role("link", name="Open in playground")
+    expect(playground).to_have_attribute(
+        "href", f"/playground?trace={data['llm']}&span={data['openinference']}&service=web-otel"
+    )
     expect(conversation.locator(".message-role strong")).to_have_text(
         ["System", "User", "Assistant"]
     )

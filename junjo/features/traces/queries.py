@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from junjo.features.llm_cost import trace_cost
 from junjo.features.spans import RECORD_COLUMNS, SUMMARY_COLUMNS
 from junjo.kernel.errors import InvalidInput, NotFound
 from junjo.kernel.principal import Principal
@@ -507,7 +508,7 @@ def workflow_execution(conn: Any, actor: Principal, trace_id: str, span_id: str)
 _OUTLINE_SQL = """
 SELECT span_id, parent_span_id, name, start_time_ns, end_time_ns, status_code, kind,
        service_name, is_llm, is_error, contains(events_json, '{"name":"exception"'),
-       junjo_span_type
+       junjo_span_type, llm_model_name, llm_prompt_tokens, llm_completion_tokens
 FROM spans WHERE """
 
 
@@ -538,8 +539,14 @@ def trace_outline(conn: Any, actor: Principal, trace_id: str) -> dict[str, Any]:
             "type": span_type,
         }
         for (span_id, parent, name, start, end, status, kind, service, is_llm, is_error,
-             has_exception, span_type) in rows
+             has_exception, span_type, *_) in rows
     ]  # fmt: skip
+    llm_calls = (
+        {"is_llm": row[8], "llm_model_name": row[12], "llm_prompt_tokens": row[13],
+         "llm_completion_tokens": row[14]}
+        for row in rows
+    )  # fmt: skip
+    summary = {**summary, "cost": trace_cost(llm_calls)}
     return {"summary": summary, "start_time_ns": str(origin), "spans": spans}
 
 

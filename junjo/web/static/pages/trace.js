@@ -7,7 +7,7 @@
 
 import { html, useEffect, useMemo, useRef, useState } from "../lib/html.js";
 import { api, useApi } from "../lib/api.js";
-import { formatDuration, formatNumber, formatTime } from "../lib/format.js";
+import { formatDuration, formatNumber, formatTime, formatUsd } from "../lib/format.js";
 import { tracePath, tracesPath } from "../lib/links.js";
 import { Link, navigate, setQuery } from "../lib/router.js";
 import { Badge, CopyButton, ErrorMessage, Loading, PageTitle } from "../lib/ui.js";
@@ -223,6 +223,14 @@ function TraceHeader({ summary, model, base, traceId, reload }) {
         ? html`<${Badge} tone="error">${formatNumber(summary.error_count)} failed<//>`
         : html`<${Badge} tone="ok">OK<//>`}</dd></div>
       ${summary.llm_call_count ? html`<div><dt>LLM calls</dt><dd>${formatNumber(summary.llm_call_count)}${tokens != null ? ` · ${formatNumber(tokens)} tokens` : ""}</dd></div>` : null}
+      ${summary.llm_call_count ? html`<div><dt>Cost</dt><dd title=${costNote(summary.cost)}>${formatUsd(summary.cost?.usd)}</dd></div>` : null}
       ${summary.root_is_complete === false ? html`<div><dt>Root</dt><dd><${Badge} tone="warning">root span missing<//></dd></div>` : null}
     </dl>`;
+}
+
+/** What a trace's cost covers: LiteLLM's price map does not know every model. */
+function costNote(cost) {
+  if (!cost) return undefined;
+  const unpriced = cost.unpriced_spans ? `; ${formatNumber(cost.unpriced_spans)} of unknown price` : "";
+  return `${formatNumber(cost.priced_spans)} LLM calls priced from LiteLLM's price map${unpriced}`;
 }

@@ -4,7 +4,9 @@
 // `llm` field of GET /api/v1/traces/{id}/spans/{span_id}, junjo/features/traces/llm_messages.py).
 
 import { html } from "../../lib/html.js";
-import { formatDuration, formatNumber } from "../../lib/format.js";
+import { formatDuration, formatNumber, formatUsd } from "../../lib/format.js";
+import { playgroundPath } from "../../lib/links.js";
+import { Link } from "../../lib/router.js";
 import { LongText, Value } from "./values.js";
 
 const ROLE_LABELS = {
@@ -20,12 +22,15 @@ const ROLE_LABELS = {
 const KNOWN_ROLES = new Set(["system", "user", "assistant", "tool"]);
 const MESSAGE_LIMIT = 4000;
 
-export function Conversation({ llm }) {
+export function Conversation({ llm, span }) {
   const tokens = llm.tokens || {};
   const parameters = Object.entries(llm.parameters || {});
   const messages = Array.isArray(llm.messages) ? llm.messages : [];
   return html`<section class="trace-section conversation" aria-labelledby="conversation-title">
-    <h3 id="conversation-title">LLM call</h3>
+    <div class="conversation-head">
+      <h3 id="conversation-title">LLM call</h3>
+      <${Link} class="button" href=${playgroundPath(span.service_name, span.trace_id, span.span_id)}>Open in playground<//>
+    </div>
     <dl class="trace-facts">
       <div><dt>Model</dt><dd>${llm.model || "–"}</dd></div>
       ${llm.provider ? html`<div><dt>Provider</dt><dd>${llm.provider}</dd></div>` : null}
@@ -33,6 +38,9 @@ export function Conversation({ llm }) {
       <div><dt>Latency</dt><dd>${formatDuration(llm.latency_ns)}</dd></div>
       <div><dt>Tokens</dt><dd>
         ${formatNumber(tokens.prompt)} in · ${formatNumber(tokens.completion)} out · ${formatNumber(tokens.total)} total
+      </dd></div>
+      <div><dt>Cost</dt><dd title=${llm.cost?.priced_as ? `priced as ${llm.cost.priced_as}` : "model not in the price map"}>
+        ${formatUsd(llm.cost?.usd)}
       </dd></div>
       ${llm.finish_reasons?.length ? html`<div><dt>Finish</dt><dd>${llm.finish_reasons.join(", ")}</dd></div>` : null}
     </dl>

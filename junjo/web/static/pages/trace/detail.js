@@ -46,7 +46,7 @@ function SpanView({ span }) {
       <div><dt>Span id</dt><dd class="mono">${span.span_id}</dd></div>
       <div><dt>Parent</dt><dd class="mono">${span.parent_span_id || "none (root)"}</dd></div>
     </dl>
-    ${span.llm ? html`<${Conversation} llm=${span.llm} />` : null}
+    ${span.llm ? html`<${Conversation} llm=${span.llm} span=${span} />` : null}
     ${exceptions.length ? html`<${Exceptions} exceptions=${exceptions} />` : null}
     <${Attributes} title="Attributes" id="attributes" attributes=${span.attributes_json} searchable=${true}
       dropped=${span.dropped_attributes_count} />
