@@ -93,7 +93,8 @@ def test_id_path_parameters_have_the_patterns_the_routes_check(client: TestClien
                     assert param["schema"]["pattern"] == expected[param["name"]]
                     assert "422" in operation["responses"]
                     found += 1
-    assert found == 6  # four operations: trace, trace spans, one span, workflow
+    # trace, trace spans, one span, workflow, and the workflow run's view, change and state
+    assert found == 12
 
 
 def test_otlp_errors_are_documented_as_google_rpc_status(client: TestClient):

@@ -12,9 +12,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from junjo.features.spans import SpanReader
-from junjo.features.traces import queries
+from junjo.features.traces import queries, runs
 from junjo.features.traces.params import filters_from_params
-from junjo.kernel.params import bool_param, int_param
+from junjo.kernel.errors import InvalidInput
+from junjo.kernel.params import bool_param, int_param, parse_int, query_value
 from junjo.kernel.state import state_of
 from junjo.server.endpoint import ERROR_SCHEMA, Schema, endpoint, principal_of
 
@@ -200,7 +201,111 @@ async def workflow_execution(request: Request) -> JSONResponse:
     return JSONResponse(found)
 
 
+@endpoint(
+    "A workflow run for the debugger: graph, node statuses and runs, spans with errors, every "
+    "store and its integrity, one timeline of all its state changes (no states), the "
+    "previous and next run",
+    auth="session_or_read_key",
+    tag="workflows",
+    responses={200: {"type": "object"}, 404: ERROR_SCHEMA},
+    path=IDS,
+)
+async def workflow_run_view(request: Request) -> JSONResponse:
+    path = request.path_params
+    return JSONResponse(await _read(request, runs.workflow_run, path["trace_id"], path["span_id"]))
+
+
+@endpoint(
+    "One state change of a workflow run's timeline: state before and after, changes by path",
+    auth="session_or_read_key",
+    tag="workflows",
+    responses={200: {"type": "object"}, 404: ERROR_SCHEMA},
+    path={**IDS, "index": {"type": "integer", "minimum": 0}},
+)
+async def workflow_run_change(request: Request) -> JSONResponse:
+    path = request.path_params
+    index = parse_int(path["index"], "index", 0)
+    found = await _read(request, runs.workflow_change, path["trace_id"], path["span_id"], index)
+    return JSONResponse(found)
+
+
+@endpoint(
+    "The state of a span's store when the span started (a span of the run)",
+    auth="session_or_read_key",
+    tag="workflows",
+    query={"span": SPAN_ID},
+    responses={200: {"type": "object"}, 404: ERROR_SCHEMA},
+    path=IDS,
+)
+async def workflow_run_state(request: Request) -> JSONResponse:
+    path = request.path_params
+    at_span = query_value(request.query_params, "span")
+    if at_span is None:
+        raise InvalidInput("span: required")
+    found = await _read(request, runs.workflow_state_at, path["trace_id"], path["span_id"], at_span)
+    return JSONResponse(found)
+
+
+@endpoint(
+    "The runs of one workflow (service and workflow name), newest first",
+    auth="session_or_read_key",
+    tag="workflows",
+    query={
+        "service": TEXT,
+        "name": TEXT,
+        "limit": {"type": "integer", "minimum": 1, "maximum": runs.MAX_RUNS},
+    },
+    responses={200: {"type": "object"}},
+)
+async def workflow_runs(request: Request) -> JSONResponse:
+    params = request.query_params
+    service, name = query_value(params, "service"), query_value(params, "name")
+    limit = int_param(params, "limit", 100)
+    return JSONResponse(await _read(request, runs.workflow_runs, service or "", name or "", limit))
+
+
+COMPARE_PARAMS: dict[str, Schema] = {
+    "a_trace": TRACE_ID,
+    "a_span": SPAN_ID,
+    "b_trace": TRACE_ID,
+    "b_span": SPAN_ID,
+    "a_index": {"type": "integer", "minimum": 0, "description": "a step of A; default final"},
+    "b_index": {"type": "integer", "minimum": 0, "description": "a step of B; default final"},
+}
+
+
+@endpoint(
+    "Two workflow runs side by side: nodes run in each, durations, the state diff (final "
+    "states, or after the given steps)",
+    auth="session_or_read_key",
+    tag="workflows",
+    query=COMPARE_PARAMS,
+    responses={200: {"type": "object"}, 404: ERROR_SCHEMA},
+)
+async def workflow_compare(request: Request) -> JSONResponse:
+    params = request.query_params
+    ids = {}
+    for name in ("a_trace", "a_span", "b_trace", "b_span"):
+        value = query_value(params, name)
+        if value is None:
+            raise InvalidInput(f"{name}: required")
+        ids[name] = value
+    indexes = []
+    for name in ("a_index", "b_index"):
+        value = query_value(params, name)
+        indexes.append(None if value is None else parse_int(value, name, 0))
+    found = await _read(
+        request,
+        runs.compare_runs,
+        (ids["a_trace"], ids["a_span"]),
+        (ids["b_trace"], ids["b_span"]),
+        *indexes,
+    )
+    return JSONResponse(found)
+
+
 _OBS = "/api/v1/observability"
+_RUNS = "/api/v1/traces/{trace_id}/workflows/{span_id}"
 
 routes = [
     Route(f"{_OBS}/services", services, methods=["GET"]),
@@ -213,4 +318,9 @@ routes = [
     Route("/api/v1/traces/{trace_id}", trace_detail, methods=["GET"]),
     Route("/api/v1/traces/{trace_id}/workflows/{span_id}", workflow_execution, methods=["GET"]),
     Route("/api/v1/services", service_summaries, methods=["GET"]),
+    Route(f"{_RUNS}/run", workflow_run_view, methods=["GET"]),
+    Route(f"{_RUNS}/changes/{{index}}", workflow_run_change, methods=["GET"]),
+    Route(f"{_RUNS}/state", workflow_run_state, methods=["GET"]),
+    Route("/api/v1/workflow-runs", workflow_runs, methods=["GET"]),
+    Route("/api/v1/workflow-runs/compare", workflow_compare, methods=["GET"]),
 ]

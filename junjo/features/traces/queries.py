@@ -450,6 +450,12 @@ def _spans_of(conn: Any, summary: dict[str, Any]) -> list[dict[str, Any]]:
     )
 
 
+# For the workflow run views (runs.py): a trace's summary row, its spans, a JSON column.
+summary_or_404 = _summary_or_404
+spans_of = _spans_of
+loads_json = _loads
+
+
 def service_summaries(conn: Any, actor: Principal) -> list[dict[str, Any]]:
     actor.require_read()
     rows = conn.execute(
