@@ -196,6 +196,11 @@ ROUTES = [
     "/api/v1/traces",
     f"/api/v1/traces/{'ab' * 16}",
     "/api/v1/services",
+    f"/api/v1/traces/{'ab' * 16}/workflows/{'ab' * 8}/run",
+    f"/api/v1/traces/{'ab' * 16}/workflows/{'ab' * 8}/change",
+    f"/api/v1/traces/{'ab' * 16}/workflows/{'ab' * 8}/state",
+    "/api/v1/workflow-runs",
+    "/api/v1/workflow-runs/compare",
 ]
 
 
@@ -265,4 +270,4 @@ def test_id_path_parameters_accept_exactly_their_documented_pattern(seeded: Seed
             url = path.replace("{trace_id}", ID_SAMPLES["trace_id"][0])
             url = url.replace("{span_id}", ID_SAMPLES["span_id"][0])
             assert seeded.get(url).status_code in (200, 404), path
-    assert checked == 24
+    assert checked == 48  # with the workflow run's view, change and state

@@ -146,7 +146,7 @@ def test_the_run_route_serves_the_view_and_the_neighbouring_runs(served):
     assert run["integrity"]["verdict"] == "complete" and len(run["timeline"]) == 11
     assert run["neighbours"]["previous"]["trace_id"] == served["first"]
     assert run["neighbours"]["next"] is None
-    change = web.get(f"/api/v1/traces/{served['second']}/workflows/{second}/changes/3")
+    change = web.get(f"/api/v1/traces/{served['second']}/workflows/{second}/change", index="3")
     assert change["index"] == 3 and "state_after" in change and change["changes"]
     runs = web.get("/api/v1/workflow-runs", service="svc", name="Support Ticket Triage")["runs"]
     assert [r["trace_id"] for r in runs] == [served["second"], served["first"], served["gap"]]
@@ -177,11 +177,11 @@ def test_run_routes_refuse_without_credentials_and_check_their_input(served):
     web = served["web"]
     a = _workflow_id(web, served["first"])
     base = f"{web.url}/api/v1/traces/{served['first']}/workflows/{a}"
-    for path in ("/run", "/changes/0", f"/state?span={a}"):
+    for path in ("/run", "/change?index=0", f"/state?span={a}"):
         assert httpx.get(base + path).status_code == 401
     assert httpx.get(f"{web.url}/api/v1/workflow-runs?service=s&name=n").status_code == 401
     headers = {"Authorization": f"Bearer {web.keys.read}"}
-    assert httpx.get(base + "/changes/99", headers=headers).status_code == 404
-    assert httpx.get(base + "/changes/x", headers=headers).status_code == 422
-    assert httpx.get(base + "/state", headers=headers).status_code == 422
+    assert httpx.get(base + "/change?index=99", headers=headers).status_code == 404
+    assert httpx.get(base + "/change?index=x", headers=headers).status_code == 422
+    assert httpx.get(base + "/state?span=x", headers=headers).status_code == 422
     assert httpx.get(f"{web.url}/api/v1/workflow-runs", headers=headers).status_code == 422

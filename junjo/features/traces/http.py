@@ -220,17 +220,19 @@ async def workflow_run_view(request: Request) -> JSONResponse:
     auth="session_or_read_key",
     tag="workflows",
     responses={200: {"type": "object"}, 404: ERROR_SCHEMA},
-    path={**IDS, "index": {"type": "integer", "minimum": 0}},
+    query={"index": {"type": "integer", "minimum": 0}},
+    path=IDS,
 )
 async def workflow_run_change(request: Request) -> JSONResponse:
     path = request.path_params
-    index = parse_int(path["index"], "index", 0)
+    index = int_param(request.query_params, "index", 0)
     found = await _read(request, runs.workflow_change, path["trace_id"], path["span_id"], index)
     return JSONResponse(found)
 
 
 @endpoint(
-    "The state of a span's store when the span started (a span of the run)",
+    "The state of a span's store when the span started (a span of the run; default: the "
+    "run's own span, so its start state)",
     auth="session_or_read_key",
     tag="workflows",
     query={"span": SPAN_ID},
@@ -239,9 +241,7 @@ async def workflow_run_change(request: Request) -> JSONResponse:
 )
 async def workflow_run_state(request: Request) -> JSONResponse:
     path = request.path_params
-    at_span = query_value(request.query_params, "span")
-    if at_span is None:
-        raise InvalidInput("span: required")
+    at_span = query_value(request.query_params, "span") or path["span_id"]
     found = await _read(request, runs.workflow_state_at, path["trace_id"], path["span_id"], at_span)
     return JSONResponse(found)
 
@@ -284,21 +284,24 @@ COMPARE_PARAMS: dict[str, Schema] = {
 )
 async def workflow_compare(request: Request) -> JSONResponse:
     params = request.query_params
-    ids = {}
-    for name in ("a_trace", "a_span", "b_trace", "b_span"):
-        value = query_value(params, name)
-        if value is None:
-            raise InvalidInput(f"{name}: required")
-        ids[name] = value
+    # Every malformed value is named before a missing one.
+    ids = {name: query_value(params, name) for name in ("a_trace", "a_span", "b_trace", "b_span")}
+    for name, value in ids.items():
+        if value is not None:
+            check = queries.check_trace_id if name.endswith("trace") else queries.check_span_id
+            check(value, name)
     indexes = []
     for name in ("a_index", "b_index"):
         value = query_value(params, name)
         indexes.append(None if value is None else parse_int(value, name, 0))
+    missing = [name for name, value in ids.items() if value is None]
+    if missing:
+        raise InvalidInput(f"{missing[0]}: required")
     found = await _read(
         request,
         runs.compare_runs,
-        (ids["a_trace"], ids["a_span"]),
-        (ids["b_trace"], ids["b_span"]),
+        (ids["a_trace"] or "", ids["a_span"] or ""),
+        (ids["b_trace"] or "", ids["b_span"] or ""),
         *indexes,
     )
     return JSONResponse(found)
@@ -319,7 +322,7 @@ routes = [
     Route("/api/v1/traces/{trace_id}/workflows/{span_id}", workflow_execution, methods=["GET"]),
     Route("/api/v1/services", service_summaries, methods=["GET"]),
     Route(f"{_RUNS}/run", workflow_run_view, methods=["GET"]),
-    Route(f"{_RUNS}/changes/{{index}}", workflow_run_change, methods=["GET"]),
+    Route(f"{_RUNS}/change", workflow_run_change, methods=["GET"]),
     Route(f"{_RUNS}/state", workflow_run_state, methods=["GET"]),
     Route("/api/v1/workflow-runs", workflow_runs, methods=["GET"]),
     Route("/api/v1/workflow-runs/compare", workflow_compare, methods=["GET"]),

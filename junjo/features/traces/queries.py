@@ -119,15 +119,15 @@ def _numeric_event_time(event: Any) -> Any:
 # -- validation ---------------------------------------------------------------------------
 
 
-def check_trace_id(trace_id: str) -> str:
+def check_trace_id(trace_id: str, name: str = "trace_id") -> str:
     if len(trace_id) != 32 or not _is_hex(trace_id):
-        raise InvalidInput("trace_id: must be 32 lowercase hex characters")
+        raise InvalidInput(f"{name}: must be 32 lowercase hex characters")
     return trace_id
 
 
-def check_span_id(span_id: str) -> str:
+def check_span_id(span_id: str, name: str = "span_id") -> str:
     if len(span_id) != 16 or not _is_hex(span_id):
-        raise InvalidInput("span_id: must be 16 lowercase hex characters")
+        raise InvalidInput(f"{name}: must be 16 lowercase hex characters")
     return span_id
 
 

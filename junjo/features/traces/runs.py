@@ -72,7 +72,7 @@ def workflow_state_at(
     conn: Any, actor: Principal, trace_id: str, span_id: str, at_span: str
 ) -> dict[str, Any]:
     actor.require_read()
-    queries.check_span_id(at_span)
+    queries.check_span_id(at_span, "span")
     return run_view(conn, trace_id, span_id).state_at_span(at_span)
 
 
@@ -152,6 +152,9 @@ def compare_runs(
     from junjo.features.workflows import compare_runs as compare
 
     actor.require_read()
+    for side, (trace_id, span_id) in (("a", a), ("b", b)):
+        queries.check_trace_id(trace_id, f"{side}_trace")
+        queries.check_span_id(span_id, f"{side}_span")
     view_a = run_view(conn, *a)
     view_b = run_view(conn, *b)
     if view_a is view_b and index_a == index_b:
