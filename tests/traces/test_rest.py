@@ -199,8 +199,6 @@ ROUTES = [
     f"/api/v1/traces/{'ab' * 16}/workflows/{'ab' * 8}/run",
     f"/api/v1/traces/{'ab' * 16}/workflows/{'ab' * 8}/change",
     f"/api/v1/traces/{'ab' * 16}/workflows/{'ab' * 8}/state",
-    "/api/v1/workflow-runs",
-    "/api/v1/workflow-runs/compare",
 ]
 
 
