@@ -272,7 +272,7 @@ function SpansPanel({ run, selected, onSelect }) {
       scrollTo=${at}
       renderRow=${({ span, depth }) => {
         const failed = span.status_code === 2 || span.exceptions.length;
-        return html`<button
+        return html`<div role="listitem" class="wf-li"><button
           type="button"
           class=${`wf-span${span.span_id === selected ? " selected" : ""}${failed ? " wf-span-failed" : ""}`}
           aria-current=${span.span_id === selected ? "true" : undefined}
@@ -285,7 +285,7 @@ function SpansPanel({ run, selected, onSelect }) {
           ${failed ? html`<span class="wf-span-error">failed</span>` : null}
           ${span.cancelled ? html`<span class="wf-span-error">cancelled</span>` : null}
           <span class="muted wf-span-time">${formatDuration(span.duration_ns)}</span>
-        </button>`;
+        </button></div>`;
       }}
     />
   </section>`;

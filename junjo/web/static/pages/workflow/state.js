@@ -168,7 +168,7 @@ function Timeline({ timeline, index, onSelect, startNs }) {
     label="State changes"
     scrollTo=${index ?? undefined}
     className="wf-timeline"
-    renderRow=${(entry, i) => html`<button
+    renderRow=${(entry, i) => html`<div role="listitem" class="wf-li"><button
       type="button"
       class=${`wf-entry${i === index ? " selected" : ""}${entry.patch_error || !entry.state_reliable ? " wf-entry-doubtful" : ""}`}
       aria-current=${i === index ? "true" : undefined}
@@ -178,7 +178,7 @@ function Timeline({ timeline, index, onSelect, startNs }) {
       <span class="wf-entry-number">#${i + 1}</span>
       <span class="wf-entry-label">${entryLabel(entry)}</span>
       <span class="muted wf-entry-time">${entry.time_ns && startNs ? `+${formatDuration(entry.time_ns - startNs)}` : ""}</span>
-    </button>`}
+    </button></div>`}
   />`;
 }
 
