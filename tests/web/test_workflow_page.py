@@ -179,9 +179,15 @@ def test_a_shared_store_run_holds_its_siblings_writes(signed_in: Page, web, runs
     page.locator("body").press("End")
     page.get_by_role("tab", name="After").click()
     state = page.locator(".wf-json")
-    # The Store is shared with "Shared Audit", running at the same time: its writes are here.
+    # The Store is shared with "Shared Audit", running at the same time: its writes are here,
+    # interleaved with this run's in the Store's order, and each says who wrote it.
     expect(state).to_contain_text("shared-audit-0")
     expect(state).to_contain_text("shared-intake-0")
+    labels = page.get_by_role("list", name="State changes").locator(".wf-entry-label")
+    texts = labels.all_inner_texts()
+    others = [t for t in texts if t.startswith("LedgerStore · Shared Audit › RecordNode")]
+    assert 0 < len(others) < len(texts)
+    expect(page.locator(".wf-change-head")).to_contain_text("Another run, Shared Audit")
     assert_accessible(page)
 
 

@@ -75,12 +75,27 @@ class RunView:
                 if key in seen:
                     continue
                 seen.add(key)
-                entries.append({**transition, "owner_span_id": owner.span_id})
+                entries.append(
+                    {**transition, "owner_span_id": owner.span_id, **self._writer(transition)}
+                )
             lists.append(entries)
         merged = list(heapq.merge(*lists, key=_event_key))
         for number, entry in enumerate(merged):
             entry["index"] = number
         return merged
+
+    def _writer(self, transition: dict[str, Any]) -> dict[str, Any]:
+        """The run (workflow or subflow) whose span wrote, and whether it is outside this run:
+        a shared Store (contract 3) holds the writes of sibling runs."""
+        span = self.index.spans.get(transition["span_id"])
+        chain = [span, *self.index.ancestors(span)] if span else []
+        writer = next((a for a in chain if a.is_owner), None)
+        inside = any(a is self.owner for a in chain)
+        return {
+            "writer_run_span_id": writer.span_id if writer else None,
+            "writer_run_name": writer.name if writer else None,
+            "outside_run": not inside,
+        }
 
     # -- summary --------------------------------------------------------------------------
 

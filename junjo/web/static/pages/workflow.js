@@ -7,7 +7,7 @@
 
 import { html, useEffect, useMemo, useRef, useState } from "../lib/html.js";
 import { useApi } from "../lib/api.js";
-import { formatDuration, formatNumber, formatTime } from "../lib/format.js";
+import { formatCount, formatDuration, formatNumber, formatTime } from "../lib/format.js";
 import { comparePath, runsPath, tracePath, workflowPath } from "../lib/links.js";
 import { Link, navigate, setQuery } from "../lib/router.js";
 import { Badge, ErrorMessage, Loading, PageTitle } from "../lib/ui.js";
@@ -109,8 +109,8 @@ function Header({ run, service }) {
       ${statusBadge(owner)}
       <span>Started <time>${formatTime(owner.start_time_ns)}</time></span>
       <span>took ${formatDuration(owner.duration_ns)}</span>
-      <span>${formatNumber(Object.keys(run.nodes).length)} nodes</span>
-      <span>${formatNumber(run.timeline.length)} state changes</span>
+      <span>${formatCount(Object.keys(run.nodes).length, "node")}</span>
+      <span>${formatCount(run.timeline.length, "state change")}</span>
       <span>${owner.service_name}</span>
       ${owner.parent_owner_span_id
         ? html`<span>part of <${Link} href=${workflowPath(owner.service_name || service, owner.trace_id, owner.parent_owner_span_id)}>its parent run<//></span>`

@@ -156,8 +156,11 @@ function ChangesTable({ changes, filter }) {
 
 // -- the timeline -------------------------------------------------------------------------
 
+/** "Store · Node · action"; a write by another run on a shared Store names that run. */
 function entryLabel(entry) {
-  return `${entry.store_name || "store"} · ${entry.node_name || entry.span_name || "?"} · ${entry.action || "set_state"}`;
+  const writer = entry.node_name || entry.span_name || "?";
+  const who = entry.outside_run && entry.writer_run_name ? `${entry.writer_run_name} › ${writer}` : writer;
+  return `${entry.store_name || "store"} · ${who} · ${entry.action || "set_state"}`;
 }
 
 function Timeline({ timeline, index, onSelect, startNs }) {
@@ -269,7 +272,7 @@ function spanCaption(run, spanId) {
 function ChangeHeader({ entry }) {
   return html`<div class="wf-change-head">
     <p>
-      <strong>${entry.node_name || entry.span_name}</strong>${" wrote "}<strong>${entry.action || "set_state"}</strong>${" to "}<strong>${entry.store_name || "a store"}</strong>
+      ${entry.outside_run && entry.writer_run_name ? html`<span class="wf-other-run">Another run, ${entry.writer_run_name}: </span>` : null}<strong>${entry.node_name || entry.span_name}</strong>${" wrote "}<strong>${entry.action || "set_state"}</strong>${" to "}<strong>${entry.store_name || "a store"}</strong>
       <span class="muted"> · ${entry.sequence !== null ? `transition ${entry.sequence}` : `position ${entry.position}`}
         ${entry.revision_after !== null ? ` · revision ${entry.revision_before} → ${entry.revision_after}` : ""}</span>
     </p>
