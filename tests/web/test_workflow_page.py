@@ -185,7 +185,7 @@ def test_a_shared_store_run_holds_its_siblings_writes(signed_in: Page, web, runs
     expect(state).to_contain_text("shared-intake-0")
     labels = page.get_by_role("list", name="State changes").locator(".wf-entry-label")
     texts = labels.all_inner_texts()
-    others = [t for t in texts if t.startswith("LedgerStore · Shared Audit › RecordNode")]
+    others = [t for t in texts if t.startswith("LedgerStore · Shared Audit \u203a RecordNode")]
     assert 0 < len(others) < len(texts)
     expect(page.locator(".wf-change-head")).to_contain_text("Another run, Shared Audit")
     assert_accessible(page)
