@@ -12,11 +12,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.web import WebServer
+from tests.support.big_workflow import jump_ms, open_run_ms, run_url, send_big_workflow, step_ms
+from tests.support.web import WebServer, start_web_server
 from tests.web.axe import assert_accessible
 from tests.web.workflow_seed import SERVICE, V3_SERVICE, run_path, seed_workflows
 
 pytestmark = pytest.mark.slow
+# Bounds for a shared 2-core machine; docs/web.md has the measured times.
+BIG_OPEN_MS = 15_000
+BIG_STEP_MS = 1_000
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -229,3 +233,30 @@ def test_previous_and_next_run_of_the_same_workflow(signed_in: Page, web, runs):
     expect(page.get_by_role("link", name="Next run →")).to_be_visible()
     page.get_by_role("link", name="Next run →").click()
     expect(page).to_have_url(re.compile(newer["span_id"]))
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory):
+    """A server holding one run of 1,000 nodes and 10,000 changes of ~10 KB states."""
+    web = start_web_server(tmp_path_factory.mktemp("big-workflow") / "data")
+    try:
+        web.extra["run"] = send_big_workflow(web.url, web.keys.ingest)
+        web.wait_indexed(timeout=300)
+        yield web
+    finally:
+        web.server.stop()
+        web.server.kill()
+
+
+def test_a_run_of_1000_nodes_and_10000_changes_stays_fluid(page: Page, big: WebServer):
+    big.sign_in(page)
+    trace_id, span_id = big.extra["run"]
+    opened = open_run_ms(page, run_url(big.url, trace_id, span_id))
+    expect(page.locator(".wf-meta")).to_contain_text("1,000 nodes")
+    expect(page.locator(".wf-meta")).to_contain_text("10,000 state changes")
+    step = step_ms(page, 10)
+    jump = jump_ms(page, 10_000)
+    print(f"\nbig run: opened in {opened:.0f} ms, a step {step:.0f} ms, to the end {jump:.0f} ms")
+    assert opened < BIG_OPEN_MS and step < BIG_STEP_MS and jump < BIG_STEP_MS
+    expect(page.locator(".wf-position")).to_have_text("Change 10,000 of 10,000")
+    assert page.locator(".wf-timeline .wf-entry").count() < 100  # rows in view only

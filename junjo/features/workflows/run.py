@@ -26,7 +26,7 @@ from junjo.features.workflows.execution import build_workflow_execution
 from junjo.features.workflows.trace_index import SpanNode, TraceIndex, as_int, as_str
 from junjo.kernel.errors import InvalidInput, NotFound
 
-HEAVY = ("state_before", "state_after")
+HEAVY = ("state_before", "state_after", "patch")  # served one change at a time
 HOOK_ERROR = "junjo.hook_error"
 HOOK_CANCELLED = "junjo.hook_delivery_cancelled"
 

@@ -52,16 +52,25 @@ export default function ComparePage({ query }) {
     <p class="muted">${stateWhen("A", data.a)}; ${stateWhen("B", data.b)}.</p>
     ${data.state_diff.length
       ? html`<table class="data cmp-diff">
+          <colgroup><col class="cmp-path" /><col /><col /></colgroup>
           <thead><tr><th>Path</th><th>A</th><th>B</th></tr></thead>
           <tbody>
             ${data.state_diff.map((d) => html`<tr key=${d.path} data-path=${d.path}>
               <td class="mono">${d.path || "/"}</td>
-              <td class="mono">${"a" in d ? JSON.stringify(d.a) : html`<span class="muted">absent</span>`}</td>
-              <td class="mono">${"b" in d ? JSON.stringify(d.b) : html`<span class="muted">absent</span>`}</td>
+              <td class="mono">${"a" in d ? html`<${Value} value=${d.a} />` : html`<span class="muted">absent</span>`}</td>
+              <td class="mono">${"b" in d ? html`<${Value} value=${d.b} />` : html`<span class="muted">absent</span>`}</td>
             </tr>`)}
           </tbody>
         </table>`
       : html`<p class="cmp-same">The two states are the same.</p>`}`;
+}
+
+const SHOWN = 300; // characters of a value; the rest behind "whole value"
+
+function Value({ value }) {
+  const text = JSON.stringify(value);
+  if (text.length <= SHOWN) return text;
+  return html`<details><summary>${text.slice(0, SHOWN)}…</summary>${text}</details>`;
 }
 
 function stateWhen(side, run) {

@@ -140,12 +140,12 @@ function GraphPanel({ run, selected, onSelect }) {
   const [opened, setOpened] = useState(() => new Set());
   const parents = useMemo(() => subflowParents(run.graph), [run.graph]);
   const subflows = useMemo(() => allSubflows(run.graph), [run.graph]);
-  // A selected node inside a subflow opens its subflow (and theirs) in place.
-  const expanded = useMemo(() => {
-    const set = new Set(opened);
-    for (let at = selected && parents.get(selected); at; at = parents.get(at)) set.add(at);
-    return set;
-  }, [opened, selected, parents]);
+  // A selected node inside a subflow opens its subflow (and theirs) in place. The set is
+  // rebuilt only when its members change: a new one lays the whole graph out again.
+  const wanted = new Set(opened);
+  for (let at = selected && parents.get(selected); at; at = parents.get(at)) wanted.add(at);
+  const expandedKey = [...wanted].sort().join("\n");
+  const expanded = useMemo(() => wanted, [expandedKey]);
   const toggle = (id) => {
     const next = new Set(expanded);
     if (next.has(id)) next.delete(id);
@@ -201,6 +201,7 @@ function Legend() {
 
 /** The graph as text: every node, where it is, whether it ran. */
 function NodeList({ run, selected, onSelect }) {
+  const [open, setOpen] = useState(false);
   const rows = [];
   const walk = (level, depth) => {
     const subflows = new Map(level.subflows.map((s) => [s.id, s]));
@@ -210,9 +211,10 @@ function NodeList({ run, selected, onSelect }) {
     }
   };
   walk(run.graph, 0);
-  return html`<details class="wf-node-list">
+  // A closed list renders no items: a 1,000-node graph would diff them on every step.
+  return html`<details class="wf-node-list" onToggle=${(event) => setOpen(event.currentTarget.open)}>
     <summary>Nodes as a list (${formatNumber(rows.length)})</summary>
-    <ul>
+    ${open ? html`<ul>
       ${rows.map(({ node, depth }) => {
         const status = run.nodes[node.id];
         return html`<li key=${node.id} class=${`wf-depth-${Math.min(depth, 6)}`}>
@@ -222,7 +224,7 @@ function NodeList({ run, selected, onSelect }) {
           <span class="muted"> ${node.kind === "concurrent_group" ? "concurrent group" : node.kind} · ${nodeStatusText(status)}${status?.duration_ns !== null && status?.duration_ns !== undefined ? ` · ${formatDuration(status.duration_ns)}` : ""}</span>
         </li>`;
       })}
-    </ul>
+    </ul>` : null}
   </details>`;
 }
 

@@ -159,7 +159,8 @@ export function GraphSvg({ graph, statuses, expanded, selected, onSelect, label,
       onSelect(id);
     }
   }
-  return html`<svg
+  // The same vnode while nothing it shows changed: Preact skips the diff of 1,000 nodes.
+  return useMemo(() => html`<svg
     class="wf-graph"
     role="group"
     aria-label=${label}
@@ -237,5 +238,5 @@ export function GraphSvg({ graph, statuses, expanded, selected, onSelect, label,
           : null}
       </g>`;
     })}
-  </svg>`;
+  </svg>`, [layout, selected, statuses, label]);
 }

@@ -4,7 +4,7 @@
 
 import { html, useEffect, useMemo, useRef, useState } from "../../lib/html.js";
 import { api } from "../../lib/api.js";
-import { formatDuration } from "../../lib/format.js";
+import { formatCount, formatDuration, formatNumber } from "../../lib/format.js";
 import { ErrorMessage, Loading } from "../../lib/ui.js";
 import { VirtualList } from "../../lib/virtual.js";
 
@@ -250,10 +250,10 @@ export function StatePanel({ run, base, index, spanId, tab, filter, onIndex, onT
             max=${count - 1}
             value=${index ?? 0}
             aria-label="State change"
-            aria-valuetext=${entry ? `Change ${index + 1} of ${count}: ${entryLabel(entry)}` : "No change selected"}
+            aria-valuetext=${entry ? `Change ${formatNumber(index + 1)} of ${formatNumber(count)}: ${entryLabel(entry)}` : "No change selected"}
             onInput=${(event) => step(Number(event.currentTarget.value))}
           />
-          <span class="wf-position" aria-live="polite">${entry ? `Change ${index + 1} of ${count}` : `${count} changes · ← → to step`}</span>
+          <span class="wf-position" aria-live="polite">${entry ? `Change ${formatNumber(index + 1)} of ${formatNumber(count)}` : `${formatCount(count, "change")} · ← → to step`}</span>
         </div>
         <${Timeline} timeline=${timeline} index=${index} onSelect=${step} startNs=${run.span.start_time_ns} />`
       : html`<p class="muted">This run changed no state.</p>`}
