@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 from tests.support.big_workflow import jump_ms, open_run_ms, run_url, send_big_workflow, step_ms
 from tests.support.web import WebServer, start_web_server
 from tests.web.axe import assert_accessible
+from tests.web.themes import assert_accessible_in_both_themes
 from tests.web.workflow_seed import SERVICE, V3_SERVICE, run_path, seed_workflows
 
 pytestmark = pytest.mark.slow
@@ -76,7 +77,7 @@ def test_the_graph_shows_what_ran_failed_was_cancelled_and_never_ran(signed_in: 
     page.get_by_text("Nodes as a list").click()
     expect(page.locator(".wf-node-list")).to_contain_text("ConfirmOrderNode")
     expect(page.locator(".wf-node-list")).to_contain_text("did not run")
-    assert_accessible(page)
+    assert_accessible_in_both_themes(page)
 
 
 def test_a_node_selects_its_span_and_a_span_its_node_in_the_url(signed_in: Page, web, runs):
@@ -154,7 +155,7 @@ def test_stepping_through_state_with_the_keyboard(signed_in: Page, web, runs):
     page.get_by_role("button", name="Play").click()
     expect(page.locator(".wf-position")).to_have_text(f"Change {last} of {last}", timeout=15_000)
     expect(page.get_by_role("button", name="Play")).to_be_visible()  # it stopped at the end
-    assert_accessible(page)
+    assert_accessible_in_both_themes(page)
 
 
 def test_concurrent_writers_are_interleaved_in_the_servers_order(signed_in: Page, web, runs):
