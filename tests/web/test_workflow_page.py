@@ -225,6 +225,28 @@ def test_a_legacy_run_draws_its_v1_graph(signed_in: Page, web, runs):
     expect(page.locator("svg.wf-graph .wf-edge-label")).to_contain_text("SentimentIsNegative")
 
 
+def test_a_node_that_ran_twice_says_so(signed_in: Page, web, runs):
+    page = signed_in
+    page.goto(web.url + run_path("wf-app-loop", runs["twice"]))
+    normalize = node(page, "NormalizeNode")
+    expect(normalize.locator(".wf-runs")).to_have_text("\u00d72")
+    expect(normalize).to_have_attribute("aria-label", re.compile("ran, 2 times"))
+
+
+def test_a_selected_span_shows_the_state_when_it_started(signed_in: Page, web, runs):
+    page = signed_in
+    triage = runs["triage"][-1]
+    view = api_run(web, triage)
+    finalize = span_id_of(view, "FinalizeNode")
+    base = f"/api/v1/traces/{triage['trace_id']}/workflows/{triage['span_id']}"
+    state = web.get(base + "/state", span=finalize)["state"]
+    page.goto(web.url + run_path(SERVICE, triage, finalize))
+    expect(page.locator(".wf-state-caption")).to_contain_text("FinalizeNode started")
+    lines = page.get_by_role("list", name="State when the span started")
+    expect(lines).to_contain_text(f'"status": "{state["status"]}"')
+    expect(lines).to_contain_text(f'"summary": "{state["summary"][:30]}')
+
+
 def test_previous_and_next_run_of_the_same_workflow(signed_in: Page, web, runs):
     page = signed_in
     older, newer = runs["triage"]

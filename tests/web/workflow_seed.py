@@ -4,7 +4,8 @@ group, a subflow with its own store, a conditional edge) and "Order Enrichment" 
 its sibling is cancelled, the next node never runs) on a contract-2 release; "Shared Store
 Batch" (two workflows on one Store, contract 3) on the newest. Then, resent as new traces
 through OTLP/HTTP: "Checkpoint Resume" of that same newest-SDK run with one state change
-deleted, and the legacy (SDK <= 0.62, v1 graph) fixture recorded from a real run."""
+deleted, the legacy (SDK <= 0.62, v1 graph) fixture recorded from a real run, and the
+contract-2 fixture with one node run twice."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from scripts.sdk_e2e.run import run_shared_store_workload, run_workload
 from scripts.sdk_e2e.venv import CONTRACT_2_SDK
 from tests.support.resend import resend
 from tests.support.web import WebServer
-from tests.workflows.helpers import load
+from tests.workflows.helpers import load, ran_twice
 
 SERVICE = "wf-app"
 V3_SERVICE = "wf-app-v3"
@@ -45,12 +46,15 @@ def seed_workflows(web: WebServer) -> dict[str, Any]:
     legacy_trace = resend(
         web.url, web.keys.ingest, load("sdk_legacy_ticket_triage"), "wf-app-legacy"
     )
+    twice = ran_twice(load("sdk_ticket_triage"), "NormalizeNode")
+    twice_trace = resend(web.url, web.keys.ingest, twice, "wf-app-loop")
     web.wait_indexed()
     runs["triage"] = _runs_named(web, SERVICE, "Support Ticket Triage")
     runs["order"] = _runs_named(web, SERVICE, "Order Enrichment")
     runs["intake"] = _runs_named(web, V3_SERVICE, "Shared Intake")[0]
     runs["gap"] = _run_of(web, gap_trace, "Checkpoint Resume")
     runs["legacy"] = _run_of(web, legacy_trace, "Support Ticket Triage")
+    runs["twice"] = _run_of(web, twice_trace, "Support Ticket Triage")
     return runs
 
 

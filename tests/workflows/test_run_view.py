@@ -12,7 +12,7 @@ import pytest
 from junjo.features.workflows import RunView, build_workflow_execution, compare_runs
 from tests.support.resend import resend
 from tests.support.web import WebServer, start_web_server
-from tests.workflows.helpers import delete_set_state, load, span_named
+from tests.workflows.helpers import delete_set_state, load, ran_twice, span_named
 
 
 def owner(spans: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -54,6 +54,15 @@ def test_a_change_is_the_replays_state_before_and_after_with_its_changes():
     (words,) = first["changes"]
     assert words["path"] == "/words" and words["after"] == first["state_after"]["words"]
     assert len(first["changed_paths"]) == len(first["patch"]) > 1
+
+
+def test_a_node_that_ran_twice_counts_both_runs():
+    spans = ran_twice(load("sdk_ticket_triage"), "NormalizeNode")
+    view = RunView(spans, owner(spans, "Support Ticket Triage")["span_id"])
+    nodes = view.summary()["nodes"]
+    node_id = view.execution["span_nodes"]["f" * 16]
+    assert nodes[node_id]["runs"] == 2 and nodes[node_id]["status"] == "executed"
+    assert "f" * 16 in nodes[node_id]["span_ids"]
 
 
 def test_node_statuses_of_a_failed_run():
