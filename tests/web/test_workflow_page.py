@@ -231,6 +231,32 @@ def test_a_node_that_ran_twice_says_so(signed_in: Page, web, runs):
     normalize = node(page, "NormalizeNode")
     expect(normalize.locator(".wf-runs")).to_have_text("\u00d72")
     expect(normalize).to_have_attribute("aria-label", re.compile("ran, 2 times"))
+    # A lifecycle hook that failed while FinalizeNode ran is shown with the errors.
+    hook = page.get_by_role("region", name="Errors").locator("li", has_text="FinalizeNode")
+    expect(hook).to_contain_text("Hook node_completed app.hooks.notify_slack")
+    expect(hook).to_contain_text("ConnectionError: slack.example.com refused the connection")
+
+
+def test_a_subflow_run_shows_the_graph_it_is_part_of(signed_in: Page, web, runs):
+    page = signed_in
+    triage = runs["triage"][-1]
+    view = api_run(web, triage)
+    summarize = span_id_of(view, "Summarize")
+    page.goto(web.url + f"/workflows/{SERVICE}/{triage['trace_id']}/{summarize}")
+    expect(page.get_by_role("heading", name="Subflow run: Summarize")).to_be_visible()
+    parent = page.get_by_role("region", name="Part of Support Ticket Triage")
+    marked = parent.locator("g.wf-node.wf-selected")
+    expect(marked).to_contain_text("Summarize")
+    own = page.locator(".wf-top svg.wf-graph")
+    expect(own.locator("g.wf-node", has_text="DraftSummaryNode")).to_have_attribute(
+        "data-status", "executed"
+    )
+    # Its own store's changes: the subflow's SummaryStore.
+    expect(page.get_by_role("list", name="State changes")).to_contain_text("SummaryStore")
+    assert_accessible(page)
+    # A node of the parent's graph opens the parent run with that node's span.
+    parent.locator("g.wf-node", has_text="FinalizeNode").click()
+    expect(page).to_have_url(re.compile(f"/{triage['span_id']}/{span_id_of(view, 'FinalizeNode')}"))
 
 
 def test_a_selected_span_shows_the_state_when_it_started(signed_in: Page, web, runs):
@@ -245,6 +271,20 @@ def test_a_selected_span_shows_the_state_when_it_started(signed_in: Page, web, r
     lines = page.get_by_role("list", name="State when the span started")
     expect(lines).to_contain_text(f'"status": "{state["status"]}"')
     expect(lines).to_contain_text(f'"summary": "{state["summary"][:30]}')
+
+
+def test_an_agent_run_steps_through_its_application_store(signed_in: Page, web, runs):
+    page = signed_in
+    agent = runs["agent"]
+    view = api_run(web, agent)
+    page.goto(web.url + run_path(V3_SERVICE, agent))
+    expect(page.get_by_role("heading", name=f"Agent run: {agent['name']}")).to_be_visible()
+    expect(page.locator(".wf-graph-panel")).to_contain_text("An agent run has no graph")
+    entries = page.get_by_role("list", name="State changes").locator(".wf-entry")
+    expect(entries).to_have_count(len(view["timeline"]))
+    page.locator("body").press("ArrowRight")
+    expect(page.locator(".wf-change-head")).to_contain_text(view["timeline"][0]["action"])
+    assert_accessible(page)
 
 
 def test_previous_and_next_run_of_the_same_workflow(signed_in: Page, web, runs):

@@ -5,7 +5,7 @@ its sibling is cancelled, the next node never runs) on a contract-2 release; "Sh
 Batch" (two workflows on one Store, contract 3) on the newest. Then, resent as new traces
 through OTLP/HTTP: "Checkpoint Resume" of that same newest-SDK run with one state change
 deleted, the legacy (SDK <= 0.62, v1 graph) fixture recorded from a real run, and the
-contract-2 fixture with one node run twice."""
+contract-2 fixture with one node run twice and a failed lifecycle hook."""
 
 from __future__ import annotations
 
@@ -47,15 +47,45 @@ def seed_workflows(web: WebServer) -> dict[str, Any]:
         web.url, web.keys.ingest, load("sdk_legacy_ticket_triage"), "wf-app-legacy"
     )
     twice = ran_twice(load("sdk_ticket_triage"), "NormalizeNode")
+    with_hook_error(twice, "FinalizeNode")
     twice_trace = resend(web.url, web.keys.ingest, twice, "wf-app-loop")
     web.wait_indexed()
     runs["triage"] = _runs_named(web, SERVICE, "Support Ticket Triage")
     runs["order"] = _runs_named(web, SERVICE, "Order Enrichment")
     runs["intake"] = _runs_named(web, V3_SERVICE, "Shared Intake")[0]
+    desk = _runs_named(web, V3_SERVICE, "Agent Desk")[0]
+    desk_spans = web.get(f"/api/v1/traces/{desk['trace_id']}")["spans"]
+    agent = next(s for s in desk_spans if s.get("junjo_span_type") == "agent")
+    runs["agent"] = {
+        "trace_id": desk["trace_id"],
+        "span_id": agent["span_id"],
+        "name": agent["name"],
+    }
     runs["gap"] = _run_of(web, gap_trace, "Checkpoint Resume")
     runs["legacy"] = _run_of(web, legacy_trace, "Support Ticket Triage")
     runs["twice"] = _run_of(web, twice_trace, "Support Ticket Triage")
     return runs
+
+
+def with_hook_error(spans: list[dict[str, Any]], name: str) -> None:
+    """A lifecycle hook's callback failed while ``name`` ran (telemetry contract 2.6)."""
+    span = next(s for s in spans if s["name"] == name)
+    span["events"].append(
+        {
+            "name": "junjo.hook_error",
+            "timeUnixNano": str(span["end_time_ns"] - 1000),
+            "attributes": {
+                "junjo.hook.event": "node_completed",
+                "junjo.hook.callback": "app.hooks.notify_slack",
+                "junjo.hook.error.type": "ConnectionError",
+                "junjo.hook.error.message": "slack.example.com refused the connection",
+                "exception.type": "ConnectionError",
+                "exception.message": "slack.example.com refused the connection",
+                "exception.stacktrace": "Traceback (most recent call last):\n  ...",
+            },
+            "droppedAttributesCount": 0,
+        }
+    )
 
 
 def _trace_of(spans: list[dict[str, Any]], name: str) -> str:

@@ -65,6 +65,7 @@ function Run({ run, base, service, spanId, query }) {
   return html`<div class="wf-page">
     <${Header} run=${run} service=${service} />
     <${Verdict} run=${run} />
+    ${owner.parent_owner_span_id ? html`<${ParentGraphs} service=${service} traceId=${owner.trace_id} spanId=${owner.parent_owner_span_id} childSpanId=${owner.span_id} />` : null}
     <div class="wf-top">
       <${GraphPanel} run=${run} selected=${selectedNode} onSelect=${selectNode} />
       <${ErrorsPanel} run=${run} onSelect=${selectSpan} />
@@ -136,6 +137,40 @@ function Verdict({ run }) {
   </section>`;
 }
 
+/**
+ * The graphs of the runs this one is part of (its parent workflow, and theirs), outermost
+ * first, each with the node this run is marked: one graph per workflow and subflow on the
+ * path. A click opens that run with the clicked node's span selected.
+ */
+function ParentGraphs({ service, traceId, spanId, childSpanId }) {
+  const base = runBase(traceId, spanId);
+  const { data: parent, error } = useApi(`${base}/run`, undefined, base);
+  if (error) return html`<${ErrorMessage} error=${error} />`;
+  if (!parent?.graph) return null;
+  const open = (nodeId) => {
+    const span = parent.nodes[nodeId]?.span_ids?.[0];
+    navigate(workflowPath(service, traceId, spanId, span || null, span ? {} : { node: nodeId }));
+  };
+  const owner = parent.span;
+  return html`${owner.parent_owner_span_id ? html`<${ParentGraphs} service=${service} traceId=${traceId} spanId=${owner.parent_owner_span_id} childSpanId=${spanId} />` : null}
+    <section class="wf-parent" aria-label=${`Part of ${owner.name}`}>
+      <h2>Part of <${Link} href=${workflowPath(service, traceId, spanId, childSpanId)}>${owner.name}<//></h2>
+      <div class="wf-graph-box wf-graph-parent">
+        <${GraphSvg}
+          graph=${parent.graph}
+          statuses=${parent.nodes}
+          expanded=${NO_SUBFLOWS}
+          selected=${parent.span_nodes[childSpanId] || null}
+          onSelect=${open}
+          label=${`Graph of ${owner.name}, the run this one is part of`}
+          idPrefix=${`wf-parent-${spanId}`}
+        />
+      </div>
+    </section>`;
+}
+
+const NO_SUBFLOWS = new Set();
+
 function GraphPanel({ run, selected, onSelect }) {
   const [opened, setOpened] = useState(() => new Set());
   const parents = useMemo(() => subflowParents(run.graph), [run.graph]);
@@ -163,7 +198,7 @@ function GraphPanel({ run, selected, onSelect }) {
   }
   return html`<section class="wf-graph-panel" aria-labelledby="wf-graph-title">
     <div class="wf-panel-head">
-      <h2 id="wf-graph-title">Graph</h2>
+      <h2 id="wf-graph-title">${run.span.parent_owner_span_id ? `Graph of ${run.span.name}` : "Graph"}</h2>
       <${Legend} />
       ${subflows.length
         ? html`<div class="wf-subflows" role="group" aria-label="Subflows">
