@@ -68,6 +68,11 @@ def test_the_graph_shows_what_ran_failed_was_cancelled_and_never_ran(signed_in: 
     )
     assert red != ran and dashed not in ("none", "")
     expect(node(page, "CheckInventoryNode")).to_have_attribute("aria-label", re.compile("failed"))
+    # Its exception beside it: its type in the graph (the message in its name and title),
+    # whole in the errors panel.
+    failing = node(page, "CheckInventoryNode")
+    expect(failing.locator(".wf-node-error")).to_have_text("InventoryServiceError")
+    expect(failing).to_have_attribute("aria-label", re.compile("returned 503"))
     # The exception beside the graph, and the cancellation with its reason.
     errors = page.get_by_role("region", name="Errors")
     expect(errors).to_contain_text("InventoryServiceError")
@@ -229,8 +234,9 @@ def test_a_node_that_ran_twice_says_so(signed_in: Page, web, runs):
     page = signed_in
     page.goto(web.url + run_path("wf-app-loop", runs["twice"]))
     normalize = node(page, "NormalizeNode")
-    expect(normalize.locator(".wf-runs")).to_have_text("\u00d72")
+    expect(normalize.locator(".wf-runs")).to_have_text(" \u00d72")
     expect(normalize).to_have_attribute("aria-label", re.compile("ran, 2 times"))
+    assert_accessible(page)
     # A lifecycle hook that failed while FinalizeNode ran is shown with the errors.
     hook = page.get_by_role("region", name="Errors").locator("li", has_text="FinalizeNode")
     expect(hook).to_contain_text("Hook node_completed app.hooks.notify_slack")

@@ -184,8 +184,10 @@ class RunView:
                 status = "cancelled"
             if any(s["status_code"] == 2 or s["exceptions"] for s in own):
                 status = "failed"
+            failure = next((e for s in own for e in s["exceptions"]), None)
             out[node_id] = {
                 "status": status,
+                "error": _error_text(failure) if status == "failed" and failure else None,
                 "runs": len(own),
                 "span_ids": [s["span_id"] for s in own],
                 "duration_ns": sum(s["duration_ns"] or 0 for s in own) if own else None,
@@ -256,6 +258,11 @@ def _patch_paths(patch: Any) -> list[str]:
 
 def _changes(entry: dict[str, Any]) -> list[dict[str, Any]]:
     return transition_changes(entry)
+
+
+def _error_text(exception: dict[str, Any]) -> str:
+    kind = (exception["type"] or "Exception").rpartition(".")[2]
+    return f"{kind}: {exception['message']}" if exception["message"] else kind
 
 
 def _exception(event: dict[str, Any]) -> dict[str, Any]:

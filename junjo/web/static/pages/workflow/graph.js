@@ -9,6 +9,8 @@ import { html, useMemo } from "../../lib/html.js";
 import { formatDuration } from "../../lib/format.js";
 
 const NODE_HEIGHT = 34;
+const FAILED_HEIGHT = 50; // room for the error's first words under the label
+const ERROR_CHARS = 34;
 const CHAR_WIDTH = 7.4;
 const CLUSTER_LABEL = 18; // room above a cluster's children for its title
 
@@ -36,9 +38,16 @@ export function allSubflows(graph) {
   return out;
 }
 
-function nodeWidth(label, runs) {
+/** "InventoryServiceError" of "InventoryServiceError: inventory ..." (cut to fit). */
+function errorKind(error) {
+  const kind = error.split(":")[0];
+  return kind.length > ERROR_CHARS ? `${kind.slice(0, ERROR_CHARS - 1)}…` : kind;
+}
+
+function nodeWidth(label, runs, error) {
   const extra = runs > 1 ? 30 : 0;
-  return Math.min(280, Math.max(84, label.length * CHAR_WIDTH + 26 + extra));
+  const errorWidth = error ? errorKind(error).length * 6.2 + 20 : 0;
+  return Math.min(280, Math.max(84, label.length * CHAR_WIDTH + 26 + extra, errorWidth));
 }
 
 /** The dagre layout of `graph` with the subflows in `expanded` opened in place. */
@@ -74,7 +83,8 @@ export function layoutGraph(graph, expanded, statuses) {
         addLevel(sub.graph, node.id);
       } else {
         const runs = statuses[node.id]?.runs || 0;
-        g.setNode(node.id, { width: nodeWidth(node.label, runs), height: NODE_HEIGHT, node });
+        const height = statuses[node.id]?.error ? FAILED_HEIGHT : NODE_HEIGHT;
+        g.setNode(node.id, { width: nodeWidth(node.label, runs, statuses[node.id]?.error), height, node });
       }
       if (container) g.setParent(node.id, container);
     }
@@ -209,7 +219,12 @@ export function GraphSvg({ graph, statuses, expanded, selected, onSelect, label,
       const classes = `wf-node wf-status-${status?.status || "not_run"}${kind}${selected === item.id ? " wf-selected" : ""}`;
       const left = -item.width / 2;
       const top = -item.height / 2;
-      const title = `${item.node.label}: ${nodeStatusText(status)}${status?.duration_ns !== null && status?.duration_ns !== undefined ? `, ${formatDuration(status.duration_ns)}` : ""}`;
+      const took = status?.duration_ns !== null && status?.duration_ns !== undefined ? `, ${formatDuration(status.duration_ns)}` : "";
+      const error = status?.error;
+      // The name starts with the node's visible text (label, error type) for speech input.
+      const shown = `${item.node.label}${status?.runs > 1 ? ` ×${status.runs}` : ""}${error ? ` ${errorKind(error)}` : ""}`;
+      const title = `${shown}: ${nodeStatusText(status)}${took}${error ? `, ${error}` : ""}`;
+      const textY = error ? -4 : 4;
       return html`<g
         key=${item.id}
         class=${classes}
@@ -226,10 +241,9 @@ export function GraphSvg({ graph, statuses, expanded, selected, onSelect, label,
         <title>${title}</title>
         ${item.node.kind === "subflow" ? html`<rect class="wf-stack" x=${left + 4} y=${top - 4} width=${item.width} height=${item.height} rx="6" />` : null}
         <rect x=${left} y=${top} width=${item.width} height=${item.height} rx="6" />
-        <text x=${status?.runs > 1 ? -12 : 0} y="4" text-anchor="middle">${item.node.label}</text>
-        ${status?.runs > 1
-          ? html`<text class="wf-runs" x=${item.width / 2 - 8} y="4" text-anchor="end">×${status.runs}</text>`
-          : null}
+        <text x=${status?.runs > 1 ? -12 : 0} y=${textY} text-anchor="middle">${item.node.label}${status?.runs > 1
+          ? html`<tspan class="wf-runs" x=${item.width / 2 - 8} text-anchor="end">${" "}×${status.runs}</tspan>`
+          : null}${error ? html`<tspan class="wf-node-error" x="0" dy="18">${" "}${errorKind(error)}</tspan>` : null}</text>
         ${status?.status === "failed" || status?.status === "cancelled"
           ? html`<g class=${`wf-mark wf-mark-${status.status}`} aria-hidden="true">
               <circle cx=${left + 2} cy=${top + 2} r="8" />
