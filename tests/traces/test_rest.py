@@ -196,6 +196,7 @@ ROUTES = [
     "/api/v1/traces",
     f"/api/v1/traces/{'ab' * 16}",
     "/api/v1/services",
+    "/api/v1/workflows",
     f"/api/v1/traces/{'ab' * 16}/workflows/{'ab' * 8}/run",
     f"/api/v1/traces/{'ab' * 16}/workflows/{'ab' * 8}/change",
     f"/api/v1/traces/{'ab' * 16}/workflows/{'ab' * 8}/state",

@@ -71,6 +71,26 @@ def test_the_runs_of_a_workflow_and_two_compared(signed_in: Page, web, runs):
     expect(diff).to_have_count(len(at_step["state_diff"]))
 
 
+def test_the_workflows_page_lists_each_workflow_and_opens_its_runs(signed_in: Page, web, runs):
+    page = signed_in
+    page.goto(web.url + "/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Workflows").click()
+    expect(page.get_by_role("heading", name="Workflows")).to_be_visible()
+    order = page.locator("table.wf-workflows tr", has_text="Order Enrichment")
+    expect(order.locator("td").nth(2)).to_have_text("2")  # runs
+    expect(order.locator("td").nth(3)).to_have_text("2")  # both failed
+    assert_accessible(page)
+    # The same workflow name in two services is two workflows.
+    triage = page.locator("table.wf-workflows tr", has_text="Support Ticket Triage")
+    expect(triage).to_have_count(3)  # wf-app, wf-app-legacy, wf-app-loop
+    triage.filter(has=page.get_by_role("cell", name="wf-app", exact=True)).get_by_role(
+        "link"
+    ).first.click()
+    expect(page.get_by_role("heading", name="Runs of Support Ticket Triage")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/runs\?service=wf-app&name=Support"))
+    expect(page.locator("table.wf-runs tbody tr")).to_have_count(2)
+
+
 def test_compare_from_a_run_with_its_previous(signed_in: Page, web, runs):
     page = signed_in
     newer = runs["order"][-1]

@@ -162,6 +162,14 @@ def test_the_run_route_serves_the_view_and_the_neighbouring_runs(served):
     assert runs[0]["node_count"] and runs[0]["status"] == "ok"
 
 
+def test_the_workflows_route_lists_each_workflow_with_its_runs(served):
+    web = served["web"]
+    (triage,) = web.get("/api/v1/workflows", service="svc")
+    assert triage["name"] == "Support Ticket Triage" and triage["run_count"] == 3
+    assert triage["failed_count"] == 0 and triage["last_run"]["trace_id"] == served["second"]
+    assert web.get("/api/v1/workflows", service="nothing") == []
+
+
 def test_the_gap_run_says_what_is_missing(served):
     web = served["web"]
     span = _workflow_id(web, served["gap"])

@@ -264,6 +264,18 @@ async def workflow_runs(request: Request) -> JSONResponse:
     return JSONResponse(await _read(request, runs.workflow_runs, service or "", name or "", limit))
 
 
+@endpoint(
+    "Every workflow (service and name): runs, failed runs, the last run",
+    auth="session_or_read_key",
+    tag="workflows",
+    query={"service": TEXT},
+    responses={200: {"type": "array"}},
+)
+async def workflow_list(request: Request) -> JSONResponse:
+    service = query_value(request.query_params, "service")
+    return JSONResponse(await _read(request, runs.workflows, service))
+
+
 COMPARE_PARAMS: dict[str, Schema] = {
     "a_trace": TRACE_ID,
     "a_span": SPAN_ID,
@@ -324,6 +336,7 @@ routes = [
     Route(f"{_RUNS}/run", workflow_run_view, methods=["GET"]),
     Route(f"{_RUNS}/change", workflow_run_change, methods=["GET"]),
     Route(f"{_RUNS}/state", workflow_run_state, methods=["GET"]),
+    Route("/api/v1/workflows", workflow_list, methods=["GET"]),
     Route("/api/v1/workflow-runs", workflow_runs, methods=["GET"]),
     Route("/api/v1/workflow-runs/compare", workflow_compare, methods=["GET"]),
 ]

@@ -121,6 +121,32 @@ def workflow_runs(
     return {"service": service, "name": name, "runs": [_run_row(r) for r in rows]}
 
 
+def workflows(conn: Any, actor: Principal, service: str | None = None) -> list[dict[str, Any]]:
+    """Each workflow (service and name of top-level workflow spans): how many runs, how many
+    failed, the last one."""
+    actor.require_read()
+    where = "junjo_span_type = 'workflow'" + (" AND service_name = ?" if service else "")
+    rows = conn.execute(
+        f"""SELECT service_name, name, count(*), count(*) FILTER (WHERE status_code = 2),
+                   max(start_time_ns), arg_max(trace_id, start_time_ns),
+                   arg_max(span_id, start_time_ns)
+            FROM spans WHERE {where} GROUP BY service_name, name
+            ORDER BY max(start_time_ns) DESC""",
+        [service] if service else [],
+    ).fetchall()
+    return [
+        {
+            "service_name": service_name,
+            "name": name,
+            "run_count": runs,
+            "failed_count": failed,
+            "last_run_ns": last,
+            "last_run": {"trace_id": trace_id, "span_id": span_id},
+        }
+        for service_name, name, runs, failed, last, trace_id, span_id in rows
+    ]
+
+
 def _neighbours(conn: Any, span: dict[str, Any]) -> dict[str, Any]:
     """The runs of the same workflow just before and just after this one."""
     if span["span_type"] != "workflow" or not span["service_name"]:

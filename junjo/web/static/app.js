@@ -30,6 +30,7 @@ const ROUTES = [
 const NAV = [
   { href: "/", label: "Home" },
   { href: "/traces", label: "Traces" },
+  { href: "/runs", label: "Workflows" },
   { href: "/keys", label: "API keys" },
   { href: "/team", label: "Users" },
   { href: "/ingest", label: "Ingest" },
