@@ -29,7 +29,7 @@ def test_the_runs_of_a_workflow_and_two_compared(signed_in: Page, web, runs):
     page.goto(web.url + run_path(SERVICE, newer))
     page.get_by_role("link", name="All runs").click()
     expect(page.get_by_role("heading", name="Runs of Support Ticket Triage")).to_be_visible()
-    rows = page.locator("table.wf-runs tbody tr")
+    rows = page.locator("table.wf-run-list tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("OK")
     listed = web.get("/api/v1/workflow-runs", service=SERVICE, name="Support Ticket Triage")
@@ -88,7 +88,7 @@ def test_the_workflows_page_lists_each_workflow_and_opens_its_runs(signed_in: Pa
     ).first.click()
     expect(page.get_by_role("heading", name="Runs of Support Ticket Triage")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/runs\?service=wf-app&name=Support"))
-    expect(page.locator("table.wf-runs tbody tr")).to_have_count(2)
+    expect(page.locator("table.wf-run-list tbody tr")).to_have_count(2)
 
 
 def test_compare_from_a_run_with_its_previous(signed_in: Page, web, runs):

@@ -58,7 +58,7 @@ function Runs({ service, name }) {
     <//>
     <p class="muted">${formatNumber(runs.length)} runs in ${service}, newest first. <${Link} href="/runs">All workflows<//></p>
     ${runs.length
-      ? html`<table class="data wf-runs">
+      ? html`<table class="data wf-run-list">
           <thead><tr><th><span class="offscreen">Compare</span></th><th>Started</th><th>Status</th><th class="num">Duration</th><th class="num">Nodes</th><th>Run</th></tr></thead>
           <tbody>
             ${runs.map((run) => html`<tr key=${run.span_id}>

@@ -94,6 +94,13 @@ function statusBadge(span) {
   return html`<${Badge} tone="ok">OK<//>`;
 }
 
+/** "7 of 10 nodes ran" (the graph's nodes; the SDK's node count may count otherwise). */
+function nodesRan(run) {
+  const all = Object.values(run.nodes);
+  const ran = all.filter((n) => n.status !== "not_run").length;
+  return `${formatNumber(ran)} of ${formatCount(all.length, "node")} ran`;
+}
+
 function Header({ run, service }) {
   const owner = run.span;
   const { previous, next } = run.neighbours || {};
@@ -110,7 +117,7 @@ function Header({ run, service }) {
       ${statusBadge(owner)}
       <span>Started <time>${formatTime(owner.start_time_ns)}</time></span>
       <span>took ${formatDuration(owner.duration_ns)}</span>
-      <span>${formatCount(Object.keys(run.nodes).length, "node")}</span>
+      <span>${nodesRan(run)}</span>
       <span>${formatCount(run.timeline.length, "state change")}</span>
       <span>${owner.service_name}</span>
       ${owner.parent_owner_span_id
