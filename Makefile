@@ -46,6 +46,7 @@ bench: $(BIN)/junjo
 	$(BIN)/python scripts/bench_ingest.py --runs 1 --duration 5
 	$(BIN)/python scripts/bench_query.py --spans 100000 --runs 5
 	$(BIN)/python scripts/bench_indexer.py --runs 1 --pipeline-spans 50000 --pipeline-runs 1
+	$(BIN)/python scripts/bench_web.py --runs 3
 
 # junjo/otlp_proto/ from the .proto files in proto/ (see proto/README.md).
 proto: $(BIN)/junjo

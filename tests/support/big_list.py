@@ -7,10 +7,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import httpx
 from playwright.sync_api import Page, expect
 
-from tests.support.export import API_KEY_HEADER
 from tests.support.otlp_builders import (
     MS,
     make_request,
@@ -47,15 +45,6 @@ def many_traces_batches(
                                    start_ns=at, end_ns=at + MS,
                                    status_code=2 if number % 10 == 0 else 0))  # fmt: skip
         yield make_request([make_resource_spans(spans, service_name=SERVICE)]).SerializeToString()
-
-
-def send_batches(base_url: str, ingest_key: str, batches: Iterator[bytes]) -> None:
-    """POST each request to the server's OTLP/HTTP endpoint, as an exporter does."""
-    headers = {API_KEY_HEADER: ingest_key, "Content-Type": "application/x-protobuf"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=60) as client:
-        for body in batches:
-            response = client.post("/v1/traces", content=body)
-            assert response.status_code == 200, response.text
 
 
 def open_list_ms(page: Page, url: str, rows: int) -> float:

@@ -1,5 +1,5 @@
 """A big workflow run, for the debugger's browser test that bounds it and for
-``scripts/bench_web_workflow.py``: ``nodes`` node spans in a contract-2 graph snapshot (a chain
+``scripts/bench_web.py``: ``nodes`` node spans in a contract-2 graph snapshot (a chain
 with a conditional skip edge every 10 nodes), each writing ``changes // nodes`` state changes
 to a state of about ``state_kb`` KB; and how long the page takes to show it and to step."""
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.support.big_list import send_batches
+from tests.support.export import post_otlp
 from tests.support.otlp_builders import (
     MS,
     junjo_node_span,
@@ -112,7 +112,7 @@ def big_workflow_request(
 def send_big_workflow(base_url: str, ingest_key: str, **sizes: int) -> tuple[str, str]:
     """Send one big run; (trace id, workflow span id)."""
     body, trace_id, span_id = big_workflow_request(**sizes)
-    send_batches(base_url, ingest_key, iter([body]))
+    post_otlp(base_url, ingest_key, [body])
     return trace_id, span_id
 
 

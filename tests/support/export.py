@@ -3,10 +3,11 @@ the real OpenTelemetry SDK."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import grpc
+import httpx
 from grpc import Compression as GrpcCompression
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
     OTLPSpanExporter as GrpcSpanExporter,
@@ -15,6 +16,7 @@ from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompressio
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
     OTLPSpanExporter as HttpSpanExporter,
 )
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
@@ -95,3 +97,16 @@ def http_exporter(
         timeout=10,
         compression=HttpCompression.Gzip if gzip else HttpCompression.NoCompression,
     )
+
+
+def post_otlp(
+    base_url: str, ingest_key: str, requests: Iterable[ExportTraceServiceRequest | bytes]
+) -> None:
+    """Each request to ``POST /v1/traces`` (protobuf), as an OTLP/HTTP exporter sends it;
+    every one must be accepted (200)."""
+    headers = {API_KEY_HEADER: ingest_key, "Content-Type": "application/x-protobuf"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=60) as client:
+        for request in requests:
+            body = request if isinstance(request, bytes) else request.SerializeToString()
+            response = client.post("/v1/traces", content=body)
+            assert response.status_code == 200, response.text

@@ -16,6 +16,19 @@ from tests.support.keys import Keys, make_keys
 from tests.support.server import ServerProcess
 from tests.support.wait import wait_until
 
+# Debian's chromium, with the flags a closed network and a headless root session need
+# (the browser tests and scripts/bench_web.py launch it through Playwright).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 EMAIL = "admin@example.com"
 PASSWORD = "correct horse battery"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from junjo.features.traces.llm_messages import Message, llm_messages
+from junjo.features.traces.llm_messages import Message, llm_call, llm_messages
 
 
 def span(attributes: dict[str, Any] | None = None, events: list | None = None) -> dict:
@@ -101,3 +101,53 @@ def test_input_and_output_values_when_nothing_else():
     found = llm_messages(span({"input.value": "hi", "output.value": "hello"}))
     assert found == [Message("input", "hi", output=False), Message("output", "hello", output=True)]
     assert llm_messages(span({"gen_ai.request.model": "m"})) == []
+
+
+CALL = "llm.output_messages.0.message.tool_calls.0.tool_call.function"
+
+
+def test_openinference_content_parts_and_tool_calls():
+    found = llm_messages(
+        span(
+            {
+                "llm.input_messages.0.message.role": "user",
+                "llm.input_messages.0.message.contents.0.message_content.type": "text",
+                "llm.input_messages.0.message.contents.0.message_content.text": "Weather?",
+                "llm.input_messages.0.message.contents.1.message_content.type": "image",
+                "llm.output_messages.0.message.role": "assistant",
+                f"{CALL}.name": "weather",
+                f"{CALL}.arguments": '{"city": "Oslo"}',
+                "llm.input_messages.1.message.role": "tool",
+                "llm.input_messages.1.message.content": "12 °C",
+            }
+        )
+    )
+    assert found == [
+        Message("user", "Weather?\n[image]", output=False),
+        Message("tool", "12 °C", output=False),
+        Message("assistant", '[tool call weather({"city": "Oslo"})]', output=True),
+    ]
+
+
+def test_an_llm_call_has_model_parameters_tokens_and_messages():
+    genai = {
+        **span({**SEMCONV, "gen_ai.request.model": "m-1", "gen_ai.provider.name": "acme",
+                "gen_ai.operation.name": "chat", "gen_ai.request.temperature": 0.2,
+                "gen_ai.request.max_tokens": 100,
+                "gen_ai.response.finish_reasons": ["stop"]}),
+        "llm_model_name": "m-1", "llm_prompt_tokens": 3, "llm_completion_tokens": 4,
+        "llm_total_tokens": 7, "duration_ns": 1500,
+    }  # fmt: skip
+    call = llm_call(genai)
+    assert call["model"] == "m-1" and call["provider"] == "acme" and call["operation"] == "chat"
+    assert call["parameters"] == {"temperature": 0.2, "max_tokens": 100}
+    assert call["tokens"] == {"prompt": 3, "completion": 4, "total": 7}
+    assert call["latency_ns"] == 1500 and call["finish_reasons"] == ["stop"]
+    assert [m["role"] for m in call["messages"]] == ["system", "user", "assistant"]
+    openinference = span({"llm.invocation_parameters": '{"temperature": 0}', "input.value": "hi"})
+    call = llm_call(openinference)
+    assert call["parameters"] == {"temperature": 0} and call["model"] is None
+    assert call["messages"] == [{"role": "input", "text": "hi", "output": False}]
+    assert llm_call(span({"llm.invocation_parameters": "not json"}))["parameters"] == {
+        "llm.invocation_parameters": "not json"
+    }

@@ -11,18 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
 
-from tests.support.web import WebServer, start_web_server
+from tests.support.web import CHROMIUM, CHROMIUM_FLAGS, WebServer, start_web_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 _SCREENSHOTS = pytest.StashKey[Path]()
 
 

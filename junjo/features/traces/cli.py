@@ -170,6 +170,21 @@ def show(
         console.print(render.transitions(execution))
 
 
+@app.command("export")
+def export(
+    trace_id: str,
+    server: Server = None,
+    api_key: ApiKey = None,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """The trace as OTLP/JSON (an ExportTraceServiceRequest), as the web UI's "Download" gives
+    it: POST it to a server's /v1/traces (Content-Type: application/json) to send it there."""
+    with _source(data_dir, config, server, api_key) as source:
+        document = source.otlp(_resolve_prefix(source, trace_id.lower()))
+    emit_json(document)
+
+
 _OWNER_TYPES = ("workflow", "subflow")
 # Telemetry contract 3: an Agent run that used an application Store replays it too.
 _AGENT_APPLICATION_STORE = "junjo.agent.application_store.id"

@@ -36,6 +36,7 @@ class TraceSource(Protocol):
     def trace(self, trace_id: str) -> dict[str, Any]: ...
     def services(self) -> list[dict[str, Any]]: ...
     def workflow(self, trace_id: str, span_id: str) -> dict[str, Any]: ...
+    def otlp(self, trace_id: str) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -109,6 +110,10 @@ class HttpServer:
 
     def workflow(self, trace_id: str, span_id: str) -> dict[str, Any]:
         found: dict[str, Any] = self._get(f"/api/v1/traces/{trace_id}/workflows/{span_id}")
+        return found
+
+    def otlp(self, trace_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = self._get(f"/api/v1/traces/{trace_id}/otlp")
         return found
 
     def close(self) -> None:

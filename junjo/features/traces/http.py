@@ -12,7 +12,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from junjo.features.spans import SpanReader
-from junjo.features.traces import queries, runs
+from junjo.features.traces import otlp_json, queries, runs
+from junjo.features.traces.llm_messages import llm_call
 from junjo.features.traces.params import filters_from_params
 from junjo.kernel.errors import InvalidInput
 from junjo.kernel.params import bool_param, int_param, parse_int, query_value
@@ -201,6 +202,90 @@ async def workflow_execution(request: Request) -> JSONResponse:
     return JSONResponse(found)
 
 
+# -- the trace view ------------------------------------------------------------------------
+
+OUTLINE_SPAN = {
+    "type": "object",
+    "description": "id, parent, name, start (ns after the trace's start_time_ns), duration "
+    "(ns), status (OTLP code), error, exception, llm, kind, service, type (Junjo span type)",
+}
+
+
+@endpoint(
+    "A trace's outline: its summary and each span's id, parent, name, timing and flags",
+    auth="session_or_read_key",
+    tag="traces",
+    responses={
+        200: {
+            "type": "object",
+            "properties": {
+                "summary": {"type": "object"},
+                "start_time_ns": {"type": "string", "description": "ns since the epoch"},
+                "spans": {"type": "array", "items": OUTLINE_SPAN},
+            },
+        },
+        404: ERROR_SCHEMA,
+    },
+    path=IDS,
+)
+async def trace_outline(request: Request) -> JSONResponse:
+    return JSONResponse(
+        await _read(request, queries.trace_outline, request.path_params["trace_id"])
+    )
+
+
+@endpoint(
+    "One span of a trace, whole, with its LLM call (model, parameters, tokens, messages) "
+    "when it is one",
+    auth="session_or_read_key",
+    tag="traces",
+    responses={200: SPAN, 404: ERROR_SCHEMA},
+    path=IDS,
+)
+async def trace_span(request: Request) -> JSONResponse:
+    path = request.path_params
+    record = await _read(request, queries.trace_span, path["trace_id"], path["span_id"])
+    span = queries.studio_span(record)
+    span["scope_attributes_json"] = record["scope_attributes"] or {}
+    span["scope_dropped_attributes_count"] = record["scope_dropped_attributes_count"] or 0
+    span["llm"] = llm_call(span) if span["is_llm"] else None
+    return JSONResponse(span)
+
+
+@endpoint(
+    "The spans of a trace whose name, id, status message, attributes or events contain q "
+    "(ignoring case), oldest first",
+    auth="session_or_read_key",
+    tag="traces",
+    query={"q": TEXT | {"description": "the text to look for; absent: no span matches"}},
+    responses={200: {"type": "object"}, 404: ERROR_SCHEMA},
+    path=IDS,
+)
+async def trace_matches(request: Request) -> JSONResponse:
+    text = query_value(request.query_params, "q")
+    trace_id = request.path_params["trace_id"]
+    found = await _read(request, queries.trace_matches, trace_id, text or "")
+    return JSONResponse({"q": text, "span_ids": found if text else []})
+
+
+@endpoint(
+    "A trace as an OTLP/JSON ExportTraceServiceRequest (POST /v1/traces takes it back)",
+    auth="session_or_read_key",
+    tag="traces",
+    query={"download": {"type": "boolean", "description": "as an attachment (a file)"}},
+    responses={200: {"type": "object"}, 404: ERROR_SCHEMA},
+    path=IDS,
+)
+async def trace_otlp(request: Request) -> JSONResponse:
+    download = bool_param(request.query_params, "download")
+    trace_id = request.path_params["trace_id"]
+    spans = await _read(request, queries.trace_export_spans, trace_id)
+    headers = {}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="trace-{trace_id}.otlp.json"'
+    return JSONResponse(otlp_json.export_request(spans), headers=headers)
+
+
 @endpoint(
     "A workflow run for the debugger: graph, node statuses and runs, spans with errors, every "
     "store and its integrity, one timeline of all its state changes (no states), the "
@@ -332,6 +417,10 @@ routes = [
     Route("/api/v1/traces", search, methods=["GET"]),
     Route("/api/v1/traces/{trace_id}", trace_detail, methods=["GET"]),
     Route("/api/v1/traces/{trace_id}/workflows/{span_id}", workflow_execution, methods=["GET"]),
+    Route("/api/v1/traces/{trace_id}/outline", trace_outline, methods=["GET"]),
+    Route("/api/v1/traces/{trace_id}/spans/{span_id}", trace_span, methods=["GET"]),
+    Route("/api/v1/traces/{trace_id}/matches", trace_matches, methods=["GET"]),
+    Route("/api/v1/traces/{trace_id}/otlp", trace_otlp, methods=["GET"]),
     Route("/api/v1/services", service_summaries, methods=["GET"]),
     Route(f"{_RUNS}/run", workflow_run_view, methods=["GET"]),
     Route(f"{_RUNS}/change", workflow_run_change, methods=["GET"]),

@@ -9,8 +9,11 @@ the shapes instrumentations write them:
   and ``gen_ai.choice``, with ``content`` (or ``message``) attributes; older still,
   ``gen_ai.content.prompt`` / ``gen_ai.content.completion`` events and the indexed
   ``gen_ai.prompt.N.role`` / ``gen_ai.prompt.N.content`` (``gen_ai.completion.N.*``) attributes;
-* OpenInference: ``llm.input_messages.N.message.role`` / ``.content``
-  (``llm.output_messages.N.*``), else ``input.value`` / ``output.value``.
+* OpenInference: ``llm.input_messages.N.message.role`` / ``.content`` / ``.contents.M.*``
+  / ``.tool_calls.M.*`` (``llm.output_messages.N.*``), else ``input.value`` / ``output.value``.
+
+``llm_call`` gives the whole call (model, provider, parameters, tokens, latency, messages):
+what the web UI's conversation view shows, so the browser re-implements none of this.
 """
 
 from __future__ import annotations
@@ -115,21 +118,50 @@ def _per_message_events(events: list[dict[str, Any]]) -> list[Message]:
 
 
 def _indexed(attrs: dict[str, Any], inputs: str, outputs: str, infix: str) -> list[Message]:
-    """``PREFIX.N.[infix]role`` / ``PREFIX.N.[infix]content`` attributes, by N."""
+    """``PREFIX.N.[infix]role`` / ``PREFIX.N.[infix]content`` attributes, by N (and, in
+    OpenInference, ``contents.M.message_content.text`` and ``tool_calls.M.tool_call.*``)."""
     out = []
     for prefix, output in ((inputs, False), (outputs, True)):
-        pattern = re.compile(rf"{re.escape(prefix)}(\d+)\.{re.escape(infix)}(role|content)$")
+        pattern = re.compile(rf"{re.escape(prefix)}(\d+)\.{re.escape(infix)}(.+)$")
         found: dict[int, dict[str, Any]] = {}
         for key, value in attrs.items():
             match = pattern.match(key)
             if match:
                 found.setdefault(int(match[1]), {})[match[2]] = value
         for _, message in sorted(found.items()):
+            if "role" not in message and "content" not in message and not _has_parts(message):
+                continue
             default = "assistant" if output else "?"
-            out.append(
-                Message(str(message.get("role") or default), _text(message.get("content")), output)
-            )
+            out.append(Message(str(message.get("role") or default), _fields_text(message), output))
     return out
+
+
+_PART = re.compile(r"(contents|tool_calls)\.(\d+)\.(.+)$")
+
+
+def _has_parts(fields: dict[str, Any]) -> bool:
+    return any(_PART.match(key) for key in fields)
+
+
+def _fields_text(fields: dict[str, Any]) -> str:
+    """One indexed message's text: its content, else its content parts, then its tool calls
+    in brackets (as ``_parts_text`` writes them)."""
+    parts: dict[tuple[str, int], dict[str, Any]] = {}
+    for key, value in fields.items():
+        match = _PART.match(key)
+        if match:
+            parts.setdefault((match[1], int(match[2])), {})[match[3]] = value
+    pieces = [_text(fields.get("content"))]
+    for (kind, _), part in sorted(parts.items()):
+        if kind == "contents" and not fields.get("content"):
+            kind_of = part.get("message_content.type", "text")
+            text = part.get("message_content.text")
+            pieces.append(_text(text) if text is not None else f"[{kind_of}]")
+        elif kind == "tool_calls":
+            name = part.get("tool_call.function.name", "?")
+            arguments = _text(part.get("tool_call.function.arguments"))
+            pieces.append(f"[tool call {name}({arguments})]")
+    return "\n".join(piece for piece in pieces if piece)
 
 
 def _values(attrs: dict[str, Any]) -> list[Message]:
@@ -162,3 +194,58 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False)
+
+
+# -- the whole call -----------------------------------------------------------------------
+
+_PROVIDER_KEYS = ("llm.provider", "gen_ai.provider.name", "gen_ai.system", "llm.system")
+_MODEL_KEYS = ("llm.model_name", "gen_ai.response.model", "gen_ai.request.model")
+_REQUEST_PREFIX = "gen_ai.request."
+
+
+def llm_call(span: dict[str, Any]) -> dict[str, Any]:
+    """An LLM call as the UI shows it: ``model``, ``provider``, ``operation``, ``parameters``
+    (OpenInference's ``llm.invocation_parameters``, or GenAI's ``gen_ai.request.*`` but the
+    model), ``tokens`` {prompt, completion, total}, ``latency_ns``, ``finish_reasons`` and
+    ``messages`` [{role, text, output}]. Works on any span: missing parts are null or empty."""
+    attrs = span.get("attributes_json") or {}
+    return {
+        "model": span.get("llm_model_name") or _first_text(attrs, _MODEL_KEYS),
+        "provider": _first_text(attrs, _PROVIDER_KEYS),
+        "operation": _first_text(attrs, ("gen_ai.operation.name", "openinference.span.kind")),
+        "parameters": _parameters(attrs),
+        "tokens": {
+            "prompt": span.get("llm_prompt_tokens"),
+            "completion": span.get("llm_completion_tokens"),
+            "total": span.get("llm_total_tokens"),
+        },
+        "latency_ns": span.get("duration_ns"),
+        "finish_reasons": [
+            _text(r) for r in _as_list(_json(attrs.get("gen_ai.response.finish_reasons")))
+        ],
+        "messages": [
+            {"role": m.role, "text": m.text, "output": m.output} for m in llm_messages(span)
+        ],
+    }
+
+
+def _parameters(attrs: dict[str, Any]) -> dict[str, Any]:
+    invocation = _json(attrs.get("llm.invocation_parameters"))
+    if isinstance(invocation, dict):
+        return invocation
+    found = {
+        key.removeprefix(_REQUEST_PREFIX): value
+        for key, value in attrs.items()
+        if key.startswith(_REQUEST_PREFIX) and key != "gen_ai.request.model"
+    }
+    if invocation not in (None, ""):  # not a JSON object: shown as it is
+        found["llm.invocation_parameters"] = invocation
+    return found
+
+
+def _first_text(attrs: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = attrs.get(key)
+        if value not in (None, ""):
+            return _text(value)
+    return None

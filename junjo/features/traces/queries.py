@@ -25,19 +25,25 @@ MAX_LIMIT = 10_000
 # The span table's columns a record holds (declared with the table); a JSON column
 # ``x_json`` is parsed into the record's ``x``.
 _SPAN_FIELDS = RECORD_COLUMNS
-_SPAN_COLUMNS = ", ".join(_SPAN_FIELDS)
-_JSON_FIELDS = {name: name.removesuffix("_json") for name in _SPAN_FIELDS if name.endswith("_json")}
+# What a whole-span read adds to a record: the rest of an OTLP span's resource and scope.
+_FULL_FIELDS = (
+    *RECORD_COLUMNS,
+    "resource_schema_url",
+    "scope_attributes_json",
+    "scope_dropped_attributes_count",
+    "scope_schema_url",
+)
 
 
 # -- shapes -------------------------------------------------------------------------------
 
 
-def _record(row: tuple[Any, ...]) -> dict[str, Any]:
+def _record(row: tuple[Any, ...], fields: tuple[str, ...] = _SPAN_FIELDS) -> dict[str, Any]:
     """A stored span as a plain dict: JSON columns parsed, ids as hex, times in ns."""
     record: dict[str, Any] = {}
-    for field, value in zip(_SPAN_FIELDS, row, strict=True):
-        if field in _JSON_FIELDS:
-            record[_JSON_FIELDS[field]] = _loads(value)
+    for field, value in zip(fields, row, strict=True):
+        if field.endswith("_json"):
+            record[field.removesuffix("_json")] = _loads(value)
         else:
             record[field] = value
     record["is_llm"] = bool(record["is_llm"])
@@ -151,12 +157,17 @@ def service_names(conn: Any, actor: Principal) -> list[str]:
 
 
 def _spans(
-    conn: Any, where: str, params: list[Any], order: str, limit: int | None
+    conn: Any,
+    where: str,
+    params: list[Any],
+    order: str,
+    limit: int | None,
+    fields: tuple[str, ...] = _SPAN_FIELDS,
 ) -> list[dict[str, Any]]:
-    sql = f"SELECT {_SPAN_COLUMNS} FROM spans WHERE {where} ORDER BY {order}"
+    sql = f"SELECT {', '.join(fields)} FROM spans WHERE {where} ORDER BY {order}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    return [_record(row) for row in conn.execute(sql, params).fetchall()]
+    return [_record(row, fields) for row in conn.execute(sql, params).fetchall()]
 
 
 def service_spans(
@@ -437,16 +448,21 @@ def _summary_or_404(conn: Any, trace_id: str) -> dict[str, Any]:
     return trace_summary(row)
 
 
-def _spans_of(conn: Any, summary: dict[str, Any]) -> list[dict[str, Any]]:
+def _spans_of(
+    conn: Any, summary: dict[str, Any], fields: tuple[str, ...] = _SPAN_FIELDS
+) -> list[dict[str, Any]]:
     """Every span of a summarized trace, oldest first. Each starts between the trace's
     earliest start and latest end: a bound that lets DuckDB skip other times' row groups
     (spans has no index on trace_id)."""
-    return _spans(
-        conn,
+    where, params = _in_trace(summary)
+    return _spans(conn, where, params, "start_time_ns, span_id", None, fields)
+
+
+def _in_trace(summary: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The WHERE clause of a summarized trace's spans (see ``_spans_of``)."""
+    return (
         "trace_id = ? AND start_time_ns BETWEEN ? AND ?",
         [summary["trace_id"], summary["start_time_ns"], summary["end_time_ns"]],
-        "start_time_ns",
-        None,
     )
 
 
@@ -487,3 +503,87 @@ def workflow_execution(conn: Any, actor: Principal, trace_id: str, span_id: str)
     actor.require_read()
     check_span_id(span_id)
     return build_workflow_execution(_spans_of(conn, _summary_or_404(conn, trace_id)), span_id)
+
+
+# -- the trace view (web UI) ---------------------------------------------------------------
+# A 10,000-span trace with every attribute is tens of MB of JSON: the trace view loads its
+# outline (the tree and the timing bars), then one span's whole record when it is selected,
+# and asks the server to search the attribute values it does not hold (docs/web.md).
+
+_OUTLINE_SQL = """
+SELECT span_id, parent_span_id, name, start_time_ns, end_time_ns, status_code, kind,
+       service_name, is_llm, is_error, contains(events_json, '{"name":"exception"'),
+       junjo_span_type
+FROM spans WHERE """
+
+
+def trace_outline(conn: Any, actor: Principal, trace_id: str) -> dict[str, Any]:
+    """The trace's summary and each span, oldest first, as ``{id, parent, name, start,
+    duration, status, error, exception, llm, kind, service, type}``: ``start`` in ns after
+    the trace's ``start_time_ns`` (a JavaScript number stays exact there), ``status`` the
+    OTLP code (0 unset, 1 ok, 2 error), ``type`` the Junjo span type or null."""
+    actor.require_read()
+    summary = _summary_or_404(conn, trace_id)
+    where, params = _in_trace(summary)
+    sql = f"{_OUTLINE_SQL}{where} ORDER BY start_time_ns, span_id"
+    rows = conn.execute(sql, params).fetchall()
+    origin = min([summary["start_time_ns"], *(row[3] for row in rows)])
+    spans = [
+        {
+            "id": span_id,
+            "parent": parent,
+            "name": name,
+            "start": start - origin,
+            "duration": end - start,
+            "status": status,
+            "error": bool(is_error),
+            "exception": bool(has_exception),
+            "llm": bool(is_llm),
+            "kind": kind_name(kind),
+            "service": service,
+            "type": span_type,
+        }
+        for (span_id, parent, name, start, end, status, kind, service, is_llm, is_error,
+             has_exception, span_type) in rows
+    ]  # fmt: skip
+    return {"summary": summary, "start_time_ns": str(origin), "spans": spans}
+
+
+def trace_span(conn: Any, actor: Principal, trace_id: str, span_id: str) -> dict[str, Any]:
+    """One span's whole record (scope attributes and schema URLs too); NotFound if it is not
+    stored."""
+    actor.require_read()
+    found = _spans(
+        conn,
+        "trace_id = ? AND span_id = ?",
+        [check_trace_id(trace_id), check_span_id(span_id)],
+        "start_time_ns",
+        1,
+        _FULL_FIELDS,
+    )
+    if not found:
+        raise NotFound("Span not found")
+    return found[0]
+
+
+def trace_matches(conn: Any, actor: Principal, trace_id: str, text: str) -> list[str]:
+    """The ids of the trace's spans (oldest first) whose name, id, status message, attribute
+    or event (keys and values) contains ``text``, ignoring case."""
+    actor.require_read()
+    summary = _summary_or_404(conn, trace_id)
+    needle = text.lower()
+    # The JSON columns hold strings escaped: look for the escaped form there.
+    escaped = json.dumps(needle, ensure_ascii=False)[1:-1]
+    where, params = _in_trace(summary)
+    sql = f"""SELECT span_id FROM spans WHERE {where} AND (
+        contains(lower(name), ?) OR span_id = ? OR contains(lower(status_message), ?)
+        OR contains(lower(attributes_json), ?) OR contains(lower(events_json), ?)
+    ) ORDER BY start_time_ns, span_id"""
+    rows = conn.execute(sql, [*params, needle, needle, needle, escaped, escaped]).fetchall()
+    return [row[0] for row in rows]
+
+
+def trace_export_spans(conn: Any, actor: Principal, trace_id: str) -> list[dict[str, Any]]:
+    """Every span of the trace, whole (as ``trace_span``), oldest first; NotFound if unknown."""
+    actor.require_read()
+    return _spans_of(conn, _summary_or_404(conn, trace_id), _FULL_FIELDS)

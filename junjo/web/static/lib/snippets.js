@@ -33,6 +33,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
+# junjo 0.67 and newer; older releases take host="..." and port="..." instead of endpoint.
 exporter = JunjoOtelExporter(
     endpoint="${endpoints.grpc}",
     api_key="${key}",

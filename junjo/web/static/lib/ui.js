@@ -29,23 +29,33 @@ export function Badge({ tone = "info", children, title }) {
   return html`<span class=${`badge badge-${tone}`} title=${title}>${children}</span>`;
 }
 
-/** Copies `text` to the clipboard; says "Copied" for a moment. */
+/** Copies `text` (or what the function `text` returns, or resolves to) to the clipboard;
+ * says "Copied" for a moment. */
 export function CopyButton({ text, label = "Copy", className = "" }) {
   const [copied, setCopied] = useState(false);
   const timer = useRef(null);
   useEffect(() => () => clearTimeout(timer.current), []);
   async function copy() {
+    let value;
     try {
-      await navigator.clipboard.writeText(typeof text === "function" ? text() : text);
+      value = await (typeof text === "function" ? text() : text);
+    } catch (error) {
+      setCopied(`Copy failed: ${error.message || error}`);
+      clearTimeout(timer.current);
+      timer.current = setTimeout(() => setCopied(false), 3000);
+      return;
+    }
+    try {
+      await navigator.clipboard.writeText(value);
     } catch {
-      fallbackCopy(typeof text === "function" ? text() : text);
+      fallbackCopy(value);
     }
     setCopied(true);
     clearTimeout(timer.current);
     timer.current = setTimeout(() => setCopied(false), 1500);
   }
   return html`<button type="button" class=${`button ${className}`} onClick=${copy}>
-    ${copied ? "Copied" : label}
+    ${copied === true ? "Copied" : copied || label}
   </button>`;
 }
 

@@ -11,13 +11,33 @@ const OVERSCAN = 8;
  * props: items, rowHeight (px), renderRow(item, index) -> vnode (absolutely placed by us),
  * height (CSS, default "70vh"), label (accessible name), scrollTo (index to bring into view),
  * role ("list" by default; "tree" or "grid" when the rows say so).
+ * containerProps: more attributes of the scrolling element (tabindex, onKeyDown,
+ * aria-activedescendant); rowProps(item, index): attributes of a row's own element (role,
+ * id, aria-*), so a row can be the treeitem itself.
  */
-export function VirtualList({ items, rowHeight, renderRow, height = "70vh", label, scrollTo, role = "list", className = "" }) {
+export function VirtualList({
+  items,
+  rowHeight,
+  renderRow,
+  height = "70vh",
+  label,
+  scrollTo,
+  role = "list",
+  className = "",
+  containerProps = {},
+  rowProps,
+}) {
   const box = useRef(null);
-  const [view, setView] = useState({ top: 0, height: 600 });
+  // The range of rows to render; a scroll that keeps it (within one row) renders nothing.
+  const [view, setView] = useState(() => ({ first: 0, last: Math.ceil(600 / rowHeight) + OVERSCAN }));
+  const show = (top, height) => {
+    const first = Math.max(0, Math.floor(top / rowHeight) - OVERSCAN);
+    const last = Math.ceil((top + height) / rowHeight) + OVERSCAN;
+    setView((previous) => (previous.first === first && previous.last === last ? previous : { first, last }));
+  };
   useLayoutEffect(() => {
     const element = box.current;
-    const measure = () => setView({ top: element.scrollTop, height: element.clientHeight || 600 });
+    const measure = () => show(element.scrollTop, element.clientHeight || 600);
     measure();
     const observer = new ResizeObserver(measure);
     observer.observe(element);
@@ -32,11 +52,17 @@ export function VirtualList({ items, rowHeight, renderRow, height = "70vh", labe
       element.scrollTop = top + rowHeight - element.clientHeight;
     }
   }, [scrollTo, rowHeight]);
-  const first = Math.max(0, Math.floor(view.top / rowHeight) - OVERSCAN);
-  const last = Math.min(items.length, Math.ceil((view.top + view.height) / rowHeight) + OVERSCAN);
+  const first = Math.min(view.first, items.length);
+  const last = Math.min(items.length, Math.max(view.last, first));
   const rows = [];
   for (let index = first; index < last; index++) {
-    rows.push(html`<div class="vrow" key=${index} style=${{ top: `${index * rowHeight}px`, height: `${rowHeight}px` }}>
+    const { class: rowClass = "", ...extra } = rowProps ? rowProps(items[index], index) : {};
+    rows.push(html`<div
+      class=${rowClass ? `vrow ${rowClass}` : "vrow"}
+      key=${index}
+      style=${{ top: `${index * rowHeight}px`, height: `${rowHeight}px` }}
+      ...${extra}
+    >
       ${renderRow(items[index], index)}
     </div>`);
   }
@@ -47,7 +73,8 @@ export function VirtualList({ items, rowHeight, renderRow, height = "70vh", labe
       aria-label=${label}
       tabindex="-1"
       style=${{ height }}
-      onScroll=${(event) => setView({ top: event.currentTarget.scrollTop, height: event.currentTarget.clientHeight })}
+      ...${containerProps}
+      onScroll=${(event) => show(event.currentTarget.scrollTop, event.currentTarget.clientHeight)}
     >
       <div class="vspace" style=${{ height: `${items.length * rowHeight}px` }}>${rows}</div>
     </div>`;
