@@ -43,7 +43,7 @@ class Package:
 
     @property
     def folder(self) -> str:
-        return f"{self.name}-{self.version}"
+        return f"{self.name.rpartition('/')[2]}-{self.version}"  # @dagrejs/dagre: dagre-3.1.3
 
 
 PACKAGES = [
@@ -58,6 +58,15 @@ PACKAGES = [
         rewrites={'from"preact"': 'from"./preact.mjs"'},
     ),
     Package("htm", "3.1.1", {"dist/htm.mjs": "htm.mjs", "LICENSE": "LICENSE"}),
+    # The workflow debugger's graph layout (loaded by that page only; docs/web.md says why
+    # dagre and not Mermaid). Self-contained ESM (graphlib bundled); the source map is not
+    # shipped, so its comment goes.
+    Package(
+        "@dagrejs/dagre",
+        "3.1.3",
+        {"dist/dagre.esm.js": "dagre.mjs", "LICENSE": "LICENSE"},
+        rewrites={"//# sourceMappingURL=dagre.esm.js.map": ""},
+    ),
     # The accessibility checker the browser tests run on every page (tests/web/axe.py).
     Package(
         "axe-core",
@@ -98,7 +107,7 @@ def extract(package: Package, tarball: bytes) -> list[str]:
                 raise SystemExit(f"{package.folder}: {member} is not a file")
             text = source.read().decode()
             for old, new in package.rewrites.items():
-                if member.endswith(".mjs") and old in text:
+                if member.endswith((".mjs", ".js")) and old in text:
                     text = text.replace(old, new)
             (folder / name).write_text(text)
             written.append(f"{package.folder}/{name}")

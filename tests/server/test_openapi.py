@@ -93,8 +93,9 @@ def test_id_path_parameters_have_the_patterns_the_routes_check(client: TestClien
                     assert param["schema"]["pattern"] == expected[param["name"]]
                     assert "422" in operation["responses"]
                     found += 1
-    # trace, trace spans, one span (2), workflow (2), outline, span detail (2), matches, otlp
-    assert found == 11
+    # trace, trace spans, one span (2), workflow (2), outline, span detail (2), matches, otlp,
+    # and the workflow run's view, change and state (2 each)
+    assert found == 17
 
 
 def test_otlp_errors_are_documented_as_google_rpc_status(client: TestClient):

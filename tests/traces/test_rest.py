@@ -200,6 +200,10 @@ ROUTES = [
     f"/api/v1/traces/{'ab' * 16}/matches?q=x",
     f"/api/v1/traces/{'ab' * 16}/otlp",
     "/api/v1/services",
+    "/api/v1/workflows",
+    f"/api/v1/traces/{'ab' * 16}/workflows/{'ab' * 8}/run",
+    f"/api/v1/traces/{'ab' * 16}/workflows/{'ab' * 8}/change",
+    f"/api/v1/traces/{'ab' * 16}/workflows/{'ab' * 8}/state",
 ]
 
 
@@ -269,4 +273,4 @@ def test_id_path_parameters_accept_exactly_their_documented_pattern(seeded: Seed
             url = path.replace("{trace_id}", ID_SAMPLES["trace_id"][0])
             url = url.replace("{span_id}", ID_SAMPLES["span_id"][0])
             assert seeded.get(url).status_code in (200, 404), path
-    assert checked == 44  # 11 id parameters (8 trace_id, 3 span_id), 4 bad values each
+    assert checked == 68  # 17 id parameters (11 trace_id, 6 span_id), 4 bad values each

@@ -81,3 +81,12 @@ def reason(execution: dict[str, Any], code: str) -> dict[str, Any]:
 
 def deep(spans: list[Span]) -> list[Span]:
     return copy.deepcopy(spans)
+
+
+def ran_twice(spans: list[Span], name: str) -> list[Span]:
+    """``spans`` with a second, later run of node ``name`` (no state writes of its own)."""
+    first = span_named(spans, name)
+    again = {**first, "span_id": "f" * 16, "events": []}
+    again["start_time_ns"] = first["end_time_ns"] + 1000
+    again["end_time_ns"] = first["end_time_ns"] + 2000
+    return [*spans, again]

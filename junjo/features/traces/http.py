@@ -12,10 +12,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from junjo.features.spans import SpanReader
-from junjo.features.traces import otlp_json, queries
+from junjo.features.traces import otlp_json, queries, runs
 from junjo.features.traces.llm_messages import llm_call
 from junjo.features.traces.params import filters_from_params
-from junjo.kernel.params import bool_param, int_param, query_value
+from junjo.kernel.errors import InvalidInput
+from junjo.kernel.params import bool_param, int_param, parse_int, query_value
 from junjo.kernel.state import state_of
 from junjo.server.endpoint import ERROR_SCHEMA, Schema, endpoint, principal_of
 
@@ -285,7 +286,126 @@ async def trace_otlp(request: Request) -> JSONResponse:
     return JSONResponse(otlp_json.export_request(spans), headers=headers)
 
 
+@endpoint(
+    "A workflow run for the debugger: graph, node statuses and runs, spans with errors, every "
+    "store and its integrity, one timeline of all its state changes (no states), the "
+    "previous and next run",
+    auth="session_or_read_key",
+    tag="workflows",
+    responses={200: {"type": "object"}, 404: ERROR_SCHEMA},
+    path=IDS,
+)
+async def workflow_run_view(request: Request) -> JSONResponse:
+    path = request.path_params
+    return JSONResponse(await _read(request, runs.workflow_run, path["trace_id"], path["span_id"]))
+
+
+@endpoint(
+    "One state change of a workflow run's timeline: state before and after, changes by path",
+    auth="session_or_read_key",
+    tag="workflows",
+    responses={200: {"type": "object"}, 404: ERROR_SCHEMA},
+    query={"index": {"type": "integer", "minimum": 0}},
+    path=IDS,
+)
+async def workflow_run_change(request: Request) -> JSONResponse:
+    path = request.path_params
+    index = int_param(request.query_params, "index", 0)
+    found = await _read(request, runs.workflow_change, path["trace_id"], path["span_id"], index)
+    return JSONResponse(found)
+
+
+@endpoint(
+    "The state of a span's store when the span started (a span of the run; default: the "
+    "run's own span, so its start state)",
+    auth="session_or_read_key",
+    tag="workflows",
+    query={"span": SPAN_ID},
+    responses={200: {"type": "object"}, 404: ERROR_SCHEMA},
+    path=IDS,
+)
+async def workflow_run_state(request: Request) -> JSONResponse:
+    path = request.path_params
+    at_span = query_value(request.query_params, "span") or path["span_id"]
+    found = await _read(request, runs.workflow_state_at, path["trace_id"], path["span_id"], at_span)
+    return JSONResponse(found)
+
+
+@endpoint(
+    "The runs of one workflow (service and workflow name), newest first",
+    auth="session_or_read_key",
+    tag="workflows",
+    query={
+        "service": TEXT,
+        "name": TEXT,
+        "limit": {"type": "integer", "minimum": 1, "maximum": runs.MAX_RUNS},
+    },
+    responses={200: {"type": "object"}},
+)
+async def workflow_runs(request: Request) -> JSONResponse:
+    params = request.query_params
+    service, name = query_value(params, "service"), query_value(params, "name")
+    limit = int_param(params, "limit", 100)
+    return JSONResponse(await _read(request, runs.workflow_runs, service or "", name or "", limit))
+
+
+@endpoint(
+    "Every workflow (service and name): runs, failed runs, the last run",
+    auth="session_or_read_key",
+    tag="workflows",
+    query={"service": TEXT},
+    responses={200: {"type": "array"}},
+)
+async def workflow_list(request: Request) -> JSONResponse:
+    service = query_value(request.query_params, "service")
+    return JSONResponse(await _read(request, runs.workflows, service))
+
+
+COMPARE_PARAMS: dict[str, Schema] = {
+    "a_trace": TRACE_ID,
+    "a_span": SPAN_ID,
+    "b_trace": TRACE_ID,
+    "b_span": SPAN_ID,
+    "a_index": {"type": "integer", "minimum": 0, "description": "a step of A; default final"},
+    "b_index": {"type": "integer", "minimum": 0, "description": "a step of B; default final"},
+}
+
+
+@endpoint(
+    "Two workflow runs side by side: nodes run in each, durations, the state diff (final "
+    "states, or after the given steps)",
+    auth="session_or_read_key",
+    tag="workflows",
+    query=COMPARE_PARAMS,
+    responses={200: {"type": "object"}, 404: ERROR_SCHEMA},
+)
+async def workflow_compare(request: Request) -> JSONResponse:
+    params = request.query_params
+    # Every malformed value is named before a missing one.
+    ids = {name: query_value(params, name) for name in ("a_trace", "a_span", "b_trace", "b_span")}
+    for name, value in ids.items():
+        if value is not None:
+            check = queries.check_trace_id if name.endswith("trace") else queries.check_span_id
+            check(value, name)
+    indexes = []
+    for name in ("a_index", "b_index"):
+        value = query_value(params, name)
+        indexes.append(None if value is None else parse_int(value, name, 0))
+    missing = [name for name, value in ids.items() if value is None]
+    if missing:
+        raise InvalidInput(f"{missing[0]}: required")
+    found = await _read(
+        request,
+        runs.compare_runs,
+        (ids["a_trace"] or "", ids["a_span"] or ""),
+        (ids["b_trace"] or "", ids["b_span"] or ""),
+        *indexes,
+    )
+    return JSONResponse(found)
+
+
 _OBS = "/api/v1/observability"
+_RUNS = "/api/v1/traces/{trace_id}/workflows/{span_id}"
 
 routes = [
     Route(f"{_OBS}/services", services, methods=["GET"]),
@@ -302,4 +422,10 @@ routes = [
     Route("/api/v1/traces/{trace_id}/matches", trace_matches, methods=["GET"]),
     Route("/api/v1/traces/{trace_id}/otlp", trace_otlp, methods=["GET"]),
     Route("/api/v1/services", service_summaries, methods=["GET"]),
+    Route(f"{_RUNS}/run", workflow_run_view, methods=["GET"]),
+    Route(f"{_RUNS}/change", workflow_run_change, methods=["GET"]),
+    Route(f"{_RUNS}/state", workflow_run_state, methods=["GET"]),
+    Route("/api/v1/workflows", workflow_list, methods=["GET"]),
+    Route("/api/v1/workflow-runs", workflow_runs, methods=["GET"]),
+    Route("/api/v1/workflow-runs/compare", workflow_compare, methods=["GET"]),
 ]

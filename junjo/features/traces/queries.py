@@ -126,15 +126,15 @@ def _numeric_event_time(event: Any) -> Any:
 # -- validation ---------------------------------------------------------------------------
 
 
-def check_trace_id(trace_id: str) -> str:
+def check_trace_id(trace_id: str, name: str = "trace_id") -> str:
     if len(trace_id) != 32 or not _is_hex(trace_id):
-        raise InvalidInput("trace_id: must be 32 lowercase hex characters")
+        raise InvalidInput(f"{name}: must be 32 lowercase hex characters")
     return trace_id
 
 
-def check_span_id(span_id: str) -> str:
+def check_span_id(span_id: str, name: str = "span_id") -> str:
     if len(span_id) != 16 or not _is_hex(span_id):
-        raise InvalidInput("span_id: must be 16 lowercase hex characters")
+        raise InvalidInput(f"{name}: must be 16 lowercase hex characters")
     return span_id
 
 
@@ -465,6 +465,12 @@ def _in_trace(summary: dict[str, Any]) -> tuple[str, list[Any]]:
         "trace_id = ? AND start_time_ns BETWEEN ? AND ?",
         [summary["trace_id"], summary["start_time_ns"], summary["end_time_ns"]],
     )
+
+
+# For the workflow run views (runs.py): a trace's summary row, its spans, a JSON column.
+summary_or_404 = _summary_or_404
+spans_of = _spans_of
+loads_json = _loads
 
 
 def service_summaries(conn: Any, actor: Principal) -> list[dict[str, Any]]:

@@ -232,57 +232,23 @@ def transitions(execution: dict[str, Any]) -> Group:
 
 
 def _diff_lines(transition: dict[str, Any]) -> list[Text]:
-    """One line per change. The ops a JSON patch spends on the items of one list (``add
-    /words/0``, ``add /words/1``, ...) are one change: the list before and after, when the
-    state after is known."""
-    before, after = transition.get("state_before"), transition.get("state_after")
-    lines: list[Text] = []
-    run_list: str | None = None  # the list the ops just printed changed
-    for op in transition.get("patch") or []:
-        in_list = _changed_list(op.get("path", ""), after)
-        if in_list is None:
-            lines.append(_diff_line(op, before))
-        elif in_list != run_list:
-            lines.append(_list_line(in_list, _pointer(before, in_list), _pointer(after, in_list)))
-        run_list = in_list
-    return lines
+    """One line per change (``transition_changes``, the web UI's Changes tab too): the ops a
+    JSON patch spends on the items of one list are one change of the whole list."""
+    from junjo.features.workflows import transition_changes
+
+    return [_change_line(change) for change in transition_changes(transition)]
 
 
-def _changed_list(path: str, after: Any) -> str | None:
-    """The list an op on one of its items changes (``/words`` for ``/words/3`` or
-    ``/words/-``), if the state after the transition has it."""
-    parent, _, last = path.rpartition("/")
-    if not parent or not (last.isdigit() or last == "-"):
-        return None
-    return parent if isinstance(_pointer(after, parent), list) else None
-
-
-def _list_line(path: str, before: Any, after: Any) -> Text:
-    if before is None:
-        return Text(f"    + {path} = {_short(after)}", style="green")
-    return Text(f"    ~ {path}: {_short(before)} → {_short(after)}", style="yellow")
-
-
-def _diff_line(op: dict[str, Any], before: Any) -> Text:
-    kind, path = op.get("op"), op.get("path", "")
-    value = _short(op.get("value"))
+def _change_line(change: dict[str, Any]) -> Text:
+    kind, path = change["kind"], change["path"]
+    after = _short(change.get("after"))
     if kind == "add":
-        return Text(f"    + {path} = {value}", style="green")
+        return Text(f"    + {path} = {after}", style="green")
     if kind == "remove":
         return Text(f"    - {path}", style="red")
     if kind == "replace":
-        return Text(f"    ~ {path}: {_short(_pointer(before, path))} → {value}", style="yellow")
-    return Text(f"    {kind} {path} {op.get('from', '')}")
-
-
-def _pointer(doc: Any, path: str) -> Any:
-    """The value a replace overwrote, or None when the state before is not known."""
-    from junjo.features.workflows import PatchError, parse_pointer, resolve
-
-    try:
-        return resolve(doc, parse_pointer(path))
-    except PatchError:
-        return None
+        return Text(f"    ~ {path}: {_short(change.get('before'))} → {after}", style="yellow")
+    return Text(f"    {kind} {path} {change.get('from', '')}")
 
 
 def _short(value: Any, limit: int = 80) -> str:

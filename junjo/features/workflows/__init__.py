@@ -8,6 +8,12 @@ from typing import TYPE_CHECKING
 from junjo.kernel.feature import Feature, public_face
 
 if TYPE_CHECKING:
+    from junjo.features.workflows.changes import (
+        transition_changes as transition_changes,
+    )
+    from junjo.features.workflows.compare import (
+        compare_runs as compare_runs,
+    )
     from junjo.features.workflows.execution import (
         build_workflow_execution as build_workflow_execution,
     )
@@ -19,6 +25,9 @@ if TYPE_CHECKING:
     )
     from junjo.features.workflows.jsonpatch import (
         resolve as resolve,
+    )
+    from junjo.features.workflows.run import (
+        RunView as RunView,
     )
 
 __getattr__ = public_face(__name__)

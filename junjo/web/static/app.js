@@ -21,6 +21,9 @@ const ROUTES = [
   { path: "/traces/:service/:traceId/:spanId/prompt-playground", load: () => import("./pages/playground.js") },
   { path: "/traces/:service/:traceId/:spanId?", load: () => import("./pages/trace.js") },
   { path: "/playground", load: () => import("./pages/playground.js") },
+  { path: "/workflows/:service/:traceId/:workflowSpanId/:spanId?", load: () => import("./pages/workflow.js") },
+  { path: "/runs", load: () => import("./pages/runs.js") },
+  { path: "/compare", load: () => import("./pages/compare.js") },
   { path: "/keys", load: () => import("./pages/keys.js") },
   { path: "/team", load: () => import("./pages/team.js") },
   { path: "/account", load: () => import("./pages/account.js") },
@@ -30,6 +33,7 @@ const ROUTES = [
 const NAV = [
   { href: "/", label: "Home" },
   { href: "/traces", label: "Traces" },
+  { href: "/runs", label: "Workflows" },
   { href: "/playground", label: "Playground" },
   { href: "/keys", label: "API keys" },
   { href: "/team", label: "Users" },
