@@ -85,6 +85,26 @@ def test_the_graph_shows_what_ran_failed_was_cancelled_and_never_ran(signed_in: 
     assert_accessible_in_both_themes(page)
 
 
+def test_the_traces_list_and_the_trace_view_open_the_run(signed_in: Page, web, runs):
+    page = signed_in
+    failed = runs["order"][-1]
+    page.goto(f"{web.url}/traces?service={SERVICE}")
+    page.get_by_role("link", name="Workflow run of Order Enrichment").first.click()
+    expect(page.get_by_role("heading", name="Workflow run: Order Enrichment")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/workflows/"))
+    # From a node's span in the trace view: its run, with that span selected.
+    spans = web.get(f"/api/v1/traces/{failed['trace_id']}/outline")["spans"]
+    check = next(span for span in spans if span["name"] == "CheckInventoryNode")
+    page.goto(f"{web.url}/traces/{SERVICE}/{failed['trace_id']}/{check['id']}")
+    page.get_by_role("link", name="In run “Order Enrichment”").click()
+    expect(page).to_have_url(web.url + run_path(SERVICE, failed, check["id"]))
+    assert node(page, "CheckInventoryNode").get_attribute("data-status") == "failed"
+    # And the workflow span itself opens its run.
+    page.goto(f"{web.url}/traces/{SERVICE}/{failed['trace_id']}/{failed['span_id']}")
+    page.get_by_role("link", name="Open workflow run").click()
+    expect(page).to_have_url(web.url + run_path(SERVICE, failed))
+
+
 def test_a_node_selects_its_span_and_a_span_its_node_in_the_url(signed_in: Page, web, runs):
     page = signed_in
     triage = runs["triage"][-1]

@@ -12,7 +12,7 @@ import { tracePath, tracesPath } from "../lib/links.js";
 import { Link, navigate, setQuery } from "../lib/router.js";
 import { Badge, CopyButton, ErrorMessage, Loading, PageTitle } from "../lib/ui.js";
 import { SpanDetail } from "./trace/detail.js";
-import { ancestors, buildModel, nextError, parents, visibleRows } from "./trace/model.js";
+import { ancestors, buildModel, enclosingRun, nextError, parents, visibleRows } from "./trace/model.js";
 import { ROW_HEIGHT, SpanTree, TimeAxis } from "./trace/tree.js";
 
 const TREE_MAX_HEIGHT = "calc(100vh - 290px)";
@@ -168,7 +168,7 @@ function TraceView({ model, summary, base, traceId, service, spanId, q, reload }
         <p class="muted trace-keys">j / k or ↑ / ↓ move · ← / → collapse / expand · n / p next / previous error · / search</p>
       </div>
       <section class="trace-right" tabindex="0" aria-label="Selected span">
-        <${SpanDetail} traceId=${traceId} spanId=${selectedSpan?.id} />
+        <${SpanDetail} traceId=${traceId} spanId=${selectedSpan?.id} run=${selected >= 0 ? enclosingRun(model, selected) : null} />
       </section>
     </div>
   </div>`;

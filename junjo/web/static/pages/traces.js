@@ -6,7 +6,7 @@
 import { html, useEffect, useMemo, useRef, useState } from "../lib/html.js";
 import { api, useApi } from "../lib/api.js";
 import { formatDuration, formatNumber, formatTime } from "../lib/format.js";
-import { tracePath } from "../lib/links.js";
+import { tracePath, workflowPath } from "../lib/links.js";
 import { Link, setQuery } from "../lib/router.js";
 import { Badge, ErrorMessage, PageTitle } from "../lib/ui.js";
 import { VirtualList } from "../lib/virtual.js";
@@ -321,6 +321,10 @@ function Row({ trace: t, index }) {
   return html`<div role="row" class="trace-row" aria-rowindex=${index + 2}>
     <div role="cell" class="root-cell">
       <${Link} href=${tracePath(t.service_name, t.trace_id)} title=${t.root_name}>${t.root_name}<//>
+      ${t.junjo_span_type === "workflow" && t.root_is_complete
+        ? html` <${Link} class="run-link" href=${workflowPath(t.service_name, t.trace_id, t.root_span_id)}
+            title="Open this workflow run in the debugger" aria-label=${`Workflow run of ${t.root_name}`}>run<//>`
+        : null}
     </div>
     <div role="cell" class="clip" title=${t.service_name}>${t.service_name}</div>
     <div role="cell" class="mono-num">${formatTime(t.start_time_ns)}</div>

@@ -6,7 +6,7 @@
 import { html, useState } from "../../lib/html.js";
 import { useApi } from "../../lib/api.js";
 import { formatDuration, formatTime } from "../../lib/format.js";
-import { tracePath } from "../../lib/links.js";
+import { tracePath, workflowPath } from "../../lib/links.js";
 import { Link } from "../../lib/router.js";
 import { Badge, ErrorMessage, Loading } from "../../lib/ui.js";
 import { Conversation } from "./conversation.js";
@@ -14,7 +14,7 @@ import { LongText, Value } from "./values.js";
 
 const STATUS = { 0: ["info", "Unset"], 1: ["ok", "OK"], 2: ["error", "Error"] };
 
-export function SpanDetail({ traceId, spanId }) {
+export function SpanDetail({ traceId, spanId, run }) {
   const path = spanId ? `/api/v1/traces/${encodeURIComponent(traceId)}/spans/${encodeURIComponent(spanId)}` : null;
   const { data: span, error, loading } = useApi(path);
   if (!spanId) return html`<p class="muted">Select a span.</p>`;
@@ -24,18 +24,32 @@ export function SpanDetail({ traceId, spanId }) {
   // keyboard does not make the panel jump.
   const stale = loading || span.span_id !== spanId;
   return html`<div class=${stale ? "span-stale" : ""} aria-busy=${stale ? "true" : undefined}>
-    <${SpanView} key=${span.span_id} span=${span} />
+    <${SpanView} key=${span.span_id} span=${span} run=${run} />
   </div>`;
 }
 
-function SpanView({ span }) {
+/** To the workflow debugger: the run this span is (or is part of), with the span selected.
+ * An agent run with an application store is a run of its own. */
+function RunLink({ span, run }) {
+  const ownRun = span.junjo_span_type === "agent" && span.attributes_json?.["junjo.agent.application_store.id"];
+  const runId = ownRun ? span.span_id : run?.id;
+  if (!runId) return null;
+  const selected = runId === span.span_id ? undefined : span.span_id;
+  const label = runId === span.span_id ? "Open workflow run" : `In run “${run.name}”`;
+  return html`<${Link} class="button" href=${workflowPath(span.service_name, span.trace_id, runId, selected)}>${label}<//>`;
+}
+
+function SpanView({ span, run }) {
   const [tone, statusLabel] = STATUS[span.status_code] || STATUS[0];
   const events = Array.isArray(span.events_json) ? span.events_json : [];
   const exceptions = events.filter((event) => event?.name === "exception");
   const others = events.filter((event) => event?.name !== "exception");
   const links = Array.isArray(span.links_json) ? span.links_json : [];
   return html`<article class="span-detail" aria-labelledby="span-title">
-    <h2 id="span-title" class="span-title">${span.name || "(no name)"}</h2>
+    <div class="span-head">
+      <h2 id="span-title" class="span-title">${span.name || "(no name)"}</h2>
+      <${RunLink} span=${span} run=${run} />
+    </div>
     <dl class="trace-facts">
       <div><dt>Status</dt><dd><${Badge} tone=${tone}>${statusLabel}<//>${span.status_message ? html` <span class="status-message">${span.status_message}</span>` : null}</dd></div>
       <div><dt>Kind</dt><dd>${span.kind}</dd></div>

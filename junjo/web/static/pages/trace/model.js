@@ -117,6 +117,18 @@ export function ancestors(model, index) {
   return out;
 }
 
+const RUN_TYPES = new Set(["workflow", "subflow"]);
+
+/** The workflow or subflow run a span is part of (itself, or its nearest such ancestor): its
+ * outline span, or null. The workflow debugger opens that run with the span selected. */
+export function enclosingRun(model, index) {
+  for (const at of [index, ...ancestors(model, index)]) {
+    const span = model.nodes[at]?.span;
+    if (span && RUN_TYPES.has(span.type)) return span;
+  }
+  return null;
+}
+
 /** Every span that has children (for "collapse all"). */
 export function parents(model) {
   return model.nodes.filter((node) => node.children.length).map((node) => node.index);
