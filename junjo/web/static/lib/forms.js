@@ -1,6 +1,7 @@
 // What the UI's forms share: a submit that shows it is busy and keeps the error to announce,
 // the words for a refused request, the submit button, and a notice of success.
 
+import { api } from "./api.js";
 import { html, useEffect, useRef, useState } from "./html.js";
 import { formatTime, formatWait } from "./format.js";
 import { ErrorMessage } from "./ui.js";
@@ -90,4 +91,38 @@ export function focusField(id) {
   if (!element) return;
   element.focus();
   if (typeof element.select === "function") element.select();
+}
+
+/**
+ * Deleting a row of a list after a confirmation (pages keys and team): `ask(item)` opens the
+ * dialog (`deleting` is the item), `confirm()` sends DELETE to `pathOf(item)`, keeps what
+ * the server refused as `problem`, calls `onDeleted(item)`, reloads the list and moves focus
+ * to the list's heading (`headingRef`), since the row whose button had it is gone.
+ */
+export function useConfirmedDelete(pathOf, { reload, onDeleted, onStart }) {
+  const [deleting, setDeleting] = useState(null);
+  const [problem, setProblem] = useState(null);
+  const [focusList, setFocusList] = useState(false);
+  const headingRef = useRef(null);
+  useEffect(() => {
+    if (focusList && !deleting) {
+      headingRef.current?.focus();
+      setFocusList(false);
+    }
+  }, [focusList, deleting]);
+  async function confirm() {
+    const item = deleting;
+    setProblem(null);
+    onStart?.();
+    try {
+      await api(pathOf(item), { method: "DELETE" });
+      onDeleted?.(item);
+    } catch (error) {
+      setProblem(error);
+    }
+    setDeleting(null);
+    setFocusList(true);
+    reload();
+  }
+  return { deleting, problem, headingRef, ask: setDeleting, confirm, cancel: () => setDeleting(null) };
 }

@@ -3,7 +3,7 @@
 // never shown again.
 
 import { api, useApi } from "../lib/api.js";
-import { FormError, SubmitButton, focusField, useSubmit } from "../lib/forms.js";
+import { FormError, SubmitButton, focusField, useConfirmedDelete, useSubmit } from "../lib/forms.js";
 import { html, useEffect, useRef, useState } from "../lib/html.js";
 import { connectionSnippets, useEndpoints } from "../lib/snippets.js";
 import { Badge, ConfirmDialog, CopyButton, Empty, ErrorMessage, Field, Loading, PageTitle, When } from "../lib/ui.js";
@@ -17,34 +17,13 @@ export default function Keys({ query }) {
   const keys = useApi("/api_keys");
   const endpoints = useEndpoints();
   const [created, setCreated] = useState(null);
-  const [deleting, setDeleting] = useState(null);
-  const [problem, setProblem] = useState(null);
-  const [focusList, setFocusList] = useState(false);
-  const listHeading = useRef(null);
-
-  useEffect(() => {
-    // After a delete: the row with the focused button is gone, so focus goes to the list.
-    if (focusList && !deleting) {
-      listHeading.current?.focus();
-      setFocusList(false);
-    }
-  }, [focusList, deleting]);
+  const deletion = useConfirmedDelete((key) => `/api_keys/${encodeURIComponent(key.id)}`, {
+    reload: keys.reload,
+    onDeleted: (key) => setCreated((shown) => (shown?.id === key.id ? null : shown)),
+  });
 
   function onCreated(key) {
     setCreated(key);
-    keys.reload();
-  }
-  async function confirmDelete() {
-    const key = deleting;
-    setProblem(null);
-    try {
-      await api(`/api_keys/${encodeURIComponent(key.id)}`, { method: "DELETE" });
-      if (created?.id === key.id) setCreated(null);
-    } catch (error) {
-      setProblem(error);
-    }
-    setDeleting(null);
-    setFocusList(true);
     keys.reload();
   }
 
@@ -57,16 +36,16 @@ export default function Keys({ query }) {
       ? html`<${NewKey} created=${created} endpoints=${endpoints} onDone=${() => { setCreated(null); focusField("key-name"); }} />`
       : null}
     <${CreateKeyForm} onCreated=${onCreated} />
-    <h2 id="keys-heading" tabindex="-1" ref=${listHeading}>Keys</h2>
-    <${ErrorMessage} error=${problem} />
-    <${KeyList} state=${keys} onDelete=${setDeleting} />
+    <h2 id="keys-heading" tabindex="-1" ref=${deletion.headingRef}>Keys</h2>
+    <${ErrorMessage} error=${deletion.problem} />
+    <${KeyList} state=${keys} onDelete=${deletion.ask} />
     <${ConfirmDialog}
-      open=${Boolean(deleting)}
+      open=${Boolean(deletion.deleting)}
       title="Delete this API key?"
-      message=${deleting ? `Apps using “${deleting.name}” (${deleting.prefix}…) are refused from their next request. This cannot be undone.` : ""}
+      message=${deletion.deleting ? `Apps using “${deletion.deleting.name}” (${deletion.deleting.prefix}…) are refused from their next request. This cannot be undone.` : ""}
       confirmLabel="Delete key"
-      onConfirm=${confirmDelete}
-      onCancel=${() => setDeleting(null)}
+      onConfirm=${deletion.confirm}
+      onCancel=${deletion.cancel}
     />
   </section>`;
 }

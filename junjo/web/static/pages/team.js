@@ -3,53 +3,32 @@
 // page does not offer either.
 
 import { api, useApi } from "../lib/api.js";
-import { FormError, Notice, SubmitButton, focusField, useSubmit } from "../lib/forms.js";
-import { html, useEffect, useRef, useState } from "../lib/html.js";
+import { FormError, Notice, SubmitButton, focusField, useConfirmedDelete, useSubmit } from "../lib/forms.js";
+import { html, useState } from "../lib/html.js";
 import { Link } from "../lib/router.js";
 import { Badge, ConfirmDialog, ErrorMessage, Field, Loading, PageTitle, When } from "../lib/ui.js";
 
 export default function Team({ session }) {
   const users = useApi("/users");
   const [added, setAdded] = useState(null);
-  const [deleting, setDeleting] = useState(null);
-  const [problem, setProblem] = useState(null);
-  const [focusList, setFocusList] = useState(false);
-  const listHeading = useRef(null);
-
-  useEffect(() => {
-    if (focusList && !deleting) {
-      listHeading.current?.focus();
-      setFocusList(false);
-    }
-  }, [focusList, deleting]);
-
-  async function confirmDelete() {
-    const user = deleting;
-    setProblem(null);
-    setAdded(null);
-    try {
-      await api(`/users/${encodeURIComponent(user.id)}`, { method: "DELETE" });
-    } catch (error) {
-      setProblem(error);
-    }
-    setDeleting(null);
-    setFocusList(true);
-    users.reload();
-  }
+  const deletion = useConfirmedDelete((user) => `/users/${encodeURIComponent(user.id)}`, {
+    reload: users.reload,
+    onStart: () => setAdded(null),
+  });
 
   return html`<section class="team-page">
     <${PageTitle} title="Users" />
-    <h2 id="users-heading" tabindex="-1" ref=${listHeading}>People who can sign in</h2>
-    <${ErrorMessage} error=${problem} />
-    <${UserList} state=${users} me=${session.email} onDelete=${setDeleting} />
+    <h2 id="users-heading" tabindex="-1" ref=${deletion.headingRef}>People who can sign in</h2>
+    <${ErrorMessage} error=${deletion.problem} />
+    <${UserList} state=${users} me=${session.email} onDelete=${deletion.ask} />
     <${AddUserForm} added=${added} onAdded=${(email) => { setAdded(email); users.reload(); }} />
     <${ConfirmDialog}
-      open=${Boolean(deleting)}
+      open=${Boolean(deletion.deleting)}
       title="Delete this user?"
-      message=${deleting ? `${deleting.email} can no longer sign in, and their open sessions end at once.` : ""}
+      message=${deletion.deleting ? `${deletion.deleting.email} can no longer sign in, and their open sessions end at once.` : ""}
       confirmLabel="Delete user"
-      onConfirm=${confirmDelete}
-      onCancel=${() => setDeleting(null)}
+      onConfirm=${deletion.confirm}
+      onCancel=${deletion.cancel}
     />
   </section>`;
 }
