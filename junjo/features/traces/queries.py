@@ -208,13 +208,17 @@ def trace_spans(conn: Any, actor: Principal, trace_id: str) -> list[dict[str, An
 
 def one_span(conn: Any, actor: Principal, trace_id: str, span_id: str) -> dict[str, Any] | None:
     actor.require_read()
-    found = _spans(
-        conn,
+    return _span_by_id(conn, trace_id, span_id, _SPAN_FIELDS)
+
+
+def _span_by_id(
+    conn: Any, trace_id: str, span_id: str, fields: tuple[str, ...]
+) -> dict[str, Any] | None:
+    where, params = (
         "trace_id = ? AND span_id = ?",
         [check_trace_id(trace_id), check_span_id(span_id)],
-        "start_time_ns",
-        1,
     )
+    found = _spans(conn, where, params, "start_time_ns", 1, fields)
     return found[0] if found else None
 
 
@@ -560,17 +564,10 @@ def trace_span(conn: Any, actor: Principal, trace_id: str, span_id: str) -> dict
     """One span's whole record (scope attributes and schema URLs too); NotFound if it is not
     stored."""
     actor.require_read()
-    found = _spans(
-        conn,
-        "trace_id = ? AND span_id = ?",
-        [check_trace_id(trace_id), check_span_id(span_id)],
-        "start_time_ns",
-        1,
-        _FULL_FIELDS,
-    )
-    if not found:
+    found = _span_by_id(conn, trace_id, span_id, _FULL_FIELDS)
+    if found is None:
         raise NotFound("Span not found")
-    return found[0]
+    return found
 
 
 def trace_matches(conn: Any, actor: Principal, trace_id: str, text: str) -> list[str]:
