@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Vendors the web UI's libraries from the npm registry into junjo/web/static/vendor/.
+"""Vendors the web UI's libraries from the npm registry into junjo/features/web/static/vendor/.
 
     .venv/bin/python scripts/vendor_web.py
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 REGISTRY = "https://registry.npmjs.org"
 REPO = Path(__file__).resolve().parents[1]
-VENDOR = REPO / "junjo" / "web" / "static" / "vendor"  # shipped with the package
+VENDOR = REPO / "junjo" / "features" / "web" / "static" / "vendor"  # shipped with the package
 TEST_VENDOR = REPO / "tests" / "web" / "vendor"  # used by the browser tests only
 
 

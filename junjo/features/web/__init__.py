@@ -1,4 +1,4 @@
-"""The bundled web UI: the static files of ``junjo/web/static`` and the app shell for every
+"""The bundled web UI: the files in its ``static/`` folder and the app shell for every
 browser path no other feature routes (history routing: deep links work on reload)."""
 
 from __future__ import annotations

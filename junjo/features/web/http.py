@@ -1,6 +1,6 @@
 """Static files and the app shell.
 
-``/static/...`` are files of ``junjo/web/static``. Any other GET answers ``index.html``
+``/static/...`` are files of ``junjo/features/web/static``. Any other GET answers ``index.html``
 (the UI routes in the browser), except a path under a first segment that another feature
 routes (``/api``, ``/v1``, ``/users``, ``/health``, ...): those keep their JSON 404 and 405,
 so an API client never gets HTML.
@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from junjo.server.openapi import iter_routes
 
-STATIC_DIR = Path(__file__).resolve().parents[2] / "web" / "static"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 APP_SHELL = STATIC_DIR / "index.html"
 # The shell and the UI's own files are revalidated on every load (their names carry no
 # content hash, so an upgrade shows at once); vendored libraries carry their version in
