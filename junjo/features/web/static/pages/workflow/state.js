@@ -219,19 +219,26 @@ export function StatePanel({ run, base, index, spanId, tab, filter, onIndex, onT
     if (!count) return;
     onIndex(Math.max(0, Math.min(count - 1, to)));
   };
+  // The key handler reads the newest step through a ref: an effect that re-registered it on
+  // every change would, for the moment between a render and its effect, still step from the
+  // old index (a quick second key press then went nowhere).
+  const latestStep = useRef(null);
+  latestStep.current = (key) => {
+    if (key === "ArrowRight") step(index === null ? 0 : index + 1);
+    else if (key === "ArrowLeft") step(index === null ? 0 : index - 1);
+    else if (key === "Home") step(0);
+    else if (key === "End") step(count - 1);
+    else return false;
+    return true;
+  };
   useEffect(() => {
     function onKey(event) {
       if (event.defaultPrevented || isTyping(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
-      if (event.key === "ArrowRight") step(index === null ? 0 : index + 1);
-      else if (event.key === "ArrowLeft") step(index === null ? 0 : index - 1);
-      else if (event.key === "Home") step(0);
-      else if (event.key === "End") step(count - 1);
-      else return;
-      event.preventDefault();
+      if (latestStep.current(event.key)) event.preventDefault();
     }
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
-  }, [index, count]);
+  }, []);
 
   const entry = index !== null ? timeline[index] : null;
   return html`<section class="wf-state" aria-labelledby="wf-state-title">
