@@ -83,6 +83,18 @@ class ServerProcess:
         return f"127.0.0.1:{self.grpc_port}"
 
     def start(self, timeout: float = 30) -> ServerProcess:
+        # A free port is free when chosen, not when junjo binds it: an outgoing connection
+        # (ephemeral ports are the same range) may take it in between. Then: other ports.
+        for _ in range(2):
+            try:
+                return self._start(timeout)
+            except RuntimeError as error:
+                if "address already in use" not in str(error):
+                    raise
+                self.port, self.grpc_port = free_port(), free_port()
+        return self._start(timeout)
+
+    def _start(self, timeout: float) -> ServerProcess:
         args = [
             *self.program,
             "serve",
