@@ -147,7 +147,7 @@ def _is_data_file(name: str) -> bool:
 
 def backup_before_upgrade(data_dir: Path, stores: Sequence[Store]) -> Path | None:
     """Before migrations run at start: if a store of an older release is there (schema
-    version above 0 and below this release's), copy the data dir to
+    version below this release's), copy the data dir to
     ``<data_dir>/backups/pre-upgrade-<time>/`` and keep the newest ``KEEP_UPGRADE_BACKUPS``
     such copies. Returns the copy's path, or None when nothing needed migrating. Fails
     (Conflict) rather than migrate without a backup when the disk lacks the room."""
@@ -173,14 +173,19 @@ def backup_before_upgrade(data_dir: Path, stores: Sequence[Store]) -> Path | Non
 
 
 def _needs_upgrade(store: Store) -> bool:
-    if not store.path.exists():
+    """A store there, written at an older schema version (an unversioned file of an early
+    release counts: it has tables but no version)."""
+    if not store.path.exists() or store.path.stat().st_size == 0:
         return False
-    conn = store.connect(True)
+    if store.one_writer:  # DuckDB: read-only while no server runs (the caller holds the lock)
+        conn = store.connect(True)
+    else:  # SQLite: read-only, so checking changes nothing in the file before it is copied
+        conn = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)
     try:
         state = status(conn, store.migrations)
     finally:
         conn.close()
-    return 0 < state.current < state.latest
+    return state.current < state.latest
 
 
 def _size(path: Path) -> int:
