@@ -62,19 +62,26 @@ def test_a_backup_during_ingestion_restores_everything_acknowledged_once(tmp_pat
     source, target, copy = tmp_path / "source", tmp_path / "target", tmp_path / "backup"
     keys = make_keys(source)
     with ServerProcess(source) as server:
-        sender = Sender(server, keys.ingest)
-        sender.start()
-        while len(sender.snapshot()) < 4_000:
+        senders = [Sender(server, keys.ingest) for _ in range(3)]
+        for sender in senders:
+            sender.start()
+
+        def acked() -> set[tuple[str, str]]:
+            return set().union(*(sender.snapshot() for sender in senders))
+
+        while len(acked()) < 6_000:
             time.sleep(0.05)
-        acked_before = sender.snapshot()
+        acked_before = acked()
         started = time.monotonic()
         result = run_cli(source, "backup", str(copy), "--json")
         took = time.monotonic() - started
-        sender.halt.set()
-        sender.join(30)
+        for sender in senders:
+            sender.halt.set()
+        for sender in senders:
+            sender.join(30)
         assert result.returncode == 0, result.stderr + server.log
         done = json.loads(result.stdout)
-        print(f"backup of {len(sender.snapshot())} acked spans: {took:.2f} s, {done}")
+        print(f"backup with {len(acked_before)} spans acked before it: {took:.2f} s, {done}")
         # Taken while the server runs, to a path that exists: refused.
         again = run_cli(source, "backup", str(copy))
         assert again.returncode == 1 and "not an empty directory" in again.stderr

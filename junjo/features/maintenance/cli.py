@@ -50,10 +50,13 @@ def prune(
 def _prune_files(settings: Settings, dry_run: bool, older_than: str | None) -> dict[str, Any]:
     from junjo.features.maintenance import retention
     from junjo.features.spans import SpanStore
+    from junjo.kernel.errors import NotFound
     from junjo.kernel.principal import Principal
 
     older_ns = retention.parse_age(older_than) if older_than is not None else None
     policy = retention.Policy.from_settings(settings, older_ns)
+    if not settings.spans_db_path.exists():
+        raise NotFound(f"no span store in {settings.data_dir}: nothing to prune")
     with _locked(settings):
         store = SpanStore.open(settings.spans_db_path, wal_path=settings.wal_path)
         try:
@@ -111,7 +114,10 @@ def _backup_files(settings: Settings, target: Path) -> dict[str, Any]:
     import time
 
     from junjo.kernel import backup as files
+    from junjo.kernel.errors import NotFound
 
+    if not any((settings.data_dir / name).exists() for name in files.DATA_FILES):
+        raise NotFound(f"no junjo data in {settings.data_dir}: nothing to back up")
     started = time.monotonic()
     with _locked(settings):
         destination = files.new_destination(target)
