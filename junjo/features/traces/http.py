@@ -313,16 +313,13 @@ async def trace_otlp(request: Request) -> JSONResponse:
 )
 async def export_traces(request: Request) -> Response:
     params = request.query_params
-    since = query_value(params, "since")
+    since, until = query_value(params, "since"), query_value(params, "until")
+    service, fmt = query_value(params, "service"), query_value(params, "format")
+    until_ns = parse_time(until, "until") if until is not None else None
+    fmt = export.check_format(fmt or "otlp-json")
     if since is None:
         raise InvalidInput("since: which traces (1h, 7d, an ISO-8601 time)")
-    until = query_value(params, "until")
-    chosen = export.ExportFilter(
-        parse_time(since, "since"),
-        parse_time(until, "until") if until is not None else None,
-        query_value(params, "service"),
-    )
-    fmt = export.check_format(query_value(params, "format") or "otlp-json")
+    chosen = export.ExportFilter(parse_time(since, "since"), until_ns, service)
     handle, name = tempfile.mkstemp(prefix="junjo-export-", suffix="." + fmt)
     os.close(handle)
     path = Path(name)
