@@ -9,8 +9,9 @@ last 60 days into a fresh data dir, as the indexer writes them, then measures: a
 the stopped data dir (file copies), a backup through a running `junjo serve` (the span store
 copied under its write lock, how long indexing paused), retention at 30 days (time; the
 span store's file, used and free bytes before and after), new spans written after it (the
-freed blocks reused: the file does not grow), and a compacting copy of the span store
-(DuckDB COPY FROM DATABASE), the way to make the file itself smaller.
+freed blocks reused: the file does not grow), a disk limit of 60% of the used size, and a
+compacting copy of the span store (DuckDB COPY FROM DATABASE), the way to make the file
+itself smaller.
 """
 
 from __future__ import annotations
@@ -119,6 +120,11 @@ def main() -> None:
     write(store, args.spans // 2, now - DAY_NS, DAY_NS, seq)
     store.checkpoint()
     print(f"after writing {args.spans // 2:,} new spans: {sizes(store)}")
+    limit = int(store.size().used_bytes * 0.6)
+    report = prune(Principal.operator(), store, Policy(None, limit, 0), dry_run=False)
+    print(f"disk limit {limit / MB:.1f} MB: {report.traces:,} traces, {report.spans:,} spans in"
+          f" {report.seconds} s; used {report.used_bytes_before / MB:.1f} ->"
+          f" {report.used_bytes_after / MB:.1f} MB; {sizes(store)}")  # fmt: skip
     store.close()
 
     started = time.monotonic()

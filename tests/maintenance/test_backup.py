@@ -125,3 +125,10 @@ def test_restore_moves_the_replaced_files_aside(tmp_path: Path):
     assert sorted(stored_keys(source)) == before
     aside = next((source / "backups").glob("replaced-*"))
     assert len(stored_keys(aside)) == 5
+
+
+def test_nothing_to_back_up_or_restore(tmp_path: Path):
+    empty = run_cli(tmp_path / "none", "backup", str(tmp_path / "copy"))
+    assert empty.returncode == 1 and "nothing to back up" in empty.stderr
+    not_a_backup = run_cli(tmp_path / "data", "restore", str(tmp_path))
+    assert not_a_backup.returncode == 2 and "not a junjo backup" in not_a_backup.stderr
