@@ -96,6 +96,14 @@ class Settings:
     openai_compatible_api_key: str = field(default="", repr=False)
     # A playground call that takes longer is given up (504).
     llm_timeout_seconds: int = 120
+    # Retention ([retention] in junjo.toml): traces whose last span ended more than
+    # max_age_days ago are deleted whole (0: kept for ever); with max_disk_gb set, the oldest
+    # traces go too while the span store uses more. A trace that had a span indexed in the
+    # last quiet_seconds is left for the next run; the job runs every check_seconds.
+    retention_max_age_days: int = 30
+    retention_max_disk_gb: float | None = None
+    retention_quiet_seconds: int = 60
+    retention_check_seconds: int = 600
 
     @property
     def control_db_path(self) -> Path:
@@ -184,6 +192,8 @@ _RANGES = {
     "grpc_port": (1, 65535),
     "index_workers": (0, 1),  # groups are converted one at a time: one worker is enough
     "password_check_concurrency": (1, 64),
+    "retention_max_age_days": (0, None),
+    "retention_quiet_seconds": (0, None),
 }
 
 
@@ -269,10 +279,26 @@ def _from_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {path}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    data = _flattened(data)
     unknown = sorted(set(data) - set(_FIELDS))
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
     return data
+
+
+def _flattened(data: dict[str, Any]) -> dict[str, Any]:
+    """``[retention] max_age_days = 7`` is the setting ``retention_max_age_days`` (and
+    ``JUNJO_RETENTION_MAX_AGE_DAYS``): tables group related keys; the names stay flat."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key in _TABLES:
+            flat.update({f"{key}_{name}": item for name, item in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+_TABLES = ("retention",)
 
 
 def _from_env(env: dict[str, str]) -> dict[str, Any]:
@@ -296,6 +322,15 @@ def _coerce(name: str, value: Any) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             return int(value)
+        if "float" in kind:
+            if isinstance(value, bool):
+                raise ValueError
+            if value is None or str(value).strip() == "":
+                return None
+            number = float(value)
+            if not number > 0:
+                raise ValueError
+            return number
         return str(value)
     except ValueError as exc:
         raise ConfigError(f"setting {name!r}: cannot use {value!r} ({kind})") from exc

@@ -20,6 +20,7 @@ FEATURES = (
     "junjo.features.spans",
     "junjo.features.workflows",
     "junjo.features.ingest",
+    "junjo.features.maintenance",
     "junjo.features.traces",
     "junjo.features.llm_cost",
     "junjo.features.playground",

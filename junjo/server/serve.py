@@ -60,6 +60,7 @@ def serve(settings: Settings) -> None:
 
 
 def _serve_locked(settings: Settings, exposure: str | None) -> None:
+    _backup_before_upgrade(settings)
     limits = _connection_limits(settings)
     # Bound before the lifespan, which announces the server (banner, setup token): a port
     # another process holds is then one error line and nothing else.
@@ -129,6 +130,16 @@ async def _run(
         finally:
             remove_runtime_file(settings.runtime_file_path)
     log.info("stopped")
+
+
+def _backup_before_upgrade(settings: Settings) -> None:
+    """A data dir of an older release is copied before the lifespans migrate it."""
+    from junjo.kernel.backup import backup_before_upgrade
+    from junjo.migrate_cli import data_dir_stores
+
+    copy = backup_before_upgrade(settings.data_dir, data_dir_stores(settings))
+    if copy is not None:
+        log.warning("the data dir is from an older junjo: copied it to %s before migrating", copy)
 
 
 def cli_command() -> str:

@@ -52,9 +52,28 @@ def test_bad_values_are_named(tmp_path: Path):
 
 def test_example_file_documents_every_setting():
     example = (REPO / "junjo.toml.example").read_text()
-    documented = set(re.findall(r"^#? ?([a-z_]+) =", example, re.MULTILINE))
+    documented, table = set(), ""
+    for line in example.splitlines():
+        if heading := re.match(r"^#? ?\[([a-z_]+)\]$", line):
+            table = heading[1] + "_"
+        elif key := re.match(r"^#? ?([a-z_]+) =", line):
+            documented.add(table + key[1])
     fields = set(Settings.__dataclass_fields__)
     assert fields == documented
+
+
+def test_retention_table_and_environment(tmp_path: Path):
+    toml = tmp_path / "junjo.toml"
+    toml.write_text("[retention]\nmax_age_days = 7\nmax_disk_gb = 1.5\n")
+    settings = load_settings(env={}, config_file=toml)
+    assert (settings.retention_max_age_days, settings.retention_max_disk_gb) == (7, 1.5)
+    defaults = load_settings(env={})
+    assert (defaults.retention_max_age_days, defaults.retention_max_disk_gb) == (30, None)
+    env = {"JUNJO_RETENTION_MAX_AGE_DAYS": "0", "JUNJO_RETENTION_MAX_DISK_GB": "2"}
+    from_env = load_settings(env=env, config_file=toml)
+    assert (from_env.retention_max_age_days, from_env.retention_max_disk_gb) == (0, 2.0)
+    with pytest.raises(ConfigError, match="retention_max_disk_gb"):
+        load_settings(env={"JUNJO_RETENTION_MAX_DISK_GB": "-1"})
 
 
 def test_session_secret_is_generated_once_and_private(tmp_path: Path):

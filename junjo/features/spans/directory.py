@@ -91,6 +91,13 @@ class TraceDirectory:
             if through_seq is not None:
                 self._conn.execute("UPDATE directory_state SET through_seq = ?", (through_seq,))
 
+    def forget(self, trace_ids: Iterable[str]) -> None:
+        """Remove deleted traces (retention)."""
+        with transaction(self._conn):
+            for chunk in _chunks(trace_ids, _LOOKUP_CHUNK):
+                marks = ",".join("?" * len(chunk))
+                self._conn.execute(f"DELETE FROM traces WHERE trace_id IN ({marks})", chunk)
+
     def reset(self) -> None:
         """Forget everything (the span store it described was replaced)."""
         with transaction(self._conn):

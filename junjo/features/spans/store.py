@@ -28,15 +28,16 @@ import contextlib
 import ctypes
 import logging
 import re
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from junjo.features.spans import trace_summary
+from junjo.features.spans import retention, trace_summary
 from junjo.features.spans.bulk import append_rows
 from junjo.features.spans.convert import ConvertedBatch
 from junjo.features.spans.directory import SeqRange, TraceDirectory, range_clause
@@ -123,6 +124,9 @@ class SpanStore:
         self._directory_behind = directory is not None  # caught up before the first write
         self._config: dict[str, Any] = {}
         self._vacuumed_at = float("-inf")
+        # Held by every write (the indexer's, retention's) and by a backup's copy: DuckDB
+        # allows one writing process, and this is its one writer (see ``exclusive``).
+        self._write_lock = threading.RLock()
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -177,6 +181,13 @@ class SpanStore:
             raise
         return cls(conn, path)
 
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """No write of this store commits while this is held (the indexer waits): what a
+        backup needs to copy the file, its WAL and the indexed position together."""
+        with self._write_lock:
+            yield
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection of its own for one reader thread (close it when done)."""
         return self._conn.cursor()
@@ -208,6 +219,10 @@ class SpanStore:
         the limit for a moment makes it evict (file blocks are re-read when needed). A query
         running on another cursor at that instant could see the low limit, so the indexer only
         calls this after being idle for a while."""
+        with self._write_lock:  # one connection: not used by two threads at once
+            self._release_memory()
+
+    def _release_memory(self) -> None:
         conn = self._conn
         if _size(self.path.with_name(self.path.name + ".wal")) > _CHECKPOINT_AT_IDLE_BYTES:
             # Rows not yet checkpointed stay in memory (idle RSS 120 -> 118 MiB after 1,000
@@ -231,6 +246,10 @@ class SpanStore:
 
     def _checkpoint(self, *, vacuum: bool) -> bool:
         """True if it checkpointed. A failure is harmless: DuckDB checkpoints later."""
+        with self._write_lock:  # a checkpoint rewrites the file: never under a backup's copy
+            return self._checkpoint_locked(vacuum=vacuum)
+
+    def _checkpoint_locked(self, *, vacuum: bool) -> bool:
         conn = self._conn
         try:
             if vacuum:
@@ -247,9 +266,10 @@ class SpanStore:
     # -- reading ---------------------------------------------------------------------------
 
     def indexer_state(self) -> IndexerState:
-        row = self._conn.execute(
-            f"SELECT {_STATE_COLUMNS} FROM indexer_state WHERE id = 1"
-        ).fetchone()
+        with self._write_lock:
+            row = self._conn.execute(
+                f"SELECT {_STATE_COLUMNS} FROM indexer_state WHERE id = 1"
+            ).fetchone()
         assert row is not None, "indexer_state is seeded by migration 1"
         return IndexerState(*row)
 
@@ -268,6 +288,15 @@ class SpanStore:
         ``last_seq`` None stores part of a batch and leaves the position where it is: a
         crash before the batch's last part re-reads the whole batch, and the parts already
         stored are then skipped as re-sent."""
+        with self._write_lock:
+            return self._write_batches(batches, last_seq, quarantined)
+
+    def _write_batches(
+        self,
+        batches: Sequence[ConvertedBatch],
+        last_seq: int | None,
+        quarantined: Sequence[SetAside],
+    ) -> WriteResult:
         conn = self._conn
         directory = self._writable_directory()
         if self._directory_behind:
@@ -288,6 +317,60 @@ class SpanStore:
             state = _advance(conn, last_seq, counts, now)
         self._record_in_directory(spans, state.indexed_seq)
         return WriteResult(len(spans), duplicates, state)
+
+    # -- retention -----------------------------------------------------------------------
+
+    def oldest_traces(
+        self,
+        *,
+        ended_before_ns: int | None,
+        quiet_before_ns: int,
+        limit: int,
+        after: tuple[int, str] | None = None,
+    ) -> list[retention.Doomed]:
+        """The oldest traces that ended before ``ended_before_ns`` and are quiet since
+        ``quiet_before_ns`` (``retention.oldest``), for a dry run or ``delete_traces``."""
+        cursor = self._conn.cursor()
+        try:
+            return retention.oldest(
+                cursor,
+                ended_before_ns=ended_before_ns,
+                quiet_before_ns=quiet_before_ns,
+                limit=limit,
+                after=after,
+            )
+        finally:
+            cursor.close()
+
+    def delete_traces(self, doomed: Sequence[retention.Doomed]) -> int:
+        """Delete whole traces (spans, summary, directory rows); returns spans deleted."""
+        directory = self._writable_directory()
+        deleted = 0
+        for start in range(0, len(doomed), retention.CHUNK_TRACES):
+            chunk = doomed[start : start + retention.CHUNK_TRACES]
+            with self._write_lock:
+                deleted += retention.delete(self._conn, chunk)
+                try:
+                    directory.forget([d.trace_id for d in chunk])
+                except Exception as exc:  # harmless: a later span of it looks for a row
+                    log.warning("removing deleted traces from the directory failed: %s", exc)
+        return deleted
+
+    def reclaim(self) -> bool:
+        """Checkpoint after deletions: the blocks of row groups left with no rows become
+        free blocks, reused before the file grows. Without vacuum: merging the partly
+        deleted row groups writes their rows anew first, which grew the file by a third in
+        scripts/bench_maintenance.py (the hourly idle checkpoint vacuums later, when the
+        disk is not what a deletion was for). True if it checkpointed."""
+        return self._checkpoint(vacuum=False)
+
+    def size(self) -> retention.StoreSize:
+        wal = self.path.with_name(self.path.name + ".wal")
+        cursor = self._conn.cursor()
+        try:
+            return retention.size(cursor, _size(self.path), _size(wal))
+        finally:
+            cursor.close()
 
     # -- the trace directory -------------------------------------------------------------
 
@@ -397,6 +480,7 @@ def _create_scratch(conn: duckdb.DuckDBPyConnection) -> None:
         "CREATE TEMP TABLE IF NOT EXISTS incoming_keys ("
         " trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL)"
     )
+    conn.execute(retention.SCRATCH)
 
 
 _Row = tuple[Any, ...]

@@ -7,6 +7,7 @@ authentication failed.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -172,17 +173,69 @@ def show(
 
 @app.command("export")
 def export(
-    trace_id: str,
+    trace_id: Annotated[str | None, typer.Argument(help="One trace (else --since).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Traces that started since: 1h, 7d, an ISO-8601 time.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="... and before this (like --since).")] = None,
+    service: Service = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="otlp-json (one request a line) or parquet.")
+    ] = "otlp-json",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
     server: Server = None,
     api_key: ApiKey = None,
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
-    """The trace as OTLP/JSON (an ExportTraceServiceRequest), as the web UI's "Download" gives
-    it: POST it to a server's /v1/traces (Content-Type: application/json) to send it there."""
+    """Traces as OTLP/JSON, which any OTLP receiver takes back (POST /v1/traces,
+    Content-Type: application/json), or as Parquet. TRACE_ID: that trace, one JSON document,
+    as the web UI's "Download" gives it. --since: every trace that started in the range
+    (--until, --service), one ExportTraceServiceRequest a line (JSON Lines), or with
+    --format parquet the span rows (needs --output)."""
+    from junjo.kernel.errors import InvalidInput
+
     with _source(data_dir, config, server, api_key) as source:
-        document = source.otlp(_resolve_prefix(source, trace_id.lower()))
-    emit_json(document)
+        if (trace_id is None) == (since is None):
+            raise InvalidInput("give a TRACE_ID or --since")
+        if trace_id is not None:
+            if fmt != "otlp-json" or until or service:
+                raise InvalidInput(
+                    "one trace is exported as OTLP/JSON; drop --format/--until/--service"
+                )
+            document = source.otlp(_resolve_prefix(source, trace_id.lower()))
+            _write_text(output, json.dumps(document, indent=2) + "\n")
+            return
+        if fmt == "parquet" and output is None:
+            raise InvalidInput("--format parquet needs --output FILE")
+        params = {"since": since or "", "format": fmt}
+        params |= {k: v for k, v in (("until", until), ("service", service)) if v}
+        count = _export_to(source, params, output)
+    typer.echo(f"exported {count} traces" + (f" to {output}" if output else ""), err=True)
+
+
+def _write_text(output: Path | None, text: str) -> None:
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+
+
+def _export_to(source: TraceSource, params: dict[str, str], output: Path | None) -> int:
+    if output is None:
+        count = source.export(params, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return count
+    partial = output.with_name(output.name + ".partial")
+    try:
+        with open(partial, "wb") as handle:
+            count = source.export(params, handle)
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+    return count
 
 
 _OWNER_TYPES = ("workflow", "subflow")

@@ -12,7 +12,7 @@ Every source is the REST API, so output never depends on which one answered.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, Protocol
 
 from junjo.config import Settings
 from junjo.kernel.errors import InvalidInput, NotFound, Unreachable
@@ -37,6 +37,7 @@ class TraceSource(Protocol):
     def services(self) -> list[dict[str, Any]]: ...
     def workflow(self, trace_id: str, span_id: str) -> dict[str, Any]: ...
     def otlp(self, trace_id: str) -> dict[str, Any]: ...
+    def export(self, params: Mapping[str, str], out: BinaryIO) -> int: ...
     def close(self) -> None: ...
 
 
@@ -87,6 +88,9 @@ class HttpServer:
             raise Unreachable(f"cannot reach {self.description}: {exc}") from exc
         if response.status_code == 200:
             return response.json()
+        self._raise_for(response)
+
+    def _raise_for(self, response: httpx.Response) -> NoReturn:
         detail = _detail(response)
         if response.status_code in (401, 403):
             raise Unreachable(f"{self.description} refused the credentials: {detail}")
@@ -115,6 +119,21 @@ class HttpServer:
     def otlp(self, trace_id: str) -> dict[str, Any]:
         found: dict[str, Any] = self._get(f"/api/v1/traces/{trace_id}/otlp")
         return found
+
+    def export(self, params: Mapping[str, str], out: BinaryIO) -> int:
+        """``GET /api/v1/export`` streamed into ``out``; returns how many traces."""
+        import httpx
+
+        try:
+            with self._client.stream("GET", "/api/v1/export", params=dict(params)) as response:
+                if response.status_code != 200:
+                    response.read()
+                    self._raise_for(response)
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+                return int(response.headers.get("X-Junjo-Traces", "0"))
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"cannot reach {self.description}: {exc}") from exc
 
     def close(self) -> None:
         self._client.close()  # an in-process app's lifespan ends with it

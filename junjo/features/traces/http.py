@@ -3,22 +3,26 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from junjo.features.spans import SpanReader
-from junjo.features.traces import otlp_json, queries, runs
+from junjo.features.traces import export, otlp_json, queries, runs
 from junjo.features.traces.llm_messages import llm_call
-from junjo.features.traces.params import filters_from_params
+from junjo.features.traces.params import filters_from_params, parse_time
 from junjo.kernel.errors import InvalidInput
 from junjo.kernel.params import bool_param, int_param, parse_int, query_value
 from junjo.kernel.state import state_of
-from junjo.server.endpoint import ERROR_SCHEMA, Schema, endpoint, principal_of
+from junjo.server.endpoint import ERROR_SCHEMA, Content, Schema, endpoint, principal_of
 
 # Query parameters that are present must not be empty (traces.params); ids are what
 # queries.check_trace_id / check_span_id accept.
@@ -287,6 +291,53 @@ async def trace_otlp(request: Request) -> JSONResponse:
 
 
 @endpoint(
+    "Traces that started in a time range, as OTLP/JSON lines (one ExportTraceServiceRequest"
+    " a trace) or Parquet (the span rows)",
+    auth="session_or_read_key",
+    tag="traces",
+    query={
+        "since": SEARCH_PARAMS["since"],
+        "until": SEARCH_PARAMS["until"],
+        "service": TEXT,
+        "format": {"type": "string", "enum": list(export.FORMATS)},
+    },
+    responses={
+        200: Content(
+            {
+                "application/x-ndjson": {"type": "string"},
+                "application/vnd.apache.parquet": {"type": "string", "format": "binary"},
+            }
+        ),
+        422: ERROR_SCHEMA,
+    },
+)
+async def export_traces(request: Request) -> Response:
+    params = request.query_params
+    since, until = query_value(params, "since"), query_value(params, "until")
+    service, fmt = query_value(params, "service"), query_value(params, "format")
+    until_ns = parse_time(until, "until") if until is not None else None
+    fmt = export.check_format(fmt or "otlp-json")
+    if since is None:
+        raise InvalidInput("since: which traces (1h, 7d, an ISO-8601 time)")
+    chosen = export.ExportFilter(parse_time(since, "since"), until_ns, service)
+    handle, name = tempfile.mkstemp(prefix="junjo-export-", suffix="." + fmt)
+    os.close(handle)
+    path = Path(name)
+    try:
+        count = await _read(request, export.write, chosen, fmt, path)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    media = "application/vnd.apache.parquet" if fmt == "parquet" else "application/x-ndjson"
+    return FileResponse(
+        path,
+        media_type=media,
+        headers={"X-Junjo-Traces": str(count)},
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
+
+
+@endpoint(
     "A workflow run for the debugger: graph, node statuses and runs, spans with errors, every "
     "store and its integrity, one timeline of all its state changes (no states), the "
     "previous and next run",
@@ -421,6 +472,7 @@ routes = [
     Route("/api/v1/traces/{trace_id}/spans/{span_id}", trace_span, methods=["GET"]),
     Route("/api/v1/traces/{trace_id}/matches", trace_matches, methods=["GET"]),
     Route("/api/v1/traces/{trace_id}/otlp", trace_otlp, methods=["GET"]),
+    Route("/api/v1/export", export_traces, methods=["GET"]),
     Route("/api/v1/services", service_summaries, methods=["GET"]),
     Route(f"{_RUNS}/run", workflow_run_view, methods=["GET"]),
     Route(f"{_RUNS}/change", workflow_run_change, methods=["GET"]),

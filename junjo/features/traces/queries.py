@@ -471,7 +471,10 @@ def _in_trace(summary: dict[str, Any]) -> tuple[str, list[Any]]:
     )
 
 
-# For the workflow run views (runs.py): a trace's summary row, its spans, a JSON column.
+# For the workflow run views (runs.py): a trace's summary row, its spans, a JSON column;
+# for exports (export.py): whole span records.
+FULL_FIELDS = _FULL_FIELDS
+record = _record
 summary_or_404 = _summary_or_404
 spans_of = _spans_of
 loads_json = _loads
