@@ -26,7 +26,8 @@ from starlette.testclient import TestClient
 from junjo.config import Settings
 from junjo.server.app import create_app
 from junjo.features.llm_cost import call_cost, price_of
-app = create_app(Settings(data_dir=__import__("pathlib").Path({str(tmp_path)!r}), grpc_port={free_port()}))
+settings = Settings(data_dir=__import__("pathlib").Path({str(tmp_path)!r}), grpc_port={free_port()})
+app = create_app(settings)
 with TestClient(app) as client:
     assert client.get("/health").status_code == 200
     assert price_of("openai/gpt-4o-mini") is not None
