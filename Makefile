@@ -40,7 +40,7 @@ format: $(BIN)/junjo
 	$(BIN)/ruff check --fix $(PY_PATHS)
 	$(BIN)/ruff format $(PY_PATHS)
 
-# A quick pass of every benchmark (about 2 minutes): the scripts work and the figures are in
+# A quick pass of the main benchmarks (about 5 minutes): the scripts work and the figures are in
 # the right range. The figures the docs quote come from their full runs (see README.md).
 bench: $(BIN)/junjo
 	$(BIN)/python scripts/bench_ingest.py --runs 1 --duration 5

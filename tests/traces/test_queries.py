@@ -68,6 +68,8 @@ def test_search_lists_every_trace_newest_first_as_summaries(conn, stored: Stored
         ({"span_name": "charge-card"}, ["checkout"]),  # any span of the trace, not the root
         ({"attribute": ("customer.tier", "gold")}, ["checkout"]),
         ({"attribute": ("customer.tier", "silver")}, []),
+        # Each on some span: the name is the root's, the attribute charge-card's.
+        ({"span_name": "checkout", "attribute": ("customer.tier", "gold")}, ["checkout"]),
         ({"since_ns": T0 + 40 * MS, "until_ns": T0 + 80 * MS}, ["orphan", "refund"]),
         ({"service": "shop", "since_ns": T0 + MS}, ["orphan", "refund"]),
         ({"span_name": "charge-card", "since_ns": T0 + 20 * MS}, []),  # its trace is older

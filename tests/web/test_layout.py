@@ -51,3 +51,14 @@ def test_the_layout_has_no_serious_accessibility_violations(signed_in: Page, web
     assert_accessible(signed_in)
     signed_in.emulate_media(color_scheme="dark")
     assert_accessible(signed_in)  # contrast in the dark theme too
+
+
+def test_on_a_phone_the_navigation_wraps_instead_of_scrolling_sideways(
+    signed_in: Page, web: WebServer
+):
+    signed_in.set_viewport_size({"width": 390, "height": 800})
+    signed_in.goto(web.url + "/account")
+    expect(signed_in.get_by_role("link", name="Ingest")).to_be_visible()
+    expect(signed_in.get_by_role("button", name="Sign out")).to_be_visible()
+    width = signed_in.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide"

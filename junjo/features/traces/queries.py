@@ -331,29 +331,30 @@ def _search_clauses(filters: TraceFilters) -> tuple[list[str], list[Any]]:
         where.append("error_count > 0")
     if filters.llm_only:
         where.append("llm_count > 0")
-    span_where, span_params = _span_filters(filters)
-    if span_where:
+    for span_where, span_params in _span_filters(filters):
         where.append(f"trace_id IN (SELECT trace_id FROM spans WHERE {span_where})")
         params += span_params
     return where, params
 
 
-def _span_filters(filters: TraceFilters) -> tuple[str, list[Any]]:
-    """Filters on any span of the trace (name, attribute): a scan of spans, bounded by the
-    time window when one is given."""
-    where: list[str] = []
-    params: list[Any] = []
+def _span_filters(filters: TraceFilters) -> list[tuple[str, list[Any]]]:
+    """Filters on some span of the trace, each on its own (a name on one span and an
+    attribute on another both match): a scan of spans each, bounded by the time window
+    when one is given."""
+    found: list[tuple[str, list[Any]]] = []
     if filters.span_name:
-        where.append("name = ?")
-        params.append(filters.span_name)
+        found.append(("name = ?", [filters.span_name]))
     if filters.attribute:
         key, value = filters.attribute
-        where.append("json_extract_string(attributes_json, ?) = ?")
-        params += ["$." + json.dumps(key), value]
-    if where and filters.since_ns is not None:
-        where.append("start_time_ns >= ?")
-        params.append(filters.since_ns)
-    return " AND ".join(where), params
+        found.append(
+            ("json_extract_string(attributes_json, ?) = ?", ["$." + json.dumps(key), value])
+        )
+    if filters.since_ns is not None:
+        found = [
+            (f"{where} AND start_time_ns >= ?", [*params, filters.since_ns])
+            for where, params in found
+        ]
+    return found
 
 
 _SUMMARY_SQL = f"SELECT {SUMMARY_COLUMNS} FROM traces"
