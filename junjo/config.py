@@ -96,6 +96,10 @@ class Settings:
     openai_compatible_api_key: str = field(default="", repr=False)
     # A playground call that takes longer is given up (504).
     llm_timeout_seconds: int = 120
+    # HTTPS and gRPC over TLS on the same ports (junjo.server.tls): a PEM certificate chain
+    # and its unencrypted PEM private key; both or neither.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @property
     def control_db_path(self) -> Path:
@@ -206,6 +210,11 @@ def _proxy_networks(entries: tuple[str, ...]) -> tuple[str, ...]:
 
 def _validated(settings: Settings) -> Settings:
     _check_public_url(settings.public_url)
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise ConfigError(
+            "settings 'tls_cert' and 'tls_key': give both (the certificate and its private"
+            " key), or neither"
+        )
     _check_http_url("openai_compatible_base_url", settings.openai_compatible_base_url)
     settings = dataclasses.replace(settings, allowed_hosts=_host_patterns(settings.allowed_hosts))
     try:
@@ -287,6 +296,8 @@ def _coerce(name: str, value: Any) -> Any:
     kind = _FIELDS[name].type
     try:
         if "Path" in kind:
+            if "None" in kind and str(value).strip() == "":
+                return None  # JUNJO_TLS_CERT="": unset
             return Path(str(value)).expanduser()
         if "tuple" in kind:
             return _to_tuple(value)

@@ -23,6 +23,7 @@ from junjo.config import Settings
 from junjo.features.ingest.grpc_server import GrpcIngestServer
 from junjo.features.ingest.service import IngestLimits, IngestService, KeyVerifierLike
 from junjo.features.spans import Indexer, SpanStore
+from junjo.kernel.tls import tls_files
 from junjo.kernel.wal import WriteAheadLog
 
 log = logging.getLogger("junjo.ingest")
@@ -58,6 +59,9 @@ class IngestRuntime:
             max_value_bytes=settings.max_attribute_value_kb * 1024,
         )
         limits = IngestLimits.from_settings(settings)
+        # Checked already by `junjo serve` before it bound a port; read again here for the
+        # gRPC door, which takes the PEM bytes.
+        tls = tls_files(settings)
         self.service = IngestService(self.wal, self.indexer, limits)
         self._grpc = GrpcIngestServer(
             self.service,
@@ -69,7 +73,9 @@ class IngestRuntime:
             receive_timeout_s=settings.grpc_receive_timeout_seconds,
             handshake_timeout_s=settings.header_timeout_seconds,
             max_connections=grpc_max_connections,
+            tls=(tls.key_pem, tls.cert_pem) if tls else None,
         )
+        self.tls = tls is not None
         self.grpc_port = 0
         self._started = False
         self._stopped = False
@@ -80,7 +86,8 @@ class IngestRuntime:
         self.indexer.start()
         self._started = True
         self.grpc_port = self._grpc.start()
-        log.info("OTLP/gRPC listening on %s:%d", self.settings.host, self.grpc_port)
+        over = " over TLS" if self.tls else ""
+        log.info("OTLP/gRPC%s listening on %s:%d", over, self.settings.host, self.grpc_port)
 
     def stop(self, grace: float = 10) -> None:
         """Graceful shutdown within about ``grace`` seconds (plus the indexer's flush)."""
