@@ -18,7 +18,7 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
-from junjo import __version__
+from junjo import __version__, features
 from junjo.config import ConfigError, Settings, data_dir_exposure
 from junjo.kernel.errors import Conflict
 from junjo.kernel.ports import listen
@@ -47,6 +47,9 @@ log = logging.getLogger("junjo.server")
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_format)
     tls = _checked_tls(settings)
+    for feature in features.load():
+        if feature.check:
+            feature.check(settings)  # a ConfigError: one line, before anything is bound
     settings.ensure_data_dir()
     warnings = [w for w in (data_dir_exposure(settings), *(tls.warnings if tls else ())) if w]
     for warning in warnings:

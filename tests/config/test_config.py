@@ -51,10 +51,25 @@ def test_bad_values_are_named(tmp_path: Path):
 
 
 def test_example_file_documents_every_setting():
+    """Top-level keys before the first table, and each table's name (``[masking]``);
+    a table's own keys are checked by its own test."""
     example = (REPO / "junjo.toml.example").read_text()
-    documented = set(re.findall(r"^#? ?([a-z_]+) =", example, re.MULTILINE))
+    first_table = re.search(r"^#? ?\[", example, re.MULTILINE)
+    top = example[: first_table.start()] if first_table else example
+    documented = set(re.findall(r"^#? ?([a-z_]+) =", top, re.MULTILINE))
+    documented |= set(re.findall(r"^#? ?\[\[?([a-z_]+)", example, re.MULTILINE))
     fields = set(Settings.__dataclass_fields__)
     assert fields == documented
+
+
+def test_example_file_documents_every_masking_key():
+    from junjo.config import MaskingRule, MaskingSettings
+
+    example = (REPO / "junjo.toml.example").read_text()
+    tables = example[re.search(r"^# \[masking\]", example, re.MULTILINE).start() :]
+    documented = set(re.findall(r"^#? ?([a-z_]+) =", tables, re.MULTILINE))
+    keys = set(MaskingRule.__dataclass_fields__) | set(MaskingSettings.__dataclass_fields__)
+    assert documented == keys - {"rules"}
 
 
 def test_session_secret_is_generated_once_and_private(tmp_path: Path):

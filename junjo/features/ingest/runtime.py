@@ -19,8 +19,9 @@ import sys
 import threading
 import time
 
-from junjo.config import Settings
+from junjo.config import ConfigError, Settings
 from junjo.features.ingest.grpc_server import GrpcIngestServer
+from junjo.features.ingest.masking import Masker, MaskingConfigError, masker_for
 from junjo.features.ingest.service import IngestLimits, IngestService, KeyVerifierLike
 from junjo.features.spans import Indexer, SpanStore
 from junjo.kernel.tls import tls_files
@@ -36,6 +37,15 @@ MIB = 1 << 20
 GIL_SWITCH_INTERVAL_S = 0.001
 
 
+def checked_masker(settings: Settings) -> Masker | None:
+    """The masking rules compiled; a bad one is a ConfigError."""
+    try:
+        masker = masker_for(settings.masking)
+    except MaskingConfigError as exc:
+        raise ConfigError(f"setting {exc}") from None
+    return masker
+
+
 class IngestRuntime:
     def __init__(
         self,
@@ -47,6 +57,9 @@ class IngestRuntime:
         grpc_max_connections: int | None = None,
     ) -> None:
         self.settings = settings
+        masker = checked_masker(settings)  # before any file is opened
+        if masker is not None:
+            log.info("masking spans before they are stored: %s", masker.describe())
         settings.ensure_data_dir()
         self.wal = WriteAheadLog(settings.wal_path)
         self.store = store
@@ -62,7 +75,7 @@ class IngestRuntime:
         # Checked already by `junjo serve` before it bound a port; read again here for the
         # gRPC door, which takes the PEM bytes.
         tls = tls_files(settings)
-        self.service = IngestService(self.wal, self.indexer, limits)
+        self.service = IngestService(self.wal, self.indexer, limits, masker)
         self._grpc = GrpcIngestServer(
             self.service,
             key_verifier,
