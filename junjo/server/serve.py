@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import asyncio.constants as asyncio_constants
 import contextlib
 import logging
 import os
@@ -93,6 +94,12 @@ def _serve_on(
     tls: TlsFiles | None,
     warnings: list[str],
 ) -> None:
+    if tls:
+        # A TLS connection's header timer (guarded_protocol) starts once its handshake is
+        # done, and asyncio gives a handshake 60 s: a client that connects and never says
+        # hello would hold its connection that long. uvicorn passes no handshake timeout to
+        # create_server, so asyncio reads this default when each connection arrives.
+        asyncio_constants.SSL_HANDSHAKE_TIMEOUT = float(settings.header_timeout_seconds)
     scheme = "https" if tls else "http"
     http_url = f"{scheme}://{_url_host(settings.host)}:{settings.port}"
     launch = Launch(

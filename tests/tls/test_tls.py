@@ -13,6 +13,7 @@ import os
 import pwd
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,7 +53,8 @@ def keys(data_dir: Path) -> Keys:
 @pytest.fixture(scope="module")
 def server(pki: Pki, data_dir: Path, keys: Keys) -> Iterator[ServerProcess]:
     tls = ("--tls-cert", str(pki.cert_file), "--tls-key", str(pki.key_file))
-    with ServerProcess(data_dir, *tls, tls_ca=pki.ca_file) as running:
+    env = {"JUNJO_HEADER_TIMEOUT_SECONDS": "2"}
+    with ServerProcess(data_dir, *tls, tls_ca=pki.ca_file, env=env) as running:
         yield running
 
 
@@ -149,6 +151,16 @@ def test_plain_http_and_plain_grpc_to_the_tls_ports_fail_cleanly(server, pki, ke
     with https(server, pki) as client:
         assert client.get("/health").status_code == 200
     assert "Traceback" not in server.log
+
+
+def test_a_client_that_never_says_hello_is_cut_off_after_the_header_timeout(server, pki):
+    """The TLS handshake counts against header_timeout_seconds (2 here), not asyncio's 60 s."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as silent:
+        started = time.monotonic()
+        assert silent.recv(1) == b""  # closed by the server
+        assert time.monotonic() - started < 10
+    with https(server, pki) as client:
+        assert client.get("/health").status_code == 200
 
 
 def test_the_local_cli_reaches_the_tls_server(server, pki, keys, data_dir):
