@@ -34,6 +34,7 @@ $(CHROMIUM):
 # Debian's caddy, for tests/tls/test_caddy.py: the README's reverse-proxy config, run as
 # written (skipped where it is missing).
 $(CADDY):
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -q --no-install-recommends caddy
 
