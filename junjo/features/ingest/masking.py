@@ -255,7 +255,7 @@ def _glob_needles(globs: Iterable[str]) -> tuple[bytes, ...] | None:
     for glob in globs:
         runs = [run for part in re.split(r"[*?]|\[[^\]]*\]", glob) for run in part.split(".")]
         longest = max(runs, key=len, default="")
-        if len(longest) < 2:
+        if len(longest) < 2 or not longest.isascii():  # bytes.lower() folds ASCII only
             return None
         needles.append(longest.lower().encode())
     return tuple(needles)
