@@ -242,6 +242,9 @@ def _print_banner(
     ]
     if tls:
         lines.append(f"  TLS certificate  {tls.cert}")
+    if settings.masking.rules:
+        count = len(settings.masking.rules)
+        lines.append(f"  Masking          {count} rule(s), applied before spans are stored")
     if settings.host in WILDCARD_BINDS and not (settings.allowed_hosts or settings.public_url):
         lines += [
             "  Listening on every interface: reach it as localhost or by IP address;",

@@ -147,6 +147,7 @@ def test_no_secret_reaches_a_file_and_none_is_logged(masking_server):
     for secret in SECRETS:
         assert secret not in server.log
     assert "masking spans before they are stored: 2 rule(s)" in server.log
+    assert "Masking          2 rule(s), applied before spans are stored" in server.log
     assert "ACME" not in server.log  # a regex may spell out what it masks: never logged
 
 
