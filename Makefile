@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
+CADDY := /usr/bin/caddy
 # What ruff checks and formats (junjo/otlp_proto's generated modules are excluded in pyproject).
 PY_PATHS := junjo tests scripts proto
 
@@ -20,7 +21,7 @@ $(BIN)/junjo: pyproject.toml
 serve: $(BIN)/junjo
 	$(BIN)/junjo serve
 
-test: lint $(CHROMIUM)
+test: lint $(CHROMIUM) $(CADDY)
 	$(BIN)/pytest
 
 # Debian's chromium, which the browser tests (tests/web/) launch through Playwright; its own
@@ -29,6 +30,13 @@ $(CHROMIUM):
 	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -q --no-install-recommends chromium
+
+# Debian's caddy, for tests/tls/test_caddy.py: the README's reverse-proxy config, run as
+# written (skipped where it is missing).
+$(CADDY):
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends caddy
 
 # Checks only, as CI does; `make format` fixes. mypy is strict on junjo/ (pyproject.toml).
 lint: $(BIN)/junjo

@@ -50,6 +50,13 @@ def serve(
     config: ConfigFile = None,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error.")] = None,
     log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(help="PEM certificate chain: serve HTTPS and gRPC over TLS (with --tls-key)."),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="PEM private key of --tls-cert (unencrypted).")
+    ] = None,
 ) -> None:
     """Run the web UI, the REST API, OTLP ingestion (gRPC and HTTP) and the indexer."""
     _serve(
@@ -60,6 +67,8 @@ def serve(
         data_dir=data_dir,
         log_level=log_level,
         log_format=log_format,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
 
 
@@ -109,6 +118,8 @@ SERVE_OPTIONS: dict[str, Callable[[str], object]] = {
     "--config": Path,
     "--log-level": str,
     "--log-format": str,
+    "--tls-cert": Path,
+    "--tls-key": Path,
 }
 
 

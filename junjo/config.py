@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import ipaddress
+import json
 import os
 import secrets
 import stat
@@ -34,6 +35,26 @@ def default_data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("junjo", appauthor=False))
+
+
+@dataclass(frozen=True)
+class MaskingRule:
+    """One ``[[masking.rules]]`` entry as written; junjo.features.ingest.masking compiles it
+    (and refuses a bad regex or an unknown named pattern when ``junjo serve`` starts)."""
+
+    attribute_keys: tuple[str, ...] = ()  # globs: the whole value is masked
+    value_patterns: tuple[str, ...] = ()  # named patterns (email, api_key, jwt) or regexes
+    replacement: str = "[masked:{kind}]"
+    span_names: bool = True  # value_patterns also in span and event names
+    status_messages: bool = True  # ... and in status messages
+
+
+@dataclass(frozen=True)
+class MaskingSettings:
+    """The ``[masking]`` table: rules applied to spans before they are stored."""
+
+    rules: tuple[MaskingRule, ...] = ()
+    regex_timeout_ms: int = 100  # a regex of yours taking longer masks the whole value
 
 
 @dataclass(frozen=True)
@@ -104,6 +125,12 @@ class Settings:
     retention_max_disk_gb: float | None = None
     retention_quiet_seconds: int = 60
     retention_check_seconds: int = 600
+    # HTTPS and gRPC over TLS on the same ports (junjo.server.tls): a PEM certificate chain
+    # and its unencrypted PEM private key; both or neither.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Redaction rules applied at ingestion, before the WAL append ([[masking.rules]]).
+    masking: MaskingSettings = field(default_factory=MaskingSettings)
 
     @property
     def control_db_path(self) -> Path:
@@ -216,6 +243,11 @@ def _proxy_networks(entries: tuple[str, ...]) -> tuple[str, ...]:
 
 def _validated(settings: Settings) -> Settings:
     _check_public_url(settings.public_url)
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise ConfigError(
+            "settings 'tls_cert' and 'tls_key': give both (the certificate and its private"
+            " key), or neither"
+        )
     _check_http_url("openai_compatible_base_url", settings.openai_compatible_base_url)
     settings = dataclasses.replace(settings, allowed_hosts=_host_patterns(settings.allowed_hosts))
     try:
@@ -311,8 +343,12 @@ def _coerce(name: str, value: Any) -> Any:
     if name not in _FIELDS:
         raise ConfigError(f"unknown setting {name!r}")
     kind = _FIELDS[name].type
+    if kind == "MaskingSettings":
+        return _masking(value)
     try:
         if "Path" in kind:
+            if "None" in kind and str(value).strip() == "":
+                return None  # JUNJO_TLS_CERT="": unset
             return Path(str(value)).expanduser()
         if "tuple" in kind:
             return _to_tuple(value)
@@ -334,6 +370,57 @@ def _coerce(name: str, value: Any) -> Any:
         return str(value)
     except ValueError as exc:
         raise ConfigError(f"setting {name!r}: cannot use {value!r} ({kind})") from exc
+
+
+_RULE_FIELDS = {f.name: f.type for f in dataclasses.fields(MaskingRule)}
+
+
+def _masking(value: Any) -> MaskingSettings:
+    """The ``[masking]`` table (or, from JUNJO_MASKING, the same as JSON), checked for shape;
+    the patterns themselves are compiled by the ingest feature at start."""
+    if isinstance(value, MaskingSettings):
+        return value
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError as exc:
+            raise ConfigError(f"setting 'masking': not a JSON object: {exc}") from None
+    if not isinstance(value, dict):
+        raise ConfigError("setting 'masking': must be a table ([masking])")
+    unknown = sorted(set(value) - {"rules", "regex_timeout_ms"})
+    if unknown:
+        raise ConfigError(f"setting 'masking': unknown key(s) {', '.join(unknown)}")
+    rules = value.get("rules", [])
+    if not isinstance(rules, list):
+        raise ConfigError("setting 'masking.rules': must be a list ([[masking.rules]])")
+    timeout = value.get("regex_timeout_ms", 100)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= 60_000:
+        raise ConfigError("setting 'masking.regex_timeout_ms': must be between 1 and 60000")
+    return MaskingSettings(tuple(_masking_rule(i, r) for i, r in enumerate(rules)), timeout)
+
+
+def _masking_rule(index: int, rule: Any) -> MaskingRule:
+    where = f"setting 'masking.rules[{index}]'"
+    if not isinstance(rule, dict):
+        raise ConfigError(f"{where}: must be a table")
+    unknown = sorted(set(rule) - set(_RULE_FIELDS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for name, item in rule.items():
+        kind = _RULE_FIELDS[name]
+        if "tuple" in kind:
+            if not isinstance(item, list) or not all(isinstance(v, str) for v in item):
+                raise ConfigError(f"{where}.{name}: must be a list of strings")
+            values[name] = tuple(item)
+        elif not isinstance(item, bool if kind == "bool" else str):
+            raise ConfigError(f"{where}.{name}: must be a {kind}")
+        else:
+            values[name] = item
+    checked = MaskingRule(**values)
+    if not checked.attribute_keys and not checked.value_patterns:
+        raise ConfigError(f"{where}: give attribute_keys or value_patterns (or both)")
+    return checked
 
 
 def _to_tuple(value: Any) -> tuple[str, ...]:

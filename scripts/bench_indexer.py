@@ -16,6 +16,11 @@ median of ``--runs`` (CPU-bound stages in process CPU time, so a busy machine sk
   indexer    a fresh WAL holding the run's requests, drained by Indexer → flush (wall time;
              its process CPU per 1,000 spans is printed too: contention-proof)
 
+Masking (``[[masking.rules]]``): CPU µs per span of the doors' decode (``decode_traces``, what
+an export costs before its WAL append) with no rules, with a typical rule set, with that set
+and a regex of one's own, and with the typical set on requests where every span has an email
+to mask (``--masking-runs``, 0 skips it).
+
 Then the pipeline as ``junjo serve`` runs it, on a longer stream (``--pipeline-spans``,
 ``--pipeline-runs``): bench_ingest's requests, the conversion worker on, the server's DuckDB
 memory limit, no row-group vacuum while writing. As shipped (checkpoints at half the memory
@@ -26,6 +31,8 @@ with backfill timestamps (every request new trace ids and the same start times).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
 import statistics
 import sys
@@ -214,12 +221,63 @@ def print_pipeline(args: argparse.Namespace, workroot: Path) -> None:
         )
 
 
+MASKING_RULES = {
+    "attribute_keys": ["user.email", "*.password", "*api_key*"],
+    "value_patterns": ["email", "api_key", "jwt"],
+}
+
+
+def masked_everywhere(payloads: list[bytes]) -> list[bytes]:
+    """The same requests, every span carrying an email (so every span is masked)."""
+    out = []
+    for payload in payloads:
+        request = ExportTraceServiceRequest.FromString(payload)
+        for resource_spans in request.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    kv = span.attributes.add()
+                    kv.key = "input.note"
+                    kv.value.string_value = "please reply to someone.else@example.com today"
+        out.append(request.SerializeToString())
+    return out
+
+
+def print_masking(runs: list[list[bytes]], spans: int, repeats: int) -> None:
+    from junjo.config import load_settings
+    from junjo.features.ingest.masking import masker_for
+    from junjo.features.ingest.otlp import decode_traces
+
+    def masker(rules: list[dict[str, object]]) -> object:
+        env = {"JUNJO_MASKING": json.dumps({"rules": rules})}
+        return masker_for(load_settings(env=env, config_file=Path(os.devnull)).masking)
+
+    custom = {**MASKING_RULES, "value_patterns": [*MASKING_RULES["value_patterns"], r"ACME-\d{8}"]}
+    variants = [
+        ("no rules", None, runs),
+        ("keys + email, api_key, jwt", masker([MASKING_RULES]), runs),
+        ("  + a regex of one's own", masker([custom]), runs),
+        ("  every span has an email", masker([MASKING_RULES]), [masked_everywhere(runs[0])]),
+    ]
+    print(f"\nmasking: CPU µs per span of the doors' decode, best of {repeats}")
+    for label, rules, payload_sets in variants:
+        best = min(
+            timed(
+                lambda p=payloads, r=rules: [decode_traces(x, "protobuf", r) for x in p],
+                time.process_time,
+            )
+            for payloads in payload_sets
+            for _ in range(repeats)
+        )
+        print(f"{label:<34} {best / spans * 1e6:>7.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--spans", type=int, default=20_000, help="spans per run")
     parser.add_argument("--pipeline-spans", type=int, default=300_000)
     parser.add_argument("--pipeline-runs", type=int, default=3, help="0 skips the pipeline")
+    parser.add_argument("--masking-runs", type=int, default=3, help="0 skips masking")
     args = parser.parse_args()
 
     runs = [build_payloads(args.spans) for _ in range(args.runs)]
@@ -248,6 +306,8 @@ def main() -> None:
         median, low, high = statistics.median(rates), min(rates), max(rates)
         print(f"{stage:<12} {median:>15,.0f} {low:>10,.0f} {high:>10,.0f}")
     print(f"indexer CPU per 1,000 spans: {statistics.median(cpu_per_span) * 1e6:.0f} ms")
+    if args.masking_runs:
+        print_masking(runs, spans, args.masking_runs)
     if args.pipeline_runs:
         with tempfile.TemporaryDirectory() as tmp:
             print_pipeline(args, Path(tmp))

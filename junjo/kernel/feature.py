@@ -41,7 +41,9 @@ class Feature:
     - ``lifespan(state)``: a context manager entered when the app starts, in the order of
       ``FEATURES``, and left in reverse when it stops: it opens what the feature's routes
       need and ``state.provide``-s it, and may add ``state.identify_by`` resolvers;
-    - ``stores(settings)``: the databases it owns, with their migrations (``junjo migrate``).
+    - ``stores(settings)``: the databases it owns, with their migrations (``junjo migrate``);
+    - ``check(settings)``: raises ``junjo.config.ConfigError`` for a setting of its that
+      cannot work (``junjo serve`` asks before it binds a port or announces anything).
     """
 
     name: str
@@ -49,6 +51,7 @@ class Feature:
     commands: Callable[[typer.Typer], None] | None = None
     lifespan: Callable[[AppState], AbstractContextManager[None]] | None = None
     stores: Callable[[Settings], Sequence[Store]] | None = None
+    check: Callable[[Settings], None] | None = None
 
 
 def public_face(package: str) -> Callable[[str], Any]:

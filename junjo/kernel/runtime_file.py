@@ -14,6 +14,10 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ssl
 
 LOCK_FILE = "server.lock"
 
@@ -24,6 +28,16 @@ class RuntimeInfo:
     http_url: str
     grpc_port: int
     token: str
+    # The server's certificate file when it serves HTTPS (tls_cert), else "".
+    tls_cert: str = ""
+
+    def client_verify(self) -> ssl.SSLContext | bool:
+        """httpx's ``verify`` for reaching this server: its own certificate, pinned."""
+        if not self.tls_cert:
+            return True
+        from junjo.kernel.tls import pinned_client_context
+
+        return pinned_client_context(self.tls_cert)
 
 
 class DataDirInUse(Exception):

@@ -90,8 +90,17 @@ def _log_safe(text: str) -> str:
     return quote(text, safe="/:@!$&'()*+,;=[]", errors="backslashreplace")
 
 
+# Sent on responses that went out over https (junjo's own TLS, or a trusted proxy's
+# X-Forwarded-Proto): browsers then refuse plain http to this host for a year. Not for
+# subdomains (includeSubDomains would bind sites junjo knows nothing of), and not for
+# localhost, where it would bind every other local dev server on any port (HSTS ignores
+# ports); browsers ignore it for IP addresses themselves (RFC 6797 8.1).
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
+
+
 class SecurityHeadersMiddleware:
-    """Adds ``SECURITY_HEADERS`` to every response, unless the handler set that header."""
+    """Adds ``SECURITY_HEADERS`` to every response, unless the handler set that header, and
+    ``HSTS`` to those sent over https."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -100,12 +109,15 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        hsts = scope.get("scheme") == "https" and not _is_localhost(_header(scope, "host"))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
+                if hsts:
+                    headers.setdefault(*HSTS)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -177,6 +189,11 @@ def _header(scope: Scope, name: str) -> str | None:
         if key.lower() == wanted:
             return str(value.decode("latin-1"))
     return None
+
+
+def _is_localhost(host: str | None) -> bool:
+    name = normalize_host(host) if host else None
+    return name is not None and (name == "localhost" or name.endswith(".localhost"))
 
 
 def _local_address(scope: Scope) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import asyncio.constants as asyncio_constants
 import contextlib
 import logging
 import os
@@ -18,8 +19,8 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
-from junjo import __version__
-from junjo.config import Settings, data_dir_exposure
+from junjo import __version__, features
+from junjo.config import ConfigError, Settings, data_dir_exposure
 from junjo.kernel.errors import Conflict
 from junjo.kernel.ports import listen
 from junjo.kernel.runtime_file import (
@@ -30,6 +31,7 @@ from junjo.kernel.runtime_file import (
     write_runtime_file,
 )
 from junjo.kernel.state import AppState, Launch, state_of_app
+from junjo.kernel.tls import TlsFileError, TlsFiles, tls_files
 from junjo.server.app import create_app, host_policy
 from junjo.server.connections import (
     ConnectionLimits,
@@ -45,21 +47,33 @@ log = logging.getLogger("junjo.server")
 
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_format)
+    tls = _checked_tls(settings)
+    for feature in features.load():
+        if feature.check:
+            feature.check(settings)  # a ConfigError: one line, before anything is bound
     settings.ensure_data_dir()
-    exposure = data_dir_exposure(settings)
-    if exposure:
-        log.warning("%s", exposure)
+    warnings = [w for w in (data_dir_exposure(settings), *(tls.warnings if tls else ())) if w]
+    for warning in warnings:
+        log.warning("%s", warning)
     try:
         lock = ServerLock(settings.data_dir)
     except DataDirInUse as exc:
         raise Conflict(f"{exc}; stop it first or pass another --data-dir") from None
     try:
-        _serve_locked(settings, exposure)
+        _serve_locked(settings, tls, warnings)
     finally:
         lock.release()
 
 
-def _serve_locked(settings: Settings, exposure: str | None) -> None:
+def _checked_tls(settings: Settings) -> TlsFiles | None:
+    """The TLS files, checked before anything is bound or announced."""
+    try:
+        return tls_files(settings)
+    except TlsFileError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _serve_locked(settings: Settings, tls: TlsFiles | None, warnings: list[str]) -> None:
     _backup_before_upgrade(settings)
     limits = _connection_limits(settings)
     # Bound before the lifespan, which announces the server (banner, setup token): a port
@@ -68,7 +82,7 @@ def _serve_locked(settings: Settings, exposure: str | None) -> None:
         settings.host, settings.port, limits.http_backlog, door="HTTP", option="--port"
     )
     try:
-        _serve_on(sockets, settings, limits, exposure)
+        _serve_on(sockets, settings, limits, tls, warnings)
     finally:
         for sock in sockets:
             sock.close()
@@ -78,9 +92,17 @@ def _serve_on(
     sockets: list[socket.socket],
     settings: Settings,
     limits: ConnectionLimits,
-    exposure: str | None,
+    tls: TlsFiles | None,
+    warnings: list[str],
 ) -> None:
-    http_url = f"http://{_url_host(settings.host)}:{settings.port}"
+    if tls:
+        # A TLS connection's header timer (guarded_protocol) starts once its handshake is
+        # done, and asyncio gives a handshake 60 s: a client that connects and never says
+        # hello would hold its connection that long. uvicorn passes no handshake timeout to
+        # create_server, so asyncio reads this default when each connection arrives.
+        asyncio_constants.SSL_HANDSHAKE_TIMEOUT = float(settings.header_timeout_seconds)
+    scheme = "https" if tls else "http"
+    http_url = f"{scheme}://{_url_host(settings.host)}:{settings.port}"
     launch = Launch(
         http_url=http_url,
         command=cli_command(),
@@ -104,9 +126,12 @@ def _serve_on(
             # so any local process could pick the address sign-in throttling counts.
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=list(settings.trusted_proxies),
+            # The files were checked (and found unencrypted) by _checked_tls.
+            ssl_certfile=str(tls.cert) if tls else None,
+            ssl_keyfile=str(tls.key) if tls else None,
         )
     )
-    asyncio.run(_run(app, server, sockets, settings, exposure))
+    asyncio.run(_run(app, server, sockets, settings, tls, warnings))
 
 
 async def _run(
@@ -114,18 +139,21 @@ async def _run(
     server: uvicorn.Server,
     sockets: list[socket.socket],
     settings: Settings,
-    exposure: str | None,
+    tls: TlsFiles | None,
+    warnings: list[str],
 ) -> None:
     async with app.router.lifespan_context(app):
         state = state_of_app(app)
         launch = state.launch
         token = launch.local_token or ""
-        runtime = RuntimeInfo(os.getpid(), launch.http_url, state.grpc_port, token)
+        cert = str(tls.cert.absolute()) if tls else ""
+        runtime = RuntimeInfo(os.getpid(), launch.http_url, state.grpc_port, token, cert)
         try:
             write_runtime_file(settings.runtime_file_path, runtime)
-            _print_banner(settings, state, exposure)
+            _print_banner(settings, state, tls, warnings)
             # uvicorn says where it listens only for the sockets it binds itself.
-            log.info("HTTP listening on %s:%d", settings.host, settings.port)
+            door = "HTTPS" if tls else "HTTP"
+            log.info("%s listening on %s:%d", door, settings.host, settings.port)
             await server.serve(sockets=sockets)
         finally:
             remove_runtime_file(settings.runtime_file_path)
@@ -208,25 +236,33 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _print_banner(settings: Settings, state: AppState, exposure: str | None) -> None:
+def _print_banner(
+    settings: Settings, state: AppState, tls: TlsFiles | None, warnings: list[str]
+) -> None:
     http_url = state.launch.http_url
+    grpc = f"{_url_host(settings.host)}:{state.grpc_port}"
     lines = [
         f"Junjo {__version__}",
         f"  Web UI           {http_url}/",
         f"  HTTP API         {http_url}",
-        f"  OTLP/gRPC        {_url_host(settings.host)}:{state.grpc_port}",
+        f"  OTLP/gRPC        {f'https://{grpc} (TLS)' if tls else grpc}",
         f"  OTLP/HTTP        {http_url}/v1/traces",
         f"  Data dir         {settings.data_dir}",
         f"  CLI              {state.launch.command} --help",
         f"  Allowed hosts    {host_policy(settings).describe()}",
     ]
+    if tls:
+        lines.append(f"  TLS certificate  {tls.cert}")
+    if settings.masking.rules:
+        count = len(settings.masking.rules)
+        lines.append(f"  Masking          {count} rule(s), applied before spans are stored")
     if settings.host in WILDCARD_BINDS and not (settings.allowed_hosts or settings.public_url):
         lines += [
             "  Listening on every interface: reach it as localhost or by IP address;",
             "  other names get 400 until listed in allowed_hosts (or set public_url).",
         ]
-    if exposure:
-        lines += ["", f"Warning: {exposure}"]
+    if warnings:
+        lines += ["", *(f"Warning: {warning}" for warning in warnings)]
     if state.notices:
         lines += ["", *state.notices]
     with contextlib.suppress(OSError):

@@ -28,6 +28,8 @@ def test_plain_options_are_parsed():
         "config": None,
         "log_level": None,
         "log_format": None,
+        "tls_cert": None,
+        "tls_key": None,
     }
     assert plain_serve_flags(["serve"]) == dict.fromkeys(flags)
 

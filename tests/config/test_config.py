@@ -51,14 +51,18 @@ def test_bad_values_are_named(tmp_path: Path):
 
 
 def test_example_file_documents_every_setting():
+    """Top-level keys, a grouping table's keys (``[retention]``: ``retention_*``), and a
+    table that is one setting by its name (``[masking]``: its keys have their own test)."""
     example = (REPO / "junjo.toml.example").read_text()
+    fields = set(Settings.__dataclass_fields__)
     documented, table = set(), ""
     for line in example.splitlines():
-        if heading := re.match(r"^#? ?\[([a-z_]+)\]$", line):
-            table = heading[1] + "_"
-        elif key := re.match(r"^#? ?([a-z_]+) =", line):
-            documented.add(table + key[1])
-    fields = set(Settings.__dataclass_fields__)
+        if heading := re.match(r"^#? ?\[\[?([a-z_]+)", line):
+            table = heading[1]
+            if table in fields:  # [masking]: the table is one setting
+                documented.add(table)
+        elif (key := re.match(r"^#? ?([a-z_]+) =", line)) and table not in fields:
+            documented.add(f"{table}_{key[1]}" if table else key[1])  # retention_<key>
     assert fields == documented
 
 
@@ -74,6 +78,16 @@ def test_retention_table_and_environment(tmp_path: Path):
     assert (from_env.retention_max_age_days, from_env.retention_max_disk_gb) == (0, 2.0)
     with pytest.raises(ConfigError, match="retention_max_disk_gb"):
         load_settings(env={"JUNJO_RETENTION_MAX_DISK_GB": "-1"})
+
+
+def test_example_file_documents_every_masking_key():
+    from junjo.config import MaskingRule, MaskingSettings
+
+    example = (REPO / "junjo.toml.example").read_text()
+    tables = example[re.search(r"^# \[masking\]", example, re.MULTILINE).start() :]
+    documented = set(re.findall(r"^#? ?([a-z_]+) =", tables, re.MULTILINE))
+    keys = set(MaskingRule.__dataclass_fields__) | set(MaskingSettings.__dataclass_fields__)
+    assert documented == keys - {"rules"}
 
 
 def test_session_secret_is_generated_once_and_private(tmp_path: Path):

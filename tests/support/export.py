@@ -74,11 +74,16 @@ def span_keys(spans: Sequence[ReadableSpan]) -> list[tuple[str, str]]:
     return [(f"{span.context.trace_id:032x}", f"{span.context.span_id:016x}") for span in spans]
 
 
-def grpc_exporter(target: str, api_key: str | None, *, gzip: bool = False) -> GrpcSpanExporter:
+def grpc_exporter(
+    target: str, api_key: str | None, *, gzip: bool = False, tls_ca: bytes | None = None
+) -> GrpcSpanExporter:
+    """``tls_ca``: talk TLS to the server, trusting this CA (PEM)."""
     headers = ((API_KEY_HEADER, api_key),) if api_key else None
+    credentials = grpc.ssl_channel_credentials(root_certificates=tls_ca) if tls_ca else None
     return GrpcSpanExporter(
         endpoint=target,
-        insecure=True,
+        insecure=tls_ca is None,
+        credentials=credentials,
         headers=headers,
         timeout=10,
         compression=GrpcCompression.Gzip if gzip else None,
@@ -86,14 +91,21 @@ def grpc_exporter(target: str, api_key: str | None, *, gzip: bool = False) -> Gr
 
 
 def http_exporter(
-    base_url: str, api_key: str | None, *, gzip: bool = False, bearer: bool = False
+    base_url: str,
+    api_key: str | None,
+    *,
+    gzip: bool = False,
+    bearer: bool = False,
+    tls_ca_file: str | None = None,
 ) -> HttpSpanExporter:
+    """``tls_ca_file``: for an https:// ``base_url``, the CA file to trust."""
     headers = {}
     if api_key:
         headers = {"Authorization": f"Bearer {api_key}"} if bearer else {API_KEY_HEADER: api_key}
     return HttpSpanExporter(
         endpoint=f"{base_url}/v1/traces",
         headers=headers,
+        certificate_file=tls_ca_file,
         timeout=10,
         compression=HttpCompression.Gzip if gzip else HttpCompression.NoCompression,
     )

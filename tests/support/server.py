@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -50,7 +51,9 @@ class ServerProcess:
     """Starts ``junjo serve``; collects its stderr; waits until /health answers.
 
     ``open_files``: run it under that open-file limit (soft and hard). ``program``: the
-    ``junjo`` to run (default ``junjo_command()``), e.g. a console script.
+    ``junjo`` to run (default ``junjo_command()``), e.g. a console script. ``tls_ca``: the
+    server speaks HTTPS (its --tls-cert is given in ``extra_args``) with a certificate this
+    CA file signed; ``url`` is then https:// and the clients here trust that CA.
     """
 
     def __init__(
@@ -61,8 +64,13 @@ class ServerProcess:
         open_files: int | None = None,
         umask: int = -1,
         program: list[str] | None = None,
+        tls_ca: Path | None = None,
     ):
         self.data_dir = data_dir
+        self.tls_ca = tls_ca
+        self.verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=tls_ca) if tls_ca else True
+        )
         self.program = program or junjo_command()
         self.open_files = open_files
         self.umask = umask  # -1: inherit the test process's
@@ -76,7 +84,7 @@ class ServerProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls_ca else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def grpc_target(self) -> str:
@@ -130,7 +138,7 @@ class ServerProcess:
         if self.proc.poll() is not None:
             raise RuntimeError(f"junjo serve exited early:\n{self.log}")
         try:
-            return httpx.get(self.url + "/health", timeout=1).status_code == 200
+            return httpx.get(self.url + "/health", timeout=1, verify=self.verify).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -147,7 +155,8 @@ class ServerProcess:
     def ingest_status(self, read_key: str) -> dict:
         """``GET /api/v1/ingest/status``: accepted, indexed, backlog, in flight."""
         headers = {"Authorization": f"Bearer {read_key}"}
-        return httpx.get(self.url + "/api/v1/ingest/status", headers=headers, timeout=10).json()
+        url = self.url + "/api/v1/ingest/status"
+        return httpx.get(url, headers=headers, timeout=10, verify=self.verify).json()
 
     @property
     def setup_token(self) -> str:
@@ -163,7 +172,7 @@ class ServerProcess:
         """An HTTP client of this server whose connections come from ``address`` (any of
         127.0.0.0/8 works on Linux, so one test can play several clients); closed when the
         server stops."""
-        transport = httpx.HTTPTransport(local_address=address)
+        transport = httpx.HTTPTransport(local_address=address, verify=self.verify)
         self._clients.append(httpx.Client(base_url=self.url, transport=transport, timeout=timeout))
         return self._clients[-1]
 

@@ -17,7 +17,7 @@ from tests.support.keys import make_keys
 from tests.support.otlp_builders import new_ids, request_bytes
 from tests.support.server import ServerProcess
 from tests.support.wait import wait_until
-from tests.support.web import EMAIL, PASSWORD, WebServer
+from tests.support.web import EMAIL, PASSWORD, WebServer, start_web_server
 from tests.web.themes import assert_accessible_in_both_themes
 
 STATUS = "/api/v1/ingest/status"
@@ -143,3 +143,38 @@ def test_quarantine_entries_are_listed_with_their_error(page: Page, quarantined:
     expect(table.get_by_role("row").nth(1)).to_contain_text("store: value out of range")
     expect(page.get_by_text("junjo quarantine replay")).to_be_visible()
     assert_accessible_in_both_themes(page)
+
+
+@pytest.fixture(scope="module")
+def masking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    """A server with a masking rule in its junjo.toml."""
+    folder = tmp_path_factory.mktemp("masking")
+    config = folder / "junjo.toml"
+    config.write_text('[[masking.rules]]\nvalue_patterns = ["email"]\n')
+    web = start_web_server(folder / "data", "--config", str(config))
+    yield web
+    web.server.stop()
+    web.server.kill()
+
+
+def test_the_masked_figure_counts_what_the_rules_replaced(page: Page, masking: WebServer):
+    exporter = http_exporter(masking.url, masking.keys.ingest)
+    spans = sdk_spans(2, service="masked-page")
+    spans[0]._attributes = {**spans[0].attributes, "user.contact": "jane@example.com"}
+    try:
+        assert exporter.export(spans).name == "SUCCESS"
+    finally:
+        exporter.shutdown()
+    masking.sign_in(page)
+    page.goto(masking.url + "/ingest")
+    card = stat(page, "Masked")
+    expect(card.locator(".stat-value")).to_have_text("1 span")
+    expect(card).to_contain_text("1 value replaced before storing, by 1 rule")
+    assert_accessible_in_both_themes(page)
+
+
+def test_without_rules_masking_shows_off(signed_in: Page, web: WebServer):
+    signed_in.goto(web.url + "/ingest")
+    card = stat(signed_in, "Masked")
+    expect(card.locator(".stat-value")).to_have_text("off")
+    expect(card).to_contain_text("no masking rules")

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import typer
     from starlette.routing import BaseRoute
 
+    from junjo.config import Settings
     from junjo.features.ingest.service import IngestService as IngestService
     from junjo.kernel.state import AppState
 
@@ -54,4 +55,10 @@ def _lifespan(state: AppState) -> Iterator[None]:
         runtime.stop()
 
 
-FEATURE = Feature("ingest", routes=_routes, commands=_commands, lifespan=_lifespan)
+def _check(settings: Settings) -> None:
+    from junjo.features.ingest.runtime import checked_masker
+
+    checked_masker(settings)
+
+
+FEATURE = Feature("ingest", routes=_routes, commands=_commands, lifespan=_lifespan, check=_check)

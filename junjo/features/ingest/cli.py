@@ -78,7 +78,8 @@ def _quarantine(data_dir: Path | None, config: Path | None) -> Iterator[_Quarant
     with friendly_errors():
         running = read_runtime_file(settings.runtime_file_path)
         if running is not None:
-            with _ServerQuarantine(running.http_url, running.token) as remote:
+            verify = running.client_verify()
+            with _ServerQuarantine(running.http_url, running.token, verify) as remote:
                 yield remote
         else:
             with _FilesQuarantine(settings) as files:
@@ -86,11 +87,11 @@ def _quarantine(data_dir: Path | None, config: Path | None) -> Iterator[_Quarant
 
 
 class _ServerQuarantine:
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, verify: Any = True) -> None:
         import httpx
 
         self._client = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60, verify=verify
         )
 
     def entries(self, limit: int) -> dict[str, Any]:

@@ -92,8 +92,10 @@ class GrpcIngestServer:
         receive_timeout_s: float = 30,
         handshake_timeout_s: float = 10,
         max_connections: int | None = None,
+        tls: tuple[bytes, bytes] | None = None,
     ) -> None:
         self._service = service
+        self._tls = tls  # (private key PEM, certificate chain PEM): serve gRPC over TLS
         self._verifier = verifier
         self._host, self._requested_port = host, port
         self._address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -142,7 +144,11 @@ class GrpcIngestServer:
             ):
                 probe.close()
         try:
-            port = self._server.add_insecure_port(self._address)
+            if self._tls is None:
+                port = self._server.add_insecure_port(self._address)
+            else:
+                credentials = grpc.ssl_server_credentials([self._tls])
+                port = self._server.add_secure_port(self._address, credentials)
         except RuntimeError as exc:
             raise OSError(f"cannot listen for OTLP/gRPC on {self._address}: {exc}") from exc
         if not port:

@@ -252,8 +252,8 @@ async def export_ignored(request: Request) -> Response:
 
 
 @endpoint(
-    "Ingestion counters (accepted, indexed, backlog, quarantined, truncated values, indexer"
-    " lag) and the newest quarantine entries",
+    "Ingestion counters (accepted, indexed, backlog, quarantined, truncated values, masked"
+    " spans and values, indexer lag) and the newest quarantine entries",
     auth="session_or_read_key",
     tag="ingest",
     responses={200: {"type": "object"}},

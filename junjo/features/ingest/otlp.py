@@ -19,6 +19,7 @@ from typing import Any, Literal
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
+from junjo.features.ingest.masking import MaskCounts, Masker
 from junjo.kernel.errors import Malformed, TooLarge
 from junjo.otlp_proto.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -57,6 +58,7 @@ class DecodedTraces:
     accepted_spans: int
     rejected_spans: int
     error_message: str  # why spans were rejected; "" when none were
+    masked: MaskCounts | None = None  # what the masking rules masked (None: no rules)
 
 
 def decompress(data: bytes, encoding: str, limit: int) -> bytes:
@@ -106,19 +108,24 @@ def _inflate_member(
     return offset - len(inflater.unused_data)
 
 
-def decode_traces(data: bytes, wire: WireFormat) -> DecodedTraces:
-    """Parse, validate ids, and drop the spans whose ids are unusable."""
+def decode_traces(data: bytes, wire: WireFormat, masker: Masker | None = None) -> DecodedTraces:
+    """Parse, validate ids, drop the spans whose ids are unusable, and apply the masking
+    rules. The caller's protobuf bytes are kept when nothing had to change."""
     request = _parse_protobuf(data) if wire == "protobuf" else _parse_json(data)
     total, bad = _count_spans(request)
-    if bad == 0:
-        payload = data if wire == "protobuf" else request.SerializeToString()
-        return DecodedTraces(payload, total, 0, "")
-    _remove_bad_spans(request)
+    if bad:
+        _remove_bad_spans(request)
+    raw = data if wire == "protobuf" else None  # JSON strings may hide behind \u escapes
+    masked = masker.mask(request, raw) if masker is not None else None
+    if bad == 0 and wire == "protobuf" and not (masked and masked.values):
+        return DecodedTraces(data, total, 0, "", masked)  # the hot path: no re-serializing
     message = (
         f"{bad} span(s) rejected: trace_id must be 16 non-zero bytes, span_id 8 non-zero"
         " bytes, parent_span_id empty or 8 bytes, and times at most 2^63-1 ns"
+        if bad
+        else ""
     )
-    return DecodedTraces(request.SerializeToString(), total - bad, bad, message)
+    return DecodedTraces(request.SerializeToString(), total - bad, bad, message, masked)
 
 
 def _parse_protobuf(data: bytes) -> ExportTraceServiceRequest:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from junjo.config import Settings
+from junjo.features.ingest.masking import MaskCounts, Masker
 from junjo.features.ingest.otlp import WireFormat, decode_traces, decompress
 from junjo.kernel.errors import Busy, PermissionDenied, RetryLater, TooManyRequests, Unauthenticated
 from junjo.kernel.wal import WalClosed, WriteAheadLog
@@ -240,10 +241,13 @@ class IngestService:
         wal: WriteAheadLog,
         indexer: IndexerLike,
         limits: IngestLimits,
+        masker: Masker | None = None,
     ) -> None:
         self.wal = wal
         self.indexer = indexer
         self.limits = limits
+        self.masker = masker  # None: no masking rules, and no cost
+        self._masked = MaskCounts()
         self._admission = _Admission(limits.max_inflight_requests, limits.max_inflight_bytes)
         self._free_disk = _FreeDisk(wal.path.parent)
         self._lock = threading.Lock()
@@ -330,17 +334,26 @@ class IngestService:
         """Validate and durably store one export. Call inside ``admit``."""
         self._check_backpressure()
         data = decompress(body, content_encoding, self.limits.max_body_bytes)
-        decoded = decode_traces(data, wire)
+        decoded = decode_traces(data, wire, self.masker)
         seq = None
         if decoded.accepted_spans:
             seq = self._append(decoded.payload, decoded.accepted_spans, api_key_id)
             self.indexer.wake()
+            if decoded.masked is not None and decoded.masked.values:
+                self._count_masked(decoded.masked)
         if decoded.rejected_spans:
             with self._lock:
                 self._rejected_spans += decoded.rejected_spans
         return AcceptResult(
             decoded.accepted_spans, decoded.rejected_spans, decoded.error_message, seq
         )
+
+    def _count_masked(self, counts: MaskCounts) -> None:
+        """What masking did to an export now stored (a re-sent batch is counted again)."""
+        with self._lock:
+            self._masked.spans += counts.spans
+            self._masked.values += counts.values
+            self._masked.timed_out += counts.timed_out
 
     def _check_backpressure(self) -> None:
         if self._admission.closed:
@@ -412,6 +425,13 @@ class IngestService:
         with self._lock:
             rejected = self._rejected_spans
         refused = self.refusals()
+        with self._lock:
+            masked = {
+                "rules": len(self.masker.rules) if self.masker else 0,
+                "spans": self._masked.spans,
+                "values": self._masked.values,
+                "timed_out_values": self._masked.timed_out,
+            }
         return {
             "accepted": {"batches": totals.accepted_batches, "spans": totals.accepted_spans},
             "indexed": {
@@ -426,6 +446,7 @@ class IngestService:
                 "spans": indexer.quarantined_spans,
             },
             "truncated_values": indexer.truncated_values,
+            "masked": masked,
             "rejected_spans": rejected,
             "refused_batches": refused,
             "indexer_lag_seconds": round(lag_s, 3),

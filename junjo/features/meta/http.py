@@ -30,10 +30,13 @@ async def api_config(request: Request) -> JSONResponse:
     base = settings.public_url.rstrip("/") or f"{request.url.scheme}://{request.url.netloc}"
     host = urlsplit(base).hostname or settings.host
     grpc_host = f"[{host}]" if ":" in host else host
+    # With tls_cert the gRPC port speaks TLS too: https:// is how OTel exporters say so.
+    grpc_scheme = "https" if settings.tls_cert else "grpc"
+    grpc_port = state.grpc_port or settings.grpc_port
     return JSONResponse(
         {
             "environment": "self-hosted",
-            "otlp_endpoint": f"grpc://{grpc_host}:{state.grpc_port or settings.grpc_port}",
+            "otlp_endpoint": f"{grpc_scheme}://{grpc_host}:{grpc_port}",
             "otlp_http_endpoint": f"{base}/v1/traces",
             "frontend_url": base,
             "backend_url": base,

@@ -18,6 +18,8 @@ from junjo.config import Settings
 from junjo.kernel.errors import InvalidInput, NotFound, Unreachable
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 # What the in-process app loads: reading needs no users, keys, sessions or ingestion.
@@ -50,12 +52,17 @@ class HttpServer:
         self._client = client
 
     @classmethod
-    def at(cls, url: str, token: str, description: str) -> HttpServer:
+    def at(
+        cls, url: str, token: str, description: str, verify: ssl.SSLContext | bool = True
+    ) -> HttpServer:
         import httpx
 
         try:
             client = httpx.Client(
-                base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=30
+                base_url=url.rstrip("/"),
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+                verify=verify,
             )
         except (httpx.InvalidURL, UnicodeError) as exc:  # UnicodeError: a bad host name
             raise InvalidInput(f"--server: {url!r} is not a URL ({exc})") from exc
@@ -155,5 +162,6 @@ def open_source(settings: Settings, server: str | None, api_key: str | None) -> 
 
     running = read_runtime_file(settings.runtime_file_path)
     if running is not None:
-        return HttpServer.at(running.http_url, running.token, f"local server {running.http_url}")
+        description = f"local server {running.http_url}"
+        return HttpServer.at(running.http_url, running.token, description, running.client_verify())
     return HttpServer.in_process(settings)

@@ -7,7 +7,8 @@ import { useEffect, useState } from "./html.js";
 
 const KEY_PLACEHOLDER = "<your API key>";
 
-/** {grpc: "host:port", grpcUrl: "http://host:port", http: "http://host/v1/traces"} or null. */
+/** {grpc: "host:port", grpcUrl: "http://host:port", http: "http://host/v1/traces", tls} or
+ * null; tls: the gRPC port speaks TLS (the server has tls_cert; /api/config says https://). */
 export function useEndpoints() {
   const [endpoints, setEndpoints] = useState(null);
   useEffect(() => {
@@ -17,8 +18,10 @@ export function useEndpoints() {
 }
 
 export function endpointsFrom(config) {
-  const grpc = String(config.otlp_endpoint || "").replace(/^grpc:\/\//, "");
-  return { grpc, grpcUrl: `http://${grpc}`, http: config.otlp_http_endpoint };
+  const endpoint = String(config.otlp_endpoint || "");
+  const tls = endpoint.startsWith("https://");
+  const grpc = endpoint.replace(/^(grpc|https):\/\//, "");
+  return { grpc, grpcUrl: `${tls ? "https" : "http"}://${grpc}`, http: config.otlp_http_endpoint, tls };
 }
 
 /** [{id, title, language, code}] for a key (or a placeholder when it is not known). */
@@ -37,7 +40,7 @@ from opentelemetry.sdk.trace import TracerProvider
 exporter = JunjoOtelExporter(
     endpoint="${endpoints.grpc}",
     api_key="${key}",
-    insecure=True,
+    insecure=${endpoints.tls ? "False" : "True"},
 )
 provider = TracerProvider(resource=Resource.create({"service.name": "my-app"}))
 provider.add_span_processor(exporter.span_processor)

@@ -63,6 +63,7 @@ function Status({ status }) {
   const lag = Number(status.indexer_lag_seconds) || 0;
   const quarantine = status.quarantine || { pending_entries: 0, pending_spans: 0, entries: [] };
   const refused = Object.entries(status.refused_batches || {}).filter(([, count]) => count > 0);
+  const masked = status.masked || { rules: 0, spans: 0, values: 0, timed_out_values: 0 };
   return html`
     <div class="stats">
       <${Stat} id="accepted" title="Accepted" value=${status.accepted.spans} unit=${unit(status.accepted.spans, "span")}>
@@ -80,6 +81,7 @@ function Status({ status }) {
       <${Stat} id="quarantined" title="Quarantined" value=${quarantine.pending_spans} unit=${unit(quarantine.pending_spans, "span")} tone=${quarantine.pending_entries ? "error" : null}>
         in ${formatCount(quarantine.pending_entries, "entry", "entries")} set aside and not replayed; ${formatNumber(status.quarantined.spans)} in all since the store was created
       <//>
+      <${Masked} masked=${masked} />
     </div>
     <p class="indexer-state">
       Indexer: ${status.indexer_running ? html`<${Badge} tone="ok">running<//>` : html`<${Badge} tone="error">stopped<//>`}
@@ -97,6 +99,18 @@ function Status({ status }) {
     </ul>
     ${quarantine.entries?.length ? html`<${QuarantineTable} entries=${quarantine.entries} />` : null}
   `;
+}
+
+/** Spans the masking rules changed since start, or that there are no rules (junjo.toml). */
+function Masked({ masked }) {
+  if (!masked.rules) {
+    return html`<${Stat} id="masked" title="Masked" text="off">
+      no masking rules (<code>[[masking.rules]]</code> in junjo.toml)
+    <//>`;
+  }
+  return html`<${Stat} id="masked" title="Masked" value=${masked.spans} unit=${unit(masked.spans, "span")}>
+    ${formatCount(masked.values, "value")} replaced before storing, by ${formatCount(masked.rules, "rule")}, since this server started${masked.timed_out_values ? html`; <span class="error-text">${formatCount(masked.timed_out_values, "value")} masked whole: a pattern ran out of time</span>` : null}
+  <//>`;
 }
 
 /** The word after a figure: formatCount's, without the number (shown larger). */
