@@ -28,6 +28,11 @@ def _version(value: bool) -> None:
     if value:
         # The distribution, not the command: the SDK installs a `junjo` command too.
         typer.echo(f"{DISTRIBUTION} {__version__}")
+        # --version is eager (it runs before the rest is parsed): --verbose is looked up.
+        if {"--verbose", "-v"} & set(sys.argv[1:]):
+            from junjo.install import describe
+
+            typer.echo("\n".join(describe()))
         raise typer.Exit()
 
 
@@ -36,6 +41,12 @@ def root(
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="With --version: the Python, platform and install kind."
+        ),
     ] = False,
 ) -> None:
     """Junjo server."""

@@ -141,8 +141,14 @@ def cli_command() -> str:
     ``make serve`` (``.venv/bin`` is not on PATH), or where the SDK's ``junjo`` comes first.
     So the script's name only when PATH finds that very file; else its absolute path (it
     works from any directory); ``<this python> -m junjo`` when started that way, or when
-    ``sys.argv[0]`` is no file (started from ``python -c``).
+    ``sys.argv[0]`` is no file (started from ``python -c``); from the zipapp,
+    ``<this python> <the .pyz>``.
     """
+    from junjo.install import zipapp_path
+
+    archive = zipapp_path()
+    if archive is not None:  # the zipapp: the Python running it, then its path
+        return shlex.join([sys.executable, archive])
     script = Path(sys.argv[0])
     if script.name in ("junjo", "junjo-server") and script.is_file():
         found = shutil.which(script.name)
