@@ -46,8 +46,9 @@ def wheel_version(wheel: Path) -> str:
     return wheel.name.split("-")[1]
 
 
-def launcher_source(name: str) -> str:
+def launcher_source(name: str, build_id: str) -> str:
     values = {
+        "@BUILD_ID@": build_id,
         "@ARCHIVE_NAME@": name,
         "@PYTHON@": f"{sys.version_info.major}.{sys.version_info.minor}",
         "@IMPLEMENTATION@": sys.implementation.name,
@@ -88,7 +89,7 @@ def build(wheel: Path, outdir: Path, pip_args: list[str]) -> Path:
             [site_packages], target, "/usr/bin/env python3", "_junjo_pyz:main", env
         )
     with zipfile.ZipFile(target, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("_junjo_pyz.py", launcher_source(name))
+        archive.writestr("_junjo_pyz.py", launcher_source(name, str(env.build_id)))
     return target
 
 
