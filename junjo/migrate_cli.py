@@ -11,7 +11,7 @@ from junjo.kernel.migrations import Migrations, Store, migrate, status
 from junjo.kernel.runtime_file import read_runtime_file
 
 
-def _stores(settings: Settings) -> list[Store]:
+def data_stores(settings: Settings) -> list[Store]:
     """The kernel's databases, then each feature's (its ``stores`` hook)."""
     from junjo import features
 
@@ -30,7 +30,7 @@ def run_migrate(settings: Settings, *, status_only: bool) -> None:
     if not status_only:  # --status creates neither the data dir nor a missing database
         settings.ensure_data_dir()
     running = read_runtime_file(settings.runtime_file_path)
-    for store in _stores(settings):
+    for store in data_stores(settings):
         label = f"{store.label} ({store.path.name})"
         if store.one_writer and running is not None:
             # The server migrated it when it started, and holds it.
