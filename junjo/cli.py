@@ -3,7 +3,6 @@ stays fast and never loads the web stack, DuckDB or LiteLLM."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable
@@ -127,15 +126,16 @@ class _NotPlain(Exception):
     pass
 
 
-class _PlainParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _NotPlain(message)
-
-
 def plain_serve_flags(args: list[str]) -> dict[str, Any] | None:
     """The options of ``serve ARGS`` when all of them are plain, else None (ask typer)."""
     if args[:1] != ["serve"]:
         return None
+    import argparse  # here: every other command (and --help) would pay for it at start
+
+    class _PlainParser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise _NotPlain(message)
+
     parser = _PlainParser(add_help=False, allow_abbrev=False)
     for option, kind in SERVE_OPTIONS.items():
         parser.add_argument(option, type=kind)

@@ -80,7 +80,7 @@ def build(wheel: Path, outdir: Path, pip_args: list[str]) -> Path:
         env = Environment(
             built_at=datetime.now(UTC).strftime(BUILD_AT_TIMESTAMP_FORMAT),
             shiv_version=shiv_version,
-            entry_point="junjo.cli:main",
+            entry_point="junjo.cli:main",  # also in zipapp_launcher.py's fast path
             # Python writes bytecode for the modules it imports: compiling every module up
             # front (shiv's default) would make the first run take a minute.
             compile_pyc=False,
