@@ -70,7 +70,7 @@ def install(wheel: Path, site_packages: Path, pip_args: list[str]) -> None:
             path.unlink()
 
 
-def build(wheel: Path, outdir: Path, pip_args: list[str]) -> Path:
+def build(wheel: Path, outdir: Path, pip_args: list[str], *, compressed: bool = True) -> Path:
     name = archive_name(wheel_version(wheel))
     target = outdir / name
     outdir.mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,7 @@ def build(wheel: Path, outdir: Path, pip_args: list[str]) -> Path:
             compile_pyc=False,
         )
         builder.create_archive(
-            [site_packages], target, "/usr/bin/env python3", "_junjo_pyz:main", env
+            [site_packages], target, "/usr/bin/env python3", "_junjo_pyz:main", env, compressed
         )
     with zipfile.ZipFile(target, "a", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("_junjo_pyz.py", launcher_source(name, str(env.build_id)))
@@ -97,8 +97,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("wheel", type=Path)
     parser.add_argument("--outdir", type=Path, default=Path("dist"))
+    parser.add_argument(
+        "--uncompressed",
+        action="store_true",
+        help="store files as they are (3x the size; faster to build and to unpack: tests)",
+    )
     args, pip_args = parser.parse_known_args()
-    target = build(args.wheel, args.outdir, pip_args)
+    target = build(args.wheel, args.outdir, pip_args, compressed=not args.uncompressed)
     size = target.stat().st_size / 2**20
     print(f"{target} ({size:.0f} MiB)")
 
