@@ -1,5 +1,6 @@
 """The distributions as `make dist` builds them, built once per test session in a temp dir:
-the sdist, the wheel built from it, a fresh venv with the wheel installed, and the zipapp.
+the sdist, the wheel built from it, the wheel installed by pipx (its own fresh venv), and
+the zipapp.
 
 Offline after the first run: the dependencies' wheels are kept in ``.cache/dist-wheels``
 (``pip download`` fills it when an install from it alone fails), and the wheel is built
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import venv
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ WHEELS = REPO / ".cache" / "dist-wheels"
 class Built:
     sdist: Path
     wheel: Path
-    venv_bin: Path  # bin/ of a fresh venv with the wheel installed
+    venv_bin: Path  # where pipx put the commands of a fresh venv with the wheel
     zipapp: Path
     shiv_root: Path  # where this session's zipapp unpacks (SHIV_ROOT)
 
@@ -51,8 +51,12 @@ def _fill_wheel_cache(wheel: Path) -> None:
 
 
 def _install_venv(where: Path, wheel: Path) -> Path:
-    venv.create(where, with_pip=True)
-    _run(where / "bin" / "python", "-m", "pip", "install", "--quiet", *_offline(wheel))
+    """``pipx install`` of the wheel, as the README says: pipx makes a fresh venv and pip
+    installs the wheel into it; the commands land in ``where/bin``."""
+    env = clean_env(PIPX_HOME=str(where / "home"), PIPX_BIN_DIR=str(where / "bin"))
+    env["PIPX_MAN_DIR"] = str(where / "man")
+    pip_args = " ".join(str(arg) for arg in _offline())
+    _run(sys.executable, "-m", "pipx", "install", f"--pip-args={pip_args}", wheel, env=env)
     return where / "bin"
 
 
