@@ -7,7 +7,7 @@ CADDY := /usr/bin/caddy
 # What ruff checks and formats (junjo/otlp_proto's generated modules are excluded in pyproject).
 PY_PATHS := junjo tests scripts proto
 
-.PHONY: serve test lint format bench proto clean
+.PHONY: serve test lint format bench proto dist clean
 
 $(BIN)/junjo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,5 +60,12 @@ bench: $(BIN)/junjo
 proto: $(BIN)/junjo
 	$(BIN)/python proto/generate.py
 
+# The sdist, the wheel (with the web UI's files) and the single-file zipapp for this Python
+# and platform: dist/junjo-server-<version>-<python tag>-<platform>.pyz (README.md, "Install").
+dist: $(BIN)/junjo
+	rm -rf dist build
+	$(BIN)/python -m build --sdist --wheel --outdir dist .
+	$(BIN)/python scripts/build_zipapp.py dist/junjo_server-*.whl --outdir dist
+
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

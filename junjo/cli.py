@@ -3,7 +3,6 @@ stays fast and never loads the web stack, DuckDB or LiteLLM."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable
@@ -28,6 +27,11 @@ def _version(value: bool) -> None:
     if value:
         # The distribution, not the command: the SDK installs a `junjo` command too.
         typer.echo(f"{DISTRIBUTION} {__version__}")
+        # --version is eager (it runs before the rest is parsed): --verbose is looked up.
+        if {"--verbose", "-v"} & set(sys.argv[1:]):
+            from junjo.install import describe
+
+            typer.echo("\n".join(describe()))
         raise typer.Exit()
 
 
@@ -36,6 +40,12 @@ def root(
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="With --version: the Python, platform and install kind."
+        ),
     ] = False,
 ) -> None:
     """Junjo server."""
@@ -127,15 +137,16 @@ class _NotPlain(Exception):
     pass
 
 
-class _PlainParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _NotPlain(message)
-
-
 def plain_serve_flags(args: list[str]) -> dict[str, Any] | None:
     """The options of ``serve ARGS`` when all of them are plain, else None (ask typer)."""
     if args[:1] != ["serve"]:
         return None
+    import argparse  # here: every other command (and --help) would pay for it at start
+
+    class _PlainParser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise _NotPlain(message)
+
     parser = _PlainParser(add_help=False, allow_abbrev=False)
     for option, kind in SERVE_OPTIONS.items():
         parser.add_argument(option, type=kind)

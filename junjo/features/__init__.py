@@ -24,6 +24,7 @@ FEATURES = (
     "junjo.features.traces",
     "junjo.features.llm_cost",
     "junjo.features.playground",
+    "junjo.features.doctor",
     # Last: its catch-all route (the web UI's app shell) comes after every other route.
     "junjo.features.web",
 )

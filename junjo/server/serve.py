@@ -40,7 +40,7 @@ from junjo.server.connections import (
     raise_open_file_limit,
 )
 from junjo.server.hosts import WILDCARD_BINDS
-from junjo.server.logging import configure_logging
+from junjo.server.logging import JsonFormatter, configure_logging
 
 log = logging.getLogger("junjo.server")
 
@@ -180,8 +180,14 @@ def cli_command() -> str:
     ``make serve`` (``.venv/bin`` is not on PATH), or where the SDK's ``junjo`` comes first.
     So the script's name only when PATH finds that very file; else its absolute path (it
     works from any directory); ``<this python> -m junjo`` when started that way, or when
-    ``sys.argv[0]`` is no file (started from ``python -c``).
+    ``sys.argv[0]`` is no file (started from ``python -c``); from the zipapp,
+    ``<this python> <the .pyz>``.
     """
+    from junjo.install import zipapp_path
+
+    archive = zipapp_path()
+    if archive is not None:  # the zipapp: the Python running it, then its path
+        return shlex.join([sys.executable, archive])
     script = Path(sys.argv[0])
     if script.name in ("junjo", "junjo-server") and script.is_file():
         found = shutil.which(script.name)
@@ -206,11 +212,26 @@ def _connection_limits(settings: Settings) -> ConnectionLimits:
 
 
 class GracefulServer(uvicorn.Server):
-    """uvicorn's server, but SIGTERM/SIGINT end it with exit code 0.
+    """uvicorn's server, but SIGTERM/SIGINT end it with exit code 0, and SIGHUP is a
+    logged no-op.
 
     uvicorn re-raises the captured signal after its graceful shutdown, which makes a
     clean stop look like a crash to systemd and to tests; we only ask it to exit.
+
+    SIGHUP would end the process by default. Nothing is safe to reload in place (the
+    settings shape every part; logs go to stderr, so there is no file to reopen): a log
+    rotator's or a closed terminal's SIGHUP leaves the server running, and says that a
+    restart applies new settings.
     """
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            sd_notify("READY=1")
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        sd_notify("STOPPING=1")
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -220,6 +241,7 @@ class GracefulServer(uvicorn.Server):
             self.should_exit = True
 
         previous = {sig: signal.signal(sig, request_exit) for sig in _STOP_SIGNALS}
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _hangup)
         try:
             yield
         finally:
@@ -228,6 +250,21 @@ class GracefulServer(uvicorn.Server):
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _hangup(signum: int, frame: object) -> None:
+    log.info("SIGHUP: nothing to reload; restart junjo serve to apply changed settings")
+
+
+def sd_notify(state: str) -> None:
+    """Tell systemd (Type=notify) how the service stands; nothing when not run by it."""
+    address = os.environ.get("NOTIFY_SOCKET", "")
+    if not address:
+        return
+    if address.startswith("@"):  # an abstract socket
+        address = "\0" + address[1:]
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(state.encode(), address)
 
 
 def _url_host(host: str) -> str:
@@ -265,5 +302,24 @@ def _print_banner(
         lines += ["", *(f"Warning: {warning}" for warning in warnings)]
     if state.notices:
         lines += ["", *state.notices]
+    text = _json_banner(lines, settings, state) if settings.log_format == "json" else lines
     with contextlib.suppress(OSError):
-        print("\n".join(lines), file=sys.stderr, flush=True)
+        print("\n".join(text), file=sys.stderr, flush=True)
+
+
+def _json_banner(lines: list[str], settings: Settings, state: AppState) -> list[str]:
+    """The banner as one log line, so that a log collector reading JSON gets JSON only
+    (printed whatever the log level, as the text banner is)."""
+    http_url = state.launch.http_url
+    fields = {
+        "version": __version__,
+        "web_ui": f"{http_url}/",
+        "otlp_grpc": f"{_url_host(settings.host)}:{state.grpc_port}",
+        "otlp_http": f"{http_url}/v1/traces",
+        "data_dir": str(settings.data_dir),
+        "cli": state.launch.command,
+        "banner": lines,
+    }
+    record = log.makeRecord(log.name, logging.INFO, "", 0, "Junjo %s ready", (__version__,), None)
+    record.__dict__.update(fields)
+    return [JsonFormatter().format(record)]
