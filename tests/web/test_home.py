@@ -86,6 +86,8 @@ def test_the_latest_failed_runs_link_to_their_traces(signed_in: Page, web: WebSe
 
 @pytest.fixture
 def empty(tmp_path) -> Iterator[WebServer]:
+    """A server with no traces. Tests ask for it before ``page``, so the page closes first:
+    a server stopped under an open page fails its requests (console errors)."""
     web = start_web_server(tmp_path / "data")
     yield web
     web.server.stop()
@@ -93,7 +95,7 @@ def empty(tmp_path) -> Iterator[WebServer]:
 
 
 def test_an_empty_server_says_how_to_connect_and_shows_the_first_trace(
-    page: Page, empty: WebServer, screenshots: Path
+    empty: WebServer, page: Page, screenshots: Path
 ):
     empty.sign_in(page)
     page.goto(empty.url + "/")
@@ -122,7 +124,7 @@ def test_an_empty_server_says_how_to_connect_and_shows_the_first_trace(
     expect(page.get_by_role("heading", name="No traces yet")).to_have_count(0)
 
 
-def test_the_create_a_key_button_goes_to_the_keys_page(page: Page, empty: WebServer):
+def test_the_create_a_key_button_goes_to_the_keys_page(empty: WebServer, page: Page):
     empty.sign_in(page)
     page.goto(empty.url + "/")
     page.get_by_role("link", name="Create an API key").click()

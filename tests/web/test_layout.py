@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from tests.support.web import WebServer
@@ -43,6 +45,19 @@ def test_the_theme_toggle_overrides_the_os_and_is_remembered(signed_in: Page, we
     signed_in.reload()
     expect(html).to_have_attribute("data-theme", "dark")
     expect(signed_in.get_by_role("button", name="Theme: dark")).to_be_visible()
+
+
+def test_a_dark_os_gets_the_dark_colours_until_the_toggle_picks_light(
+    signed_in: Page, web: WebServer
+):
+    signed_in.emulate_media(color_scheme="dark")
+    signed_in.goto(web.url + "/")
+    expect(signed_in.locator("html")).not_to_have_attribute("data-theme", re.compile("."))
+    body = "getComputedStyle(document.body).backgroundColor"
+    assert signed_in.evaluate(body) == "rgb(20, 23, 28)"
+    signed_in.get_by_role("button", name="Theme: system").click()
+    expect(signed_in.locator("html")).to_have_attribute("data-theme", "light")
+    assert signed_in.evaluate(body) == "rgb(255, 255, 255)"
 
 
 def test_the_layout_has_no_serious_accessibility_violations(signed_in: Page, web: WebServer):

@@ -278,7 +278,7 @@ def big(tmp_path) -> Iterator[WebServer]:
         web.server.kill()
 
 
-def test_a_page_of_10000_traces_opens_fast_and_scrolls_to_its_end(page: Page, big: WebServer):
+def test_a_page_of_10000_traces_opens_fast_and_scrolls_to_its_end(big: WebServer, page: Page):
     big.sign_in(page)
     elapsed = open_list_ms(page, big.url + f"/traces?limit={BIG}", BIG)
     print(f"\n10,000-row traces list opened in {elapsed:.0f} ms")

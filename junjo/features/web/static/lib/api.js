@@ -42,6 +42,8 @@ export async function api(path, { method = "GET", body, query, quiet401 = false,
   }
   const type = response.headers.get("content-type") || "";
   const payload = type.includes("json") ? await response.json().catch(() => null) : await response.text();
+  // Cancelled while the body was read: the body is cut short (null above), not an answer.
+  signal?.throwIfAborted();
   if (response.ok) return payload;
   if (response.status === 401 && !quiet401) signInAgain();
   throw withRetryAfter(new ApiError(response.status, errorDetail(payload)), response);
