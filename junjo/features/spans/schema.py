@@ -24,6 +24,7 @@ from then on). Instead:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -41,7 +42,15 @@ class Column:
     name: str
     type: str  # DuckDB type and constraint, as CREATE TABLE takes them
     record: bool = False  # read into the span records the query layer serves (traces/queries.py)
+    # DuckDB's compression for the column, where its automatic choice is a poor one (the
+    # JSON columns: see migration 7). Applied by migration 7, never by migration 1.
+    compression: str | None = None
 
+
+# JSON text compresses to about half with zstd what DuckDB's automatic FSST/dictionary gets
+# (scripts/bench_maintenance.py, "bytes per span"); zstd needs the file's storage format
+# to be v1.2.0 or newer (migration 7).
+JSON_COMPRESSION = "zstd"
 
 # The ``spans`` table, declared once: migration 1 creates it from this, the converter builds
 # its rows in this order (``SPAN_COLUMNS``, convert.py) and the query layer reads the columns
@@ -63,22 +72,24 @@ SPAN_TABLE: tuple[Column, ...] = (
     Column("status_code", "INTEGER NOT NULL", record=True),  # 0 unset, 1 ok, 2 error
     Column("status_message", "VARCHAR NOT NULL", record=True),
     # {"key": value}, AnyValue mapped to JSON.
-    Column("attributes_json", "VARCHAR NOT NULL", record=True),
+    Column("attributes_json", "VARCHAR NOT NULL", record=True, compression=JSON_COMPRESSION),
     # [{name, timeUnixNano: "decimal", attributes, droppedAttributesCount}]
-    Column("events_json", "VARCHAR NOT NULL", record=True),
+    Column("events_json", "VARCHAR NOT NULL", record=True, compression=JSON_COMPRESSION),
     # [{traceId, spanId, traceState, attributes, droppedAttributesCount, flags}]
-    Column("links_json", "VARCHAR NOT NULL", record=True),
+    Column("links_json", "VARCHAR NOT NULL", record=True, compression=JSON_COMPRESSION),
     Column("flags", "UINTEGER NOT NULL", record=True),
     Column("trace_state", "VARCHAR NOT NULL", record=True),
     Column("dropped_attributes_count", "UINTEGER NOT NULL", record=True),
     Column("dropped_events_count", "UINTEGER NOT NULL", record=True),
     Column("dropped_links_count", "UINTEGER NOT NULL", record=True),
-    Column("resource_attributes_json", "VARCHAR NOT NULL", record=True),
+    Column(
+        "resource_attributes_json", "VARCHAR NOT NULL", record=True, compression=JSON_COMPRESSION
+    ),
     Column("resource_dropped_attributes_count", "UINTEGER NOT NULL", record=True),
     Column("resource_schema_url", "VARCHAR NOT NULL"),
     Column("scope_name", "VARCHAR NOT NULL", record=True),
     Column("scope_version", "VARCHAR NOT NULL", record=True),
-    Column("scope_attributes_json", "VARCHAR NOT NULL"),
+    Column("scope_attributes_json", "VARCHAR NOT NULL", compression=JSON_COMPRESSION),
     Column("scope_dropped_attributes_count", "UINTEGER NOT NULL"),
     Column("scope_schema_url", "VARCHAR NOT NULL"),
     # Provenance: the API key, when the WAL took the batch, when it was indexed, its position.
@@ -118,9 +129,18 @@ RECORD_COLUMNS: tuple[str, ...] = tuple(column.name for column in SPAN_TABLE if 
 TRACE_ID, SPAN_ID, WAL_SEQ = map(SPAN_COLUMNS.index, ("trace_id", "span_id", "wal_seq"))
 
 
-def create_table_sql(table: str, columns: Sequence[Column]) -> str:
-    body = ",\n    ".join(f"{column.name} {column.type}" for column in columns)
+def create_table_sql(table: str, columns: Sequence[Column], *, compressed: bool = False) -> str:
+    """CREATE TABLE for ``columns``; ``compressed`` adds each column's chosen compression."""
+    body = ",\n    ".join(_column_sql(column, compressed) for column in columns)
     return f"CREATE TABLE {table} (\n    {body}\n);\n"
+
+
+def _column_sql(column: Column, compressed: bool) -> str:
+    if compressed and column.compression:
+        # DuckDB's order: the type, then USING COMPRESSION, then the constraint.
+        base, _, constraint = column.type.partition(" ")
+        return f"{column.name} {base} USING COMPRESSION {column.compression} {constraint}".rstrip()
+    return f"{column.name} {column.type}"
 
 
 _V1_OTHERS = """
@@ -238,6 +258,33 @@ def _v6_llm_rule(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("DROP TABLE llm_flag_fix")
 
 
+def _v7_compressed_json(conn: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild ``spans`` with zstd on its JSON columns (half the bytes per span for text).
+
+    A file in a storage format older than v1.2.0 (made by DuckDB 1.1 or older, which never
+    upgrades a file's format) cannot hold zstd strings: DuckDB would store them uncompressed,
+    worse than today, so such a file keeps its table as it is. Rows are copied in their order
+    (``wal_seq`` and time zonemaps depend on it), in the migration's one transaction."""
+    if not _storage_takes_zstd(conn):
+        return
+    conn.execute(create_table_sql("spans_v7", SPAN_TABLE, compressed=True))
+    conn.execute("INSERT INTO spans_v7 SELECT * FROM spans")
+    conn.execute("DROP TABLE spans")
+    conn.execute("ALTER TABLE spans_v7 RENAME TO spans")
+
+
+def _storage_takes_zstd(conn: duckdb.DuckDBPyConnection) -> bool:
+    row = conn.execute(
+        "SELECT tags['storage_version'] FROM duckdb_databases()"
+        " WHERE database_name = current_database()"
+    ).fetchone()
+    version = (row[0] if row else None) or ""
+    numbers = re.findall(r"\d+", version)
+    if not numbers:  # an in-memory database, or a format this code does not know: newest
+        return True
+    return tuple(int(n) for n in numbers[:3]) >= (1, 2, 0)
+
+
 SPAN_MIGRATIONS = Migrations(
     "the span store",
     (
@@ -257,5 +304,6 @@ SPAN_MIGRATIONS = Migrations(
         Migration(4, "drop state_changes (replay reads events_json)", "DROP TABLE state_changes;"),
         Migration(5, "drop the old quarantine table (entries live in wal.db)", _v5_old_quarantine),
         Migration(6, "LLM calls by the current GenAI conventions", _v6_llm_rule),
+        Migration(7, "spans: zstd compression for the JSON columns", _v7_compressed_json),
     ),
 )
