@@ -30,7 +30,7 @@ from junjo.features.spans.convert import convert_request  # noqa: E402
 from junjo.features.spans.store import SERVER_MEMORY_LIMIT, SpanStore  # noqa: E402
 from junjo.features.traces import queries  # noqa: E402
 from junjo.kernel.principal import Principal  # noqa: E402
-from tests import otlp_builders as b  # noqa: E402
+from tests.support import otlp_builders as b  # noqa: E402
 
 SERVICES = ["checkout", "support-bot", "search/rerank", "billing", "onboarding"]
 WEEK_NS = 7 * 24 * 3600 * 1_000_000_000

@@ -48,7 +48,7 @@ from junjo.features.spans.store import SERVER_MEMORY_LIMIT, SpanStore  # noqa: E
 from junjo.features.traces import queries  # noqa: E402
 from junjo.features.workflows.execution import build_workflow_execution  # noqa: E402
 from junjo.kernel.principal import Principal  # noqa: E402
-from tests import otlp_builders as b  # noqa: E402
+from tests.support import otlp_builders as b  # noqa: E402
 
 OPERATOR = Principal.operator()
 WEEK_NS = 7 * 24 * 3600 * 1_000_000_000
