@@ -9,6 +9,9 @@ loads), fed by libFuzzer's coverage-guided mutation of the seed corpus (``corpus
   process; a crash, leak, UB report, a 20 s input or 2 GiB of memory fails the test with
   the input's path, its hex (to commit as ``regressions/<name>.hex``) and the report.
 
+Both replay their inputs (the seeds; the inputs the fuzzer kept) a second time under
+MemorySanitizer, which ASan cannot replace: it reports a branch on uninitialized memory.
+
 Both also hold the walker to its contract with the Python converter (the oracle): where
 protobuf rejects the bytes or convert.py would raise, the walker must decline, and where it
 accepts it must produce as many rows as convert.py (row values are the parity tests' job).
@@ -42,11 +45,13 @@ DICTIONARY = HERE / "otlp.dict"
 SKIP_ENV = "JUNJO_SKIP_FUZZ"
 
 SANITIZERS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
+MSAN = ["-fsanitize=memory", "-fsanitize-memory-track-origins"]
 CFLAGS = ["-g", "-O1", "-fno-omit-frame-pointer", "-std=c11", f"-I{NATIVE}"]
 # Every finding is fatal and printed with its stack; leaks are checked at exit.
 SANITIZER_ENV = {
     "ASAN_OPTIONS": "detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1",
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+    "MSAN_OPTIONS": "print_stats=0:halt_on_error=1",
 }
 # Per input, generous enough for a loaded 2-core machine (an input that still takes this long
 # is a denial of service, a real finding), and the memory one request may cost.
@@ -60,11 +65,13 @@ WALK_OPTIONS = {
 }
 JW_OK = 0
 
+pytestmark = pytest.mark.slow  # builds and runs C programs
+
 
 @dataclass(frozen=True)
 class Binaries:
     fuzzer: Path  # libFuzzer target
-    replay: Path  # reads paths on stdin, prints "<status> <rows>" for each
+    replays: tuple[Path, ...]  # read paths on stdin, print "<status> <rows>" for each
 
 
 def clang() -> str:
@@ -104,9 +111,13 @@ def compile_program(compiler: str, output: Path, flags: list[str]) -> Path:
 def binaries(tmp_path_factory: pytest.TempPathFactory) -> Binaries:
     compiler = clang()
     out = tmp_path_factory.mktemp("fuzz-build")
+    replay = ["-DJW_STATUS_MAIN"]
     return Binaries(
         fuzzer=compile_program(compiler, out / "fuzz_walk", ["-fsanitize=fuzzer", *SANITIZERS]),
-        replay=compile_program(compiler, out / "replay_walk", ["-DJW_STATUS_MAIN", *SANITIZERS]),
+        replays=(
+            compile_program(compiler, out / "replay_asan", [*replay, *SANITIZERS]),
+            compile_program(compiler, out / "replay_msan", [*replay, *MSAN]),
+        ),
     )
 
 
@@ -124,8 +135,20 @@ def sanitized_env() -> dict[str, str]:
 # -- replay and the contract with convert.py --------------------------------------------------
 
 
-def replay(binary: Path, paths: list[Path]) -> dict[Path, tuple[int, int]]:
-    """(status, rows) of each input, walked by the sanitized replay tool."""
+Verdicts = dict[Path, tuple[int, int]]
+
+
+def replay(binaries: Binaries, paths: list[Path]) -> Verdicts:
+    """(status, rows) of each input, walked by each sanitized replay tool; they must agree (a
+    verdict that depends on the build depends on memory it should not read)."""
+    first, *others = [replay_one(binary, paths) for binary in binaries.replays]
+    for other in others:
+        differ = [path for path in paths if first[path] != other[path]]
+        assert not differ, f"the ASan and MSan builds disagree on {differ[:10]}"
+    return first
+
+
+def replay_one(binary: Path, paths: list[Path]) -> Verdicts:
     done = subprocess.run(
         [str(binary)],
         input="".join(f"{path}\n" for path in paths),
@@ -138,14 +161,14 @@ def replay(binary: Path, paths: list[Path]) -> dict[Path, tuple[int, int]]:
     if done.returncode != 0:
         culprit = paths[len(verdicts)] if len(verdicts) < len(paths) else "(at exit: a leak?)"
         pytest.fail(
-            f"the walker failed on {culprit} (exit {done.returncode}):\n"
+            f"the walker failed on {culprit} ({binary.name}, exit {done.returncode}):\n"
             f"{describe_input(culprit)}\n{sanitizer_report(done.stderr)}"
         )
     assert len(verdicts) == len(paths)
     return {path: (status, rows) for path, (status, rows) in zip(paths, verdicts, strict=True)}
 
 
-def contract_breaches(verdicts: dict[Path, tuple[int, int]]) -> list[str]:
+def contract_breaches(verdicts: Verdicts) -> list[str]:
     """Inputs the walker accepted where convert.py raises or makes another number of rows."""
     breaches = []
     for path, (status, rows) in verdicts.items():
@@ -173,7 +196,7 @@ def fail_on_breaches(breaches: list[str]) -> None:
 
 def test_the_seeds_walk_clean(binaries: Binaries, seed_dir: Path):
     paths = sorted(seed_dir.iterdir())
-    verdicts = replay(binaries.replay, paths)
+    verdicts = replay(binaries, paths)
     fail_on_breaches(contract_breaches(verdicts))
     # Normal traffic must be accepted: a walker that declines it leaves the fuzzer only the
     # decline paths to explore (and the server only the slow path).
@@ -227,7 +250,7 @@ def test_the_fuzzer_finds_nothing(binaries: Binaries, seed_dir: Path, tmp_path: 
         )
     print(f"\nlibFuzzer, {seconds} s: {fuzz_summary(done.stderr)}")
     # The inputs the fuzzer kept reach the most distinct code: hold them to the contract too.
-    verdicts = replay(binaries.replay, sorted(corpus.iterdir()))
+    verdicts = replay(binaries, sorted(corpus.iterdir()))
     fail_on_breaches(contract_breaches(verdicts))
 
 
@@ -245,7 +268,9 @@ def describe_input(path: Path | str) -> str:
     return f"{path}: {len(data)} bytes, hex:\n{data.hex()}\n"
 
 
-_REPORT_START = re.compile(r"==\d+==ERROR|runtime error:|fuzz_walk: |ERROR: libFuzzer|^==\d+== ")
+_REPORT_START = re.compile(
+    r"==\d+==(ERROR|WARNING: MemorySanitizer)|runtime error:|fuzz_walk: |ERROR: libFuzzer"
+)
 
 
 def sanitizer_report(stderr: str, limit: int = 120) -> str:
