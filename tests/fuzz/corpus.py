@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import random
 import struct
 import sys
 from collections.abc import Callable, Iterator
@@ -165,6 +166,7 @@ def seeds() -> Seeds:
         varint_and_length_seeds,
         time_and_id_seeds,
         shape_seeds,
+        random_seeds,
     ):
         yield from source()
     yield from truncation_seeds()
@@ -558,6 +560,85 @@ def shape_seeds() -> Seeds:
         yield f"service_name_{name}", request(span(), resource=resource)
     events = [make_event(f"e{n}", T0 + n, {"n": n}, dropped_attributes_count=n) for n in range(50)]
     yield "events_many", request_payload([make_span(events=events, dropped_events_count=1)])
+
+
+def random_seeds(count: int = 40) -> Seeds:
+    """Well-formed requests of random values (the same every run): attribute trees, doubles
+    of random bits (the walker formats them as Python's repr does), edge integers, strings
+    that need escaping, events and links."""
+    rng = random.Random(16)
+    for number in range(count):
+        spans = [_random_span(rng) for _ in range(rng.randint(1, 6))]
+        resource = {"service.name": _random_value(rng, 0) if rng.random() < 0.2 else "svc"}
+        resource_spans = make_resource_spans(
+            spans, service_name=None, resource_attributes=resource, scope_name=_text(rng)
+        )
+        yield f"random_{number}", make_request([resource_spans]).SerializeToString()
+
+
+_TEXTS = ["", "a", "é", "😀", "\x00", '"', "\\", "\u2028", "\x1f", "0", " 12 ", "-7", "1e3", "NaN"]
+_KEYS = ["k", "", "service.name", "error.type", "llm.token_count.prompt", "gen_ai.system"]
+_KEYS += ["junjo.span_type", "junjo.telemetry.contract_version", "openinference.span.kind"]
+
+
+def _text(rng: random.Random) -> str:
+    return "".join(rng.choice(_TEXTS) for _ in range(rng.randint(0, 4)))
+
+
+def _random_value(rng: random.Random, depth: int) -> Any:
+    kind = rng.randrange(9 if depth < 4 else 6)
+    if kind == 0:
+        return _text(rng)
+    if kind == 1:
+        return rng.random() < 0.5
+    if kind == 2:
+        return rng.choice([0, 1, -1, (1 << 63) - 1, -(1 << 63), rng.getrandbits(63)])
+    if kind == 3:
+        return struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+    if kind == 4:
+        return rng.choice([0.5, 1e16, 1e-5, 123.0, -0.0, 1 / 7, 2.5e-300, 9007199254740993.0])
+    if kind == 5:
+        return rng.randbytes(rng.randint(0, 5))
+    if kind == 6:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    if kind == 7:
+        return {_text(rng): _random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+    return None
+
+
+def _random_attributes(rng: random.Random) -> dict[str, Any]:
+    return {rng.choice(_KEYS) + _text(rng): _random_value(rng, 0) for _ in range(rng.randint(0, 6))}
+
+
+def _random_span(rng: random.Random) -> Any:
+    names = ["exception", "set_state", _text(rng)]
+    events = [
+        make_event(rng.choice(names), rng.getrandbits(64), _random_attributes(rng))
+        for _ in range(rng.randint(0, 2))
+    ]
+    links = [
+        make_link(
+            rng.randbytes(16), rng.randbytes(8), _random_attributes(rng), flags=rng.getrandbits(32)
+        )
+        for _ in range(rng.randint(0, 1))
+    ]
+    # Mostly ordinary times; now and then one beyond 2^63 (the span is set aside).
+    start = rng.choice([T0] * 6 + [0, (1 << 63) - 1, rng.getrandbits(64)])
+    end = rng.choice([start + 1000] * 4 + [start, rng.getrandbits(64)]) % (1 << 64)
+    return make_span(
+        name=_text(rng),
+        kind=rng.randrange(6),
+        start_ns=start,
+        end_ns=end,
+        attributes=_random_attributes(rng),
+        events=events,
+        links=links,
+        status_code=rng.randrange(3),
+        status_message=_text(rng),
+        trace_state=_text(rng),
+        flags=rng.getrandbits(32),
+        dropped_attributes_count=rng.choice([0, 1, (1 << 32) - 1]),
+    )
 
 
 def truncation_seeds() -> Seeds:
