@@ -161,6 +161,7 @@ static err jb_i64(jbuf *b, int64_t v) {
 static const char HEX[] = "0123456789abcdef";
 
 static err jb_hex(jbuf *b, const uint8_t *p, size_t n) {
+    if (n == 0) return OK; /* b->p may still be NULL: NULL + 0 is undefined behaviour */
     if (n > SIZE_MAX / 2) return NOMEM;
     TRY(jb_reserve(b, 2 * n));
     uint8_t *o = b->p + b->n;
@@ -485,6 +486,7 @@ static err dedup(ctx *c, const vec *in, vec *out) {
 /* -- JSON, as json.dumps(ensure_ascii=False, separators=(",", ":")) ---------------------- */
 
 static err json_str(jbuf *b, const uint8_t *s, size_t n) {
+    if (n == 0) return jb_lit(b, "\"\""); /* s may be NULL (an absent field): NULL + 0 is UB */
     TRY(jb_byte(b, '"'));
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
