@@ -161,6 +161,7 @@ static err jb_i64(jbuf *b, int64_t v) {
 static const char HEX[] = "0123456789abcdef";
 
 static err jb_hex(jbuf *b, const uint8_t *p, size_t n) {
+    if (n == 0) return OK; /* b->p may still be NULL: NULL + 0 is undefined behaviour */
     if (n > SIZE_MAX / 2) return NOMEM;
     TRY(jb_reserve(b, 2 * n));
     uint8_t *o = b->p + b->n;
@@ -497,6 +498,7 @@ static err dedup(ctx *c, const vec *in, vec *out) {
 static int needs_escape(uint8_t c) { return c < 0x20 || c == '"' || c == '\\'; }
 
 static err json_str(jbuf *b, const uint8_t *s, size_t n) {
+    if (n == 0) return jb_lit(b, "\"\""); /* s may be NULL (an absent field): NULL + 0 is UB */
     TRY(jb_reserve(b, n + 2));
     b->p[b->n++] = '"';
     size_t run = 0;
