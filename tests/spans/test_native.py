@@ -27,7 +27,7 @@ from tests.support.otlp_builders import (
     make_span,
     request_payload,
 )
-from tests.support.resend import _span
+from tests.support.resend import recorded_span
 from tests.workflows.helpers import FIXTURES, load
 
 pytestmark = pytest.mark.skipif(not native.available(), reason=native.describe())
@@ -90,7 +90,7 @@ def bench_payloads() -> list[bytes]:
 def fixture_payloads() -> list[bytes]:
     out = []
     for path in sorted(FIXTURES.glob("*.json")):
-        spans = [_span(s, bytes.fromhex(s["trace_id"]), 0) for s in load(path.stem)]
+        spans = [recorded_span(s, bytes.fromhex(s["trace_id"]), 0) for s in load(path.stem)]
         out.append(
             make_request([make_resource_spans(spans, service_name=path.stem)]).SerializeToString()
         )
