@@ -156,7 +156,10 @@ def test_the_native_converter_is_built_into_the_wheel_from_the_sdists_sources(bu
     assert {f"junjo/features/spans/native/{name}" for name in sources} <= names
     with zipfile.ZipFile(built.wheel) as wheel:
         shipped = wheel.namelist()
-    assert any(name.startswith("junjo/features/spans/_native.") for name in shipped)
+    assert any(
+        name.startswith("junjo/features/spans/_native.") and name.endswith(".so")
+        for name in shipped
+    )
     assert not [name for name in shipped if name.endswith((".c", ".h"))]
     python = built.venv_bin.parent / "home" / "venvs" / DISTRIBUTION / "bin" / "python"
     check = "from junjo.features.spans import native; print(native.describe())"
@@ -180,7 +183,7 @@ def test_without_a_compiler_the_install_succeeds_and_convert_py_does_the_work(
         env=env,
     )
     assert done.returncode == 0, done.stderr
-    assert not list(target.glob("junjo/features/spans/_native.*"))
+    assert not list(target.glob("junjo/features/spans/_native.*.so"))
     # -S: the dev venv's dependencies, without its editable junjo (a .pth hook)
     path = ":".join([str(target), *site.getsitepackages()])
     check = "from junjo.features.spans import native; print(native.available(), native.describe())"

@@ -175,6 +175,40 @@ def test_spans_beyond_2262_are_set_aside_with_convert_pys_error():
     assert len(spans) == 1
 
 
+def test_a_stale_build_with_other_columns_is_not_used(monkeypatch: pytest.MonkeyPatch):
+    import importlib
+    import sys
+    import types
+
+    stale = types.ModuleType("junjo.features.spans._native")
+    stale.COLUMNS = SPAN_COLUMNS[:-1]  # type: ignore[attr-defined]
+    stale.NativeSpans = object  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "junjo.features.spans._native", stale)
+    monkeypatch.setattr(sys.modules["junjo.features.spans"], "_native", stale)
+    try:
+        reloaded = importlib.reload(native)
+        assert not reloaded.available()
+        assert "differ from schema.SPAN_COLUMNS" in reloaded.describe()
+        payload = fixture_payloads()[0]
+        assert reloaded.convert_native(payload, max_value_bytes=1 << 20, **PROVENANCE) is None
+    finally:
+        monkeypatch.undo()
+        importlib.reload(native)
+    assert native.available()
+
+
+def test_a_mutable_buffer_is_refused():
+    with pytest.raises(TypeError):
+        _native.convert(bytearray(fixture_payloads()[0]), 1, None, None, None)
+
+
+def test_doubles_print_as_python_repr():
+    rng = random.Random(11)
+    values = [doubles(rng) for _ in range(5000)]
+    values += [math.ldexp(rng.randint(1, 2**53), rng.randint(-1100, 960)) for _ in range(2000)]
+    assert assert_parity(request_payload([make_span(attributes={"d": values})]))
+
+
 # -- randomized edge cases ------------------------------------------------------------------
 
 
