@@ -21,7 +21,12 @@ from junjo.features.spans.convert import ConvertedBatch, convert_request
 from junjo.features.spans.schema import SPAN_COLUMNS, SPAN_TABLE
 from scripts.bench_indexer import build_payloads
 from scripts.bench_ingest import build_template
-from tests.support.otlp_builders import make_request, make_resource_spans, make_span, request_payload
+from tests.support.otlp_builders import (
+    make_request,
+    make_resource_spans,
+    make_span,
+    request_payload,
+)
 from tests.support.resend import recorded_span
 from tests.workflows.helpers import FIXTURES, load
 
@@ -100,9 +105,7 @@ def test_real_traffic_is_never_declined_and_matches(payloads: Callable[[], list[
 
 def table_from(fill: Callable[[duckdb.DuckDBPyConnection], None]) -> list[tuple[Any, ...]]:
     conn = duckdb.connect()
-    conn.execute(
-        "CREATE TABLE spans (" + ", ".join(f"{c.name} {c.type}" for c in SPAN_TABLE) + ")"
-    )
+    conn.execute("CREATE TABLE spans (" + ", ".join(f"{c.name} {c.type}" for c in SPAN_TABLE) + ")")
     fill(conn)
     return conn.execute("SELECT * FROM spans ORDER BY ALL").fetchall()
 
@@ -135,9 +138,10 @@ def test_the_arrow_schema_names_and_types_the_columns():
     types = {c.name: c.type.split()[0] for c in SPAN_TABLE}
     assert {row[0]: row[1] for row in described} == types
     # one stream per call, over the same buffers
-    assert conn.execute("SELECT count(*) FROM x").fetchall() == conn.execute(
-        "SELECT count(*) FROM x"
-    ).fetchall()
+    assert (
+        conn.execute("SELECT count(*) FROM x").fetchall()
+        == conn.execute("SELECT count(*) FROM x").fetchall()
+    )
 
 
 # -- the wrapper ------------------------------------------------------------------------------
@@ -169,6 +173,40 @@ def test_spans_beyond_2262_are_set_aside_with_convert_pys_error():
     assert [position for position, _ in spans.failed] == [(0, 0, 0), (0, 0, 2)]
     assert spans.failed[0][1].startswith("ConversionError: span ")
     assert len(spans) == 1
+
+
+def test_a_stale_build_with_other_columns_is_not_used(monkeypatch: pytest.MonkeyPatch):
+    import importlib
+    import sys
+    import types
+
+    stale = types.ModuleType("junjo.features.spans._native")
+    stale.COLUMNS = SPAN_COLUMNS[:-1]  # type: ignore[attr-defined]
+    stale.NativeSpans = object  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "junjo.features.spans._native", stale)
+    monkeypatch.setattr(sys.modules["junjo.features.spans"], "_native", stale)
+    try:
+        reloaded = importlib.reload(native)
+        assert not reloaded.available()
+        assert "differ from schema.SPAN_COLUMNS" in reloaded.describe()
+        payload = fixture_payloads()[0]
+        assert reloaded.convert_native(payload, max_value_bytes=1 << 20, **PROVENANCE) is None
+    finally:
+        monkeypatch.undo()
+        importlib.reload(native)
+    assert native.available()
+
+
+def test_a_mutable_buffer_is_refused():
+    with pytest.raises(TypeError):
+        _native.convert(bytearray(fixture_payloads()[0]), 1, None, None, None)
+
+
+def test_doubles_print_as_python_repr():
+    rng = random.Random(11)
+    values = [doubles(rng) for _ in range(5000)]
+    values += [math.ldexp(rng.randint(1, 2**53), rng.randint(-1100, 960)) for _ in range(2000)]
+    assert assert_parity(request_payload([make_span(attributes={"d": values})]))
 
 
 # -- randomized edge cases ------------------------------------------------------------------
@@ -326,7 +364,9 @@ class Wire:
             return "".join(chr(rng.randint(0, 0x2FF)) for _ in range(rng.randint(0, 12))).encode()
         if pick < 0.99:
             return str(rng.randint(-(2**64), 2**64)).encode()
-        return rng.choice([b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"ok\xf4\x90\x80\x80", b"\xe2\x82"])
+        return rng.choice(
+            [b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"ok\xf4\x90\x80\x80", b"\xe2\x82"]
+        )
 
     def noise(self) -> bytes:
         """An unknown field, or a known one with the wrong wire type."""
@@ -360,7 +400,9 @@ class Wire:
             elif member == 2:
                 parts.append(vi(2, rng.choice([0, 1, 2, 2**64 - 1])))
             elif member == 3:
-                parts.append(vi(3, rng.choice([0, 1, -1, 2**63 - 1, -(2**63), rng.randint(-99, 99)])))
+                parts.append(
+                    vi(3, rng.choice([0, 1, -1, 2**63 - 1, -(2**63), rng.randint(-99, 99)]))
+                )
             elif member == 4:
                 parts.append(tag(4, 1) + struct.pack("<d", doubles(rng)))
             elif member in (5, 6) and depth < 4:
@@ -381,7 +423,11 @@ class Wire:
     def key_value(self, depth: int = 0, key: bytes | None = None) -> bytes:
         rng = self.rng
         if key is None:
-            key = rng.choice(LIFTED_KEYS).encode() if self.chance(0.6) else self.text().decode(errors="ignore")[:8].encode()
+            key = (
+                rng.choice(LIFTED_KEYS).encode()
+                if self.chance(0.6)
+                else self.text().decode(errors="ignore")[:8].encode()
+            )
         parts = [ld(1, key)]
         if not self.chance(0.05):
             parts.append(ld(2, self.any_value(depth)))
@@ -429,7 +475,10 @@ class Wire:
             if self.chance(0.2):
                 parts.append(vi(field, rng.randint(0, 2**64 - 1)))
         for _ in range(rng.choice([0, 0, 1, 2])):
-            event = [f64(1, rng.randint(0, 2**64 - 1)), ld(2, rng.choice([b"exception", self.text()]))]
+            event = [
+                f64(1, rng.randint(0, 2**64 - 1)),
+                ld(2, rng.choice([b"exception", self.text()])),
+            ]
             event += self.attributes(3, rng.randint(0, 3))
             if self.chance(0.3):
                 event.append(vi(4, rng.randint(0, 2**32)))
@@ -452,7 +501,10 @@ class Wire:
         rng = self.rng
         if groups is None:
             groups = [
-                [("s", [self.span() for _ in range(rng.randint(0, 4))]) for _ in range(rng.randint(1, 2))]
+                [
+                    ("s", [self.span() for _ in range(rng.randint(0, 4))])
+                    for _ in range(rng.randint(1, 2))
+                ]
                 for _ in range(rng.randint(1, 2))
             ]
         out = []
@@ -532,7 +584,14 @@ def test_deep_nesting_declines_instead_of_recursing():
 
 
 def test_garbage_declines():
-    for payload in [b"\xff", b"\x0a\x05abc", b"\x00", b"\x0b", b"\x0f" * 3, b"\x0a\xff\xff\xff\xff\x0f"]:
+    for payload in [
+        b"\xff",
+        b"\x0a\x05abc",
+        b"\x00",
+        b"\x0b",
+        b"\x0f" * 3,
+        b"\x0a\xff\xff\xff\xff\x0f",
+    ]:
         assert native_spans(payload) is None
 
 

@@ -427,6 +427,12 @@ static PyObject *native_convert(PyObject *module, PyObject *args, PyObject *kwar
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*OOOO", names, &payload, &seq, &key,
                                      &received, &indexed))
         return NULL;
+    if (!payload.readonly) {
+        /* Another thread could change it while the GIL is released (bytes cannot). */
+        PyBuffer_Release(&payload);
+        PyErr_SetString(PyExc_TypeError, "payload must be bytes (a read-only buffer)");
+        return NULL;
+    }
     PyObject *out = NULL;
     jw_options opts;
     memset(&opts, 0, sizeof opts);
