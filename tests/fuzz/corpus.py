@@ -280,6 +280,9 @@ def lifted_column_seeds() -> Seeds:
         }
         spans.append(make_span(name=f"tokens-{number}", kind=CLIENT, attributes=attributes))
     yield "lifted_tokens", request_payload(spans)
+    int64_max = (1 << 63) - 1
+    overflow = {"llm.token_count.prompt": int64_max, "gen_ai.usage.output_tokens": 1}
+    yield "lifted_tokens_sum_overflows", request_payload([make_span(attributes=overflow)])
     exception = make_event("exception", T0, {"exception.type": "ValueError"})
     spans = [
         make_span(name="error", status_code=2, status_message="boom"),

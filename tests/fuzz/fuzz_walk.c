@@ -7,18 +7,39 @@
  *     walker's verdicts with the Python converter's (accepting what protobuf rejects is a bug).
  *
  * The walker is handed an exactly sized heap copy of the input (libFuzzer's own, or ours), so
- * AddressSanitizer reports a read even one byte past the end. Options are fixed: a key id and
- * both timestamps set, so every column the walker fills is exercised. An accepted result is
+ * AddressSanitizer reports a read even one byte past the end. Options are fixed by the input's
+ * hash: a key id and both timestamps, or NULL for all three. An accepted result is
  * then read whole, as the extension and DuckDB will read it: every byte it claims to hold is
  * touched (ASan: inside its allocation; MSan: initialized), the Arrow layout is checked
  * (offsets, validity bitmaps, sizes) and every text value must be valid UTF-8, which DuckDB
- * requires of a VARCHAR. */
+ * requires of a VARCHAR.
+ *
+ * Then the same input is walked again with one of its allocations failing (which one: a hash
+ * of the input, so a replay fails the same one): the walk must report JW_NOMEM (or DECLINE,
+ * or return NULL), never JW_OK, and free what it holds (LeakSanitizer). The build points the
+ * walker's malloc, calloc and realloc here (-Dmalloc=jw_test_malloc ...; see the test). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "otlp_walk.h"
+
+/* The harness's own allocations are real ones (the -D renames are meant for the walker). */
+#undef malloc
+#undef calloc
+#undef realloc
+void *malloc(size_t size); /* <stdlib.h> declared them under the walker's names */
+void *calloc(size_t count, size_t size);
+void *realloc(void *p, size_t size);
+
+static long allocations; /* counted during a walk */
+static long fail_at = -1; /* the allocation that fails (its number from 0), -1: none */
+
+static int allocation_fails(void) { return allocations++ == fail_at; }
+void *jw_test_malloc(size_t n) { return allocation_fails() ? NULL : malloc(n); }
+void *jw_test_calloc(size_t k, size_t n) { return allocation_fails() ? NULL : calloc(k, n); }
+void *jw_test_realloc(void *p, size_t n) { return allocation_fails() ? NULL : realloc(p, n); }
 
 #if defined(__has_feature)
 #if __has_feature(memory_sanitizer)
@@ -41,6 +62,8 @@ static const jw_options OPTIONS = {
     .indexed_at_ns = 1700000000500000000,
     .indexed_at_is_null = 0,
 };
+/* For half the inputs (by their hash): the NULLs a request without a key or times gets. */
+static const jw_options NULL_OPTIONS = {.seq = -1, .received_at_is_null = 1, .indexed_at_is_null = 1};
 
 /* The smallest span on the wire is 2 bytes (tag, zero length) inside a scope and a resource
  * that cost at least 4 more: a walker reporting more rows than this invented them. */
@@ -49,6 +72,16 @@ static size_t max_rows(size_t len) { return len / 2; }
 static void fail(const char *what, long long value) {
     fprintf(stderr, "fuzz_walk: %s (%lld)\n", what, value);
     abort(); /* libFuzzer saves the input as a crash artifact */
+}
+
+static uint64_t fnv1a(const uint8_t *data, size_t len) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++) h = (h ^ data[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static const jw_options *options_for(const uint8_t *data, size_t len) {
+    return fnv1a(data, len) & 1 ? &NULL_OPTIONS : &OPTIONS;
 }
 
 /* Strict UTF-8: no overlongs, surrogates or code points past U+10FFFF. */
@@ -152,9 +185,23 @@ static void check_result(const jw_result *result, size_t len) {
     (void)jw_bytes(result);
 }
 
+/* The walk again, with one allocation failing: NOMEM (or DECLINE, or NULL), nothing leaked. */
+static void walk_out_of_memory(const uint8_t *data, size_t len, long made) {
+    long failing = (long)((fnv1a(data, len) >> 1) % (uint64_t)made);
+    allocations = 0;
+    fail_at = failing;
+    jw_result *result = jw_walk(data, len, options_for(data, len));
+    fail_at = -1;
+    if (result == NULL) return;
+    if (jw_status(result) == JW_OK) fail("JW_OK although an allocation failed: number", failing);
+    jw_free(result);
+}
+
 /* Walks one input; returns its status (-1: jw_walk returned NULL, out of memory). */
 static int walk_once(const uint8_t *data, size_t len, size_t *rows) {
-    jw_result *result = jw_walk(data, len, &OPTIONS);
+    allocations = 0;
+    jw_result *result = jw_walk(data, len, options_for(data, len));
+    long made = allocations;
     *rows = 0;
     if (result == NULL) return -1;
     int status = jw_status(result);
@@ -164,6 +211,7 @@ static int walk_once(const uint8_t *data, size_t len, size_t *rows) {
     if (*rows > max_rows(len)) fail("jw_row_count larger than the input can hold", (long long)*rows);
     if (status == JW_OK) check_result(result, len);
     jw_free(result);
+    if (made > 0) walk_out_of_memory(data, len, made);
     return status;
 }
 

@@ -51,6 +51,8 @@ SKIP_ENV = "JUNJO_SKIP_FUZZ"
 SANITIZERS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
 MSAN = ["-fsanitize=memory", "-fsanitize-memory-track-origins"]
 CFLAGS = ["-g", "-O1", "-fno-omit-frame-pointer", "-std=c11", f"-I{NATIVE}"]
+# The walker's allocations go through the harness, which makes one of them fail per input.
+CFLAGS += [f"-D{name}=jw_test_{name}" for name in ("malloc", "calloc", "realloc")]
 # Every finding is fatal and printed with its stack; leaks are checked at exit.
 SANITIZER_ENV = {
     "ASAN_OPTIONS": "detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1",
@@ -60,13 +62,6 @@ SANITIZER_ENV = {
 # Per input, generous enough for a loaded 2-core machine (an input that still takes this long
 # is a denial of service, a real finding), and the memory one request may cost.
 LIBFUZZER_LIMITS = [f"-max_len={MAX_LEN}", "-timeout=20", "-rss_limit_mb=2048"]
-# The options fuzz_walk.c passes to jw_walk, as convert_request arguments.
-WALK_OPTIONS = {
-    "seq": 42,
-    "api_key_id": "fuzz-key-é",
-    "received_at_ns": 1700000000000000000,
-    "indexed_at_ns": 1700000000500000000,
-}
 JW_OK = 0
 
 pytestmark = pytest.mark.slow  # builds and runs C programs
@@ -200,7 +195,8 @@ def contract_breaches(verdicts: Verdicts) -> list[str]:
         if status != JW_OK:
             continue
         try:
-            python_rows = len(convert_request(path.read_bytes(), **WALK_OPTIONS).spans)
+            # fuzz_walk.c's options (a key id and times, or none) do not change the row count.
+            python_rows = len(convert_request(path.read_bytes()).spans)
         except Exception as exc:  # protobuf's DecodeError, or anything convert.py raises
             breaches.append(f"{path}: accepted, convert.py raises {exc!r:.200}")
             continue
