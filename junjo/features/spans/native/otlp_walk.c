@@ -44,8 +44,8 @@ typedef struct {
 #define CHUNK_DEFAULT (64 * 1024)
 
 static void *arena_alloc(arena *a, size_t n) {
+    if (n == 0 || n > SIZE_MAX / 2) return NULL; /* before rounding up: no wrap-around */
     n = (n + 15) & ~(size_t)15;
-    if (n == 0 || n > SIZE_MAX / 2) return NULL;
     chunk *c = a->head;
     if (c == NULL || c->cap - c->used < n) {
         size_t cap = n > CHUNK_DEFAULT ? n : CHUNK_DEFAULT;
@@ -204,6 +204,12 @@ static err rd_varint(rd *r, uint64_t *out) {
 }
 
 static err rd_tag(rd *r, uint32_t *field, int *wire) {
+    if (r->p < r->end && *r->p < 0x80 && *r->p >= 8) { /* fields 1-15: one byte */
+        uint8_t byte = *r->p++;
+        *field = byte >> 3;
+        *wire = byte & 7;
+        return (*wire <= 2 || *wire == 5) ? OK : DECLINE;
+    }
     uint64_t tag;
     const uint8_t *start = r->p;
     TRY(rd_varint(r, &tag));
