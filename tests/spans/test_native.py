@@ -197,6 +197,14 @@ def test_a_stale_build_with_other_columns_is_not_used(monkeypatch: pytest.Monkey
     assert native.available()
 
 
+def test_an_empty_request_is_an_empty_table():
+    spans = native_spans(b"")
+    assert len(spans) == 0 and spans.to_rows() == [] and spans.keys() == []
+    conn = duckdb.connect()
+    conn.register("x", spans)
+    assert conn.execute("SELECT count(*) FROM x").fetchall() == [(0,)]
+
+
 def test_a_mutable_buffer_is_refused():
     with pytest.raises(TypeError):
         _native.convert(bytearray(fixture_payloads()[0]), 1, None, None, None)

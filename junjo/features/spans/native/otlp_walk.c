@@ -86,7 +86,7 @@ typedef struct {
     size_t n, cap;
 } vec;
 
-static void *vec_push(arena *a, vec *v, size_t size) {
+static inline void *vec_push(arena *a, vec *v, size_t size) {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 4;
         if (cap > SIZE_MAX / size) return NULL;
@@ -108,7 +108,7 @@ typedef struct {
     size_t n, cap;
 } jbuf;
 
-static err jb_reserve(jbuf *b, size_t extra) {
+static err jb_grow(jbuf *b, size_t extra) {
     if (extra > SIZE_MAX - b->n) return NOMEM;
     size_t need = b->n + extra;
     if (need <= b->cap) return OK;
@@ -124,7 +124,11 @@ static err jb_reserve(jbuf *b, size_t extra) {
     return OK;
 }
 
-static err jb_put(jbuf *b, const void *p, size_t n) {
+static inline err jb_reserve(jbuf *b, size_t extra) {
+    return b->cap - b->n >= extra ? OK : jb_grow(b, extra); /* the usual case: room left */
+}
+
+static inline err jb_put(jbuf *b, const void *p, size_t n) {
     if (n == 0) return OK;
     TRY(jb_reserve(b, n));
     memcpy(b->p + b->n, p, n);
@@ -132,7 +136,7 @@ static err jb_put(jbuf *b, const void *p, size_t n) {
     return OK;
 }
 
-static err jb_byte(jbuf *b, uint8_t c) {
+static inline err jb_byte(jbuf *b, uint8_t c) {
     if (b->n == b->cap) TRY(jb_reserve(b, 1));
     b->p[b->n++] = c;
     return OK;
@@ -793,14 +797,14 @@ struct jw_result {
     size_t failed_cap;
 };
 
-static err col_bit(jbuf *bits, size_t row, int on) {
+static inline err col_bit(jbuf *bits, size_t row, int on) {
     if (row % 8 == 0) TRY(jb_byte(bits, 0));
     if (on) bits->p[row / 8] |= (uint8_t)(1u << (row % 8));
     return OK;
 }
 
 /* Ends a row's cell: its validity bit and, for strings, the end offset of the bytes written. */
-static err col_end(jw_result *res, int col, int valid) {
+static inline err col_end(jw_result *res, int col, int valid) {
     jcol *c = &res->cols[col];
     if (COLUMNS[col].type == JW_UTF8) {
         if (c->data.n > COLUMN_BYTES_MAX) return DECLINE;
