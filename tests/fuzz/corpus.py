@@ -7,7 +7,8 @@ finds its way from a seed far sooner than from nothing):
 
 * the benchmark spans (``scripts/bench_ingest.py``, ``scripts/bench_indexer.py``): the shape
   of production traffic, Junjo and LLM spans;
-* the real-SDK fixtures of ``tests/workflows/fixtures`` (contract 2 and 3, legacy);
+* the real-SDK fixtures of ``tests/workflows/fixtures`` (contract 2 and 3, legacy), and the
+  parity test's random wire-level requests (``tests/spans/test_native.py``);
 * hand-made edge cases, most written at the wire level with the small encoder below because
   protobuf will not produce them: every AnyValue kind, deep nesting, huge and empty strings,
   invalid UTF-8, repeated singular fields (merged), unknown fields, wrong wire types, groups,
@@ -18,7 +19,6 @@ Field numbers are those of ``proto/opentelemetry/proto`` (the ``F_*`` constants)
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import random
@@ -26,9 +26,11 @@ import struct
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from scripts.bench_indexer import build_payloads
+from scripts.bench_ingest import build_template
+from tests.spans.test_native import random_cases
 from tests.support.otlp_builders import (
     CLIENT,
     T0,
@@ -167,6 +169,7 @@ def seeds() -> Seeds:
         time_and_id_seeds,
         shape_seeds,
         random_seeds,
+        parity_seeds,
     ):
         yield from source()
     yield from truncation_seeds()
@@ -184,28 +187,19 @@ def write_seeds(directory: Path) -> list[Path]:
     return paths
 
 
-def _script(name: str) -> ModuleType:
-    """A benchmark script as a module (scripts/ is not a package)."""
-    module_name = f"_fuzz_seed_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, REPO / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def bench_seeds() -> Seeds:
-    bench_ingest = _script("bench_ingest")
     for spans, seed in ((16, 1), (64, 2), (160, 3)):  # 160 spans: ~190 KB, under MAX_LEN
-        template, _ = bench_ingest.build_template(spans, seed)
+        template, _ = build_template(spans, seed)
         yield f"bench_ingest_{spans}", template
-    bench_indexer = _script("bench_indexer")
-    for number, payload in enumerate(bench_indexer.build_payloads(120)):
+    for number, payload in enumerate(build_payloads(120)):
         yield f"bench_indexer_{number}", payload
-    yield "bench_indexer_large", bench_indexer.build_payloads(600)[0]  # > MAX_LEN: replay only
+    yield "bench_indexer_large", build_payloads(600)[0]  # > MAX_LEN: replay only
+
+
+def parity_seeds(count: int = 300) -> Seeds:
+    """The first of the parity test's random wire-level requests (tests/spans/test_native)."""
+    for number, payload in enumerate(random_cases(count)):
+        yield f"parity_{number}", payload
 
 
 def fixture_seeds() -> Seeds:

@@ -12,9 +12,11 @@ loads), fed by libFuzzer's coverage-guided mutation of the seed corpus (``corpus
 Both replay their inputs (the seeds; the inputs the fuzzer kept) a second time under
 MemorySanitizer, which ASan cannot replace: it reports a branch on uninitialized memory.
 
-Both also hold the walker to its contract with the Python converter (the oracle): where
-protobuf rejects the bytes or convert.py would raise, the walker must decline, and where it
-accepts it must produce as many rows as convert.py (row values are the parity tests' job).
+Both also hold the walker to its contract with the Python converter (the oracle) on every
+input they walk: where protobuf rejects the bytes or convert.py would raise, the walker must
+decline, and where it accepts it must produce as many rows as convert.py; through the built
+extension, when there is one, the very same rows (``tests/spans/test_native.assert_parity``):
+the inputs the fuzzer keeps are a parity corpus no hand-written generator reaches.
 
 Needs clang with libFuzzer and the sanitizer runtimes (Debian: ``clang libclang-rt-14-dev``,
 which ``make test`` installs). Without them the tests FAIL, so CI cannot silently skip
@@ -35,8 +37,10 @@ from pathlib import Path
 
 import pytest
 
+from junjo.features.spans import native
 from junjo.features.spans.convert import convert_request
 from tests.fuzz.corpus import MAX_LEN, write_seeds
+from tests.spans.test_native import assert_parity
 
 HERE = Path(__file__).resolve().parent
 NATIVE = HERE.parents[1] / "junjo" / "features" / "spans" / "native"
@@ -96,29 +100,44 @@ def walker_sources() -> list[Path]:
     return sources
 
 
-def compile_program(compiler: str, output: Path, flags: list[str]) -> Path:
-    command = [compiler, *CFLAGS, *flags, str(HARNESS), *map(str, walker_sources())]
-    done = subprocess.run([*command, "-o", str(output)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.fail(
-            f"building the fuzz harness failed (is libclang-rt-14-dev installed?):\n"
-            f"{' '.join(command)}\n{done.stderr[-4000:]}"
-        )
-    return output
+def compile_programs(compiler: str, programs: dict[Path, list[str]]) -> None:
+    """Builds each program (output path: its extra flags) from the harness and the walker,
+    all at once (a few seconds each under the sanitizers)."""
+    sources = [str(HARNESS), *map(str, walker_sources())]
+    commands = [
+        [compiler, *CFLAGS, *flags, *sources, "-lm", "-o", str(out)]
+        for out, flags in programs.items()
+    ]
+    running = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for command in commands
+    ]
+    for command, process in zip(commands, running, strict=True):
+        output, _ = process.communicate()
+        if process.returncode != 0:
+            pytest.fail(
+                f"building the fuzz harness failed (is libclang-rt-14-dev installed?):\n"
+                f"{' '.join(command)}\n{output[-4000:]}"
+            )
 
 
 @pytest.fixture(scope="module")
 def binaries(tmp_path_factory: pytest.TempPathFactory) -> Binaries:
     compiler = clang()
     out = tmp_path_factory.mktemp("fuzz-build")
-    replay = ["-DJW_STATUS_MAIN"]
-    return Binaries(
-        fuzzer=compile_program(compiler, out / "fuzz_walk", ["-fsanitize=fuzzer", *SANITIZERS]),
-        replays=(
-            compile_program(compiler, out / "replay_asan", [*replay, *SANITIZERS]),
-            compile_program(compiler, out / "replay_msan", [*replay, *MSAN]),
-        ),
+    built = Binaries(fuzzer=out / "fuzz_walk", replays=(out / "replay_asan", out / "replay_msan"))
+    # The replays walk each input once: -O0 builds them in a second, where MSan at -O1 takes
+    # fifteen on this machine.
+    replay = ["-DJW_STATUS_MAIN", "-O0"]
+    compile_programs(
+        compiler,
+        {
+            built.fuzzer: ["-fsanitize=fuzzer", *SANITIZERS],
+            built.replays[0]: [*replay, *SANITIZERS],
+            built.replays[1]: [*replay, *MSAN],
+        },
     )
+    return built
 
 
 @pytest.fixture(scope="module")
@@ -169,9 +188,15 @@ def replay_one(binary: Path, paths: list[Path]) -> Verdicts:
 
 
 def contract_breaches(verdicts: Verdicts) -> list[str]:
-    """Inputs the walker accepted where convert.py raises or makes another number of rows."""
+    """Inputs the walker accepted where convert.py raises or makes another number of rows,
+    and (with the extension built) inputs whose rows differ from convert.py's."""
     breaches = []
     for path, (status, rows) in verdicts.items():
+        if native.available():
+            try:
+                assert_parity(path.read_bytes())
+            except AssertionError as exc:
+                breaches.append(f"{path}: the extension differs from convert.py: {exc!s:.300}")
         if status != JW_OK:
             continue
         try:
