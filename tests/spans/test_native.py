@@ -633,6 +633,16 @@ def test_convert_releases_the_gil_while_it_walks():
     assert during, "no other thread ran in the middle of the walk: the GIL was held"
 
 
+def test_walks_in_several_threads_at_once_agree():
+    from concurrent.futures import ThreadPoolExecutor
+
+    payloads = [*bench_payloads()[:2], *fixture_payloads()]
+    expected = [native_spans(payload).to_rows() for payload in payloads]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda p: native_spans(p).to_rows(), payloads * 4))
+    assert results == expected * 4
+
+
 def rss_bytes() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * 4096
