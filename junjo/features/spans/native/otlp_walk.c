@@ -1555,6 +1555,10 @@ jw_result *jw_walk(const uint8_t *data, size_t len, const jw_options *opts) {
             static const int32_t zero = 0;
             e = jb_put(&res->cols[i].offsets, &zero, sizeof zero);
         }
+    /* The JSON columns are about as long as the request: sized once, not regrown (pages
+     * never written are never resident). */
+    if (e == OK) e = jb_reserve(&res->cols[C_ATTRIBUTES].data, len + 4096);
+    if (e == OK) e = jb_reserve(&res->cols[C_EVENTS].data, len + 4096);
     if (e == OK && data == NULL && len) e = DECLINE;
     if (e == OK && len) e = walk(&w, data, len);
     if (e == OK) e = finish(res);
@@ -1589,7 +1593,7 @@ size_t jw_bytes(const jw_result *result) {
     if (result == NULL) return 0;
     size_t n = sizeof *result;
     for (int i = 0; i < NCOLS; i++)
-        n += result->cols[i].data.cap + result->cols[i].offsets.cap + result->cols[i].validity.cap;
+        n += result->cols[i].data.n + result->cols[i].offsets.n + result->cols[i].validity.n;
     return n;
 }
 
