@@ -197,6 +197,14 @@ def test_a_stale_build_with_other_columns_is_not_used(monkeypatch: pytest.Monkey
     assert native.available()
 
 
+def test_an_empty_request_is_an_empty_table():
+    spans = native_spans(b"")
+    assert len(spans) == 0 and spans.to_rows() == [] and spans.keys() == []
+    conn = duckdb.connect()
+    conn.register("x", spans)
+    assert conn.execute("SELECT count(*) FROM x").fetchall() == [(0,)]
+
+
 def test_a_mutable_buffer_is_refused():
     with pytest.raises(TypeError):
         _native.convert(bytearray(fixture_payloads()[0]), 1, None, None, None)
@@ -574,13 +582,20 @@ def test_random_edge_cases_through_duckdb():
     assert_same_tables(payloads)
 
 
-def test_deep_nesting_declines_instead_of_recursing():
+def nested_arrays(levels: int) -> bytes:
     value = ld(1, b"leaf")
-    for _ in range(200):
-        value = ld(5, ld(1, value))  # array of array of ...
+    for _ in range(levels):
+        value = ld(5, ld(1, value))  # an array holding an array holding ...
     span = ld(1, bytes(16)) + ld(2, bytes(8)) + ld(9, ld(1, b"k") + ld(2, value))
-    payload = ld(1, ld(2, ld(2, span)))
-    assert native_spans(payload) is None
+    return ld(1, ld(2, ld(2, span)))
+
+
+def test_deep_nesting_declines_well_before_protobufs_limit():
+    # protobuf takes up to 47 levels here (100 messages deep); the walker stops at 64
+    # messages, and far past both it never recurses.
+    accepted = [levels for levels in range(60) if assert_parity(nested_arrays(levels))]
+    assert accepted == list(range(30))
+    assert native_spans(nested_arrays(3000)) is None
 
 
 def test_garbage_declines():
@@ -623,6 +638,16 @@ def test_convert_releases_the_gil_while_it_walks():
         stop.set()
         thread.join()
     assert during, "no other thread ran in the middle of the walk: the GIL was held"
+
+
+def test_walks_in_several_threads_at_once_agree():
+    from concurrent.futures import ThreadPoolExecutor
+
+    payloads = [*bench_payloads()[:2], *fixture_payloads()]
+    expected = [native_spans(payload).to_rows() for payload in payloads]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda p: native_spans(p).to_rows(), payloads * 4))
+    assert results == expected * 4
 
 
 def rss_bytes() -> int:

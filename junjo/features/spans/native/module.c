@@ -441,7 +441,7 @@ static PyObject *native_convert(PyObject *module, PyObject *args, PyObject *kwar
     if (rc == 0) rc = optional_int64(received, &opts.received_at_ns, &opts.received_at_is_null);
     if (rc == 0) rc = optional_int64(indexed, &opts.indexed_at_ns, &opts.indexed_at_is_null);
     if (rc == 0 && key != Py_None) {
-        Py_ssize_t len;
+        Py_ssize_t len = 0;
         opts.api_key_id = key && PyUnicode_Check(key) ? PyUnicode_AsUTF8AndSize(key, &len) : NULL;
         if (opts.api_key_id == NULL) {
             PyErr_Clear(); /* not a str, or not encodable: Python decides */

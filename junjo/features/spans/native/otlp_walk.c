@@ -44,8 +44,8 @@ typedef struct {
 #define CHUNK_DEFAULT (64 * 1024)
 
 static void *arena_alloc(arena *a, size_t n) {
+    if (n == 0 || n > SIZE_MAX / 2) return NULL; /* before rounding up: no wrap-around */
     n = (n + 15) & ~(size_t)15;
-    if (n == 0 || n > SIZE_MAX / 2) return NULL;
     chunk *c = a->head;
     if (c == NULL || c->cap - c->used < n) {
         size_t cap = n > CHUNK_DEFAULT ? n : CHUNK_DEFAULT;
@@ -86,7 +86,7 @@ typedef struct {
     size_t n, cap;
 } vec;
 
-static void *vec_push(arena *a, vec *v, size_t size) {
+static inline void *vec_push(arena *a, vec *v, size_t size) {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 4;
         if (cap > SIZE_MAX / size) return NULL;
@@ -108,7 +108,7 @@ typedef struct {
     size_t n, cap;
 } jbuf;
 
-static err jb_reserve(jbuf *b, size_t extra) {
+static err jb_grow(jbuf *b, size_t extra) {
     if (extra > SIZE_MAX - b->n) return NOMEM;
     size_t need = b->n + extra;
     if (need <= b->cap) return OK;
@@ -124,7 +124,11 @@ static err jb_reserve(jbuf *b, size_t extra) {
     return OK;
 }
 
-static err jb_put(jbuf *b, const void *p, size_t n) {
+static inline err jb_reserve(jbuf *b, size_t extra) {
+    return b->cap - b->n >= extra ? OK : jb_grow(b, extra); /* the usual case: room left */
+}
+
+static inline err jb_put(jbuf *b, const void *p, size_t n) {
     if (n == 0) return OK;
     TRY(jb_reserve(b, n));
     memcpy(b->p + b->n, p, n);
@@ -132,7 +136,7 @@ static err jb_put(jbuf *b, const void *p, size_t n) {
     return OK;
 }
 
-static err jb_byte(jbuf *b, uint8_t c) {
+static inline err jb_byte(jbuf *b, uint8_t c) {
     if (b->n == b->cap) TRY(jb_reserve(b, 1));
     b->p[b->n++] = c;
     return OK;
@@ -204,6 +208,12 @@ static err rd_varint(rd *r, uint64_t *out) {
 }
 
 static err rd_tag(rd *r, uint32_t *field, int *wire) {
+    if (r->p < r->end && *r->p < 0x80 && *r->p >= 8) { /* fields 1-15: one byte */
+        uint8_t byte = *r->p++;
+        *field = byte >> 3;
+        *wire = byte & 7;
+        return (*wire <= 2 || *wire == 5) ? OK : DECLINE;
+    }
     uint64_t tag;
     const uint8_t *start = r->p;
     TRY(rd_varint(r, &tag));
@@ -787,14 +797,14 @@ struct jw_result {
     size_t failed_cap;
 };
 
-static err col_bit(jbuf *bits, size_t row, int on) {
+static inline err col_bit(jbuf *bits, size_t row, int on) {
     if (row % 8 == 0) TRY(jb_byte(bits, 0));
     if (on) bits->p[row / 8] |= (uint8_t)(1u << (row % 8));
     return OK;
 }
 
 /* Ends a row's cell: its validity bit and, for strings, the end offset of the bytes written. */
-static err col_end(jw_result *res, int col, int valid) {
+static inline err col_end(jw_result *res, int col, int valid) {
     jcol *c = &res->cols[col];
     if (COLUMNS[col].type == JW_UTF8) {
         if (c->data.n > COLUMN_BYTES_MAX) return DECLINE;
@@ -1545,6 +1555,10 @@ jw_result *jw_walk(const uint8_t *data, size_t len, const jw_options *opts) {
             static const int32_t zero = 0;
             e = jb_put(&res->cols[i].offsets, &zero, sizeof zero);
         }
+    /* The JSON columns are about as long as the request: sized once, not regrown (pages
+     * never written are never resident). */
+    if (e == OK) e = jb_reserve(&res->cols[C_ATTRIBUTES].data, len + 4096);
+    if (e == OK) e = jb_reserve(&res->cols[C_EVENTS].data, len + 4096);
     if (e == OK && data == NULL && len) e = DECLINE;
     if (e == OK && len) e = walk(&w, data, len);
     if (e == OK) e = finish(res);
@@ -1579,7 +1593,7 @@ size_t jw_bytes(const jw_result *result) {
     if (result == NULL) return 0;
     size_t n = sizeof *result;
     for (int i = 0; i < NCOLS; i++)
-        n += result->cols[i].data.cap + result->cols[i].offsets.cap + result->cols[i].validity.cap;
+        n += result->cols[i].data.n + result->cols[i].offsets.n + result->cols[i].validity.n;
     return n;
 }
 

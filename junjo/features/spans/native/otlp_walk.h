@@ -58,7 +58,7 @@ typedef struct jw_column {
 size_t jw_column_count(void);
 const char *jw_column_name(size_t index); /* usable without a result (the module's COLUMNS) */
 const jw_column *jw_columns(const jw_result *result); /* jw_column_count() entries */
-size_t jw_bytes(const jw_result *result);             /* bytes held by the result */
+size_t jw_bytes(const jw_result *result);             /* bytes of columns written */
 
 /* Spans set aside (times beyond INT64_MAX): position and convert.py's error text. */
 size_t jw_failed_count(const jw_result *result);
