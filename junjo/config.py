@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import ipaddress
 import json
+import logging
 import os
 import secrets
 import stat
@@ -20,6 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from junjo.server.hosts import check_pattern
+
+log = logging.getLogger("junjo.config")
 
 ENV_PREFIX = "JUNJO_"
 SECRET_FILE = "secret_key"
@@ -103,8 +106,9 @@ class Settings:
     grpc_receive_timeout_seconds: int = 30
     # HTTP connections held at once (fewer when the open-file limit is low).
     http_max_connections: int = 1000
-    # 1: under load, a worker process converts spans for the indexer; 0: never.
-    index_workers: int = 1
+    # Span conversion: "auto" (the native C extension when built, else Python), "native"
+    # (refuse to start without it) or "python" (for comparison and debugging).
+    converter: str = "auto"
     # Longer attribute values (and span names, status messages) are stored cut to this size.
     max_attribute_value_kb: int = 1024
     # The prompt playground's LLM providers (junjo.features.playground.providers). Keys fall
@@ -212,12 +216,12 @@ def load_settings(
 _CHOICES = {
     "log_level": ("debug", "info", "warning", "error", "critical"),
     "log_format": ("text", "json"),
+    "converter": ("auto", "native", "python"),
 }
 # Integer settings with bounds of their own; every other integer must be at least 1.
 _RANGES = {
     "port": (1, 65535),
     "grpc_port": (1, 65535),
-    "index_workers": (0, 1),  # groups are converted one at a time: one worker is enough
     "password_check_concurrency": (1, 64),
     "retention_max_age_days": (0, None),
     "retention_quiet_seconds": (0, None),
@@ -312,6 +316,9 @@ def _from_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     data = _flattened(data)
+    for key in sorted(set(data) & set(_RETIRED)):
+        del data[key]
+        log.warning("%s: setting %r is ignored: %s", path, key, _RETIRED[key])
     unknown = sorted(set(data) - set(_FIELDS))
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
@@ -331,6 +338,10 @@ def _flattened(data: dict[str, Any]) -> dict[str, Any]:
 
 
 _TABLES = ("retention",)
+# Keys of older versions, still accepted in a junjo.toml (with a warning) and ignored.
+_RETIRED = {
+    "index_workers": "spans are converted in the server process now (see 'converter')",
+}
 
 
 def _from_env(env: dict[str, str]) -> dict[str, Any]:

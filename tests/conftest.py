@@ -30,6 +30,19 @@ def cheap_password_hashing() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(params=["native", "python"])
+def conversion_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a store test on both span converters: ``tests.support.span_store.convert`` and
+    the indexers of tests/spans/conftest.py take this path. The native variant fails (not
+    skips) when the C extension is not built."""
+    from tests.support import span_store
+
+    path: str = request.param
+    span_store.check_conversion_path(path)
+    monkeypatch.setattr(span_store, "CONVERSION_PATH", path)
+    return path
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(

@@ -167,3 +167,38 @@ def test_password_check_concurrency_is_bounded():
     assert load_settings(env={}).password_check_concurrency == 2
     with pytest.raises(ConfigError, match="'password_check_concurrency'"):
         load_settings(env={"JUNJO_PASSWORD_CHECK_CONCURRENCY": "0"})
+
+
+def test_the_converter_setting(tmp_path: Path):
+    assert load_settings(env={}).converter == "auto"
+    assert load_settings(env={"JUNJO_CONVERTER": "python"}).converter == "python"
+    toml = tmp_path / "junjo.toml"
+    toml.write_text('converter = "native"\n')
+    assert load_settings(env={}, config_file=toml).converter == "native"
+    with pytest.raises(ConfigError, match="'converter': use one of auto, native, python"):
+        load_settings(env={"JUNJO_CONVERTER": "c"})
+
+
+def test_an_old_index_workers_key_is_ignored_with_a_warning(tmp_path: Path, caplog):
+    """A junjo.toml written for a version with the conversion worker still loads."""
+    toml = tmp_path / "junjo.toml"
+    toml.write_text("index_workers = 1\nport = 8080\n")
+    with caplog.at_level("WARNING", logger="junjo.config"):
+        settings = load_settings(env={}, config_file=toml)
+    assert settings.port == 8080
+    (record,) = caplog.records
+    assert "setting 'index_workers' is ignored" in record.getMessage()
+
+
+def test_converter_native_without_the_extension_stops_serve_with_the_reason(
+    tmp_path: Path, monkeypatch
+):
+    from junjo.features.ingest.runtime import checked_converter
+    from junjo.features.spans import native
+
+    monkeypatch.setattr(native, "_module", None)
+    monkeypatch.setattr(native, "_why", "the C extension is not built: no compiler")
+    settings = load_settings(env={"JUNJO_CONVERTER": "native"}, config_file=Path(os.devnull))
+    with pytest.raises(ConfigError, match="setting 'converter' is 'native' but python .the C"):
+        checked_converter(settings)
+    checked_converter(load_settings(env={}, config_file=Path(os.devnull)))  # auto: python

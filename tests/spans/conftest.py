@@ -11,6 +11,7 @@ import pytest
 from junjo.features.spans.indexer import Indexer
 from junjo.features.spans.store import SpanStore
 from junjo.kernel.wal import WriteAheadLog
+from tests.support import span_store as span_store_support
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def make_indexer(wal: WriteAheadLog) -> Iterator[Callable[..., Indexer]]:
 
     def factory(store: SpanStore, **kwargs: Any) -> Indexer:
         kwargs.setdefault("idle_poll_seconds", 0.01)
+        kwargs.setdefault("converter", span_store_support.CONVERSION_PATH)
         indexer = Indexer(wal, store, **kwargs)
         indexer.start()
         started.append(indexer)

@@ -17,7 +17,10 @@ from junjo.features.spans.schema import SPAN_COLUMNS, SPAN_MIGRATIONS
 from junjo.features.spans.store import SpanStore, directory_path
 from junjo.kernel.migrations import migrate
 from tests.support.otlp_builders import T0, make_span, new_span_id, new_trace_id, request_payload
-from tests.support.span_store import query
+from tests.support.span_store import convert, query
+
+# Every test here runs on both span converters (native and python).
+pytestmark = pytest.mark.usefixtures("conversion_path")
 
 
 def backfill_request(traces: int, spans_per_trace: int) -> bytes:
@@ -54,7 +57,7 @@ def test_a_backfill_never_fails_a_write_under_a_small_memory_limit(
         for seq in range(2, requests + 1, 2):  # two requests a write, as under steady load
             payloads = [backfill_request(per_request // spans_per_trace, spans_per_trace)
                         for _ in range(2)]  # fmt: skip
-            batches = [convert_request(p, seq=seq - 1 + i) for i, p in enumerate(payloads)]
+            batches = [convert(p, seq=seq - 1 + i) for i, p in enumerate(payloads)]
             store.write_batches(batches, seq)
             if seq == 2:
                 first = payloads[0]
@@ -62,8 +65,8 @@ def test_a_backfill_never_fails_a_write_under_a_small_memory_limit(
         assert counts(store) == (total, total // spans_per_trace)
         # Re-sent: the first request (long checkpointed) and the latest one are recognised.
         again = [
-            convert_request(first, seq=requests + 1),
-            convert_request(payloads[1], seq=requests + 2),
+            convert(first, seq=requests + 1),
+            convert(payloads[1], seq=requests + 2),
         ]
         result = store.write_batches(again, requests + 2)
         assert (result.inserted_spans, result.duplicate_spans) == (0, 2 * per_request)
@@ -88,11 +91,11 @@ def test_spans_of_a_trace_arriving_in_several_writes_update_one_summary(store_pa
     trace_id, root_id = new_trace_id(), new_span_id()
     with SpanStore.open(store_path) as store:
         child = make_span(trace_id=trace_id, parent_span_id=root_id, start_ns=T0 + 5)
-        store.write_batches([convert_request(request_payload([child]), seq=1)], 1)
+        store.write_batches([convert(request_payload([child]), seq=1)], 1)
         other = make_span(start_ns=T0)  # another trace between the two
-        store.write_batches([convert_request(request_payload([other]), seq=2)], 2)
+        store.write_batches([convert(request_payload([other]), seq=2)], 2)
         root = make_span(trace_id=trace_id, span_id=root_id, name="root", start_ns=T0)
-        store.write_batches([convert_request(request_payload([root, child]), seq=3)], 3)
+        store.write_batches([convert(request_payload([root, child]), seq=3)], 3)
         rows = query(
             store,
             "SELECT root_name, root_parent_span_id, span_count, first_wal_seq FROM traces"
@@ -111,12 +114,12 @@ def test_a_crash_before_the_directory_commit_is_caught_up(store_path: Path, monk
             raise OSError("the process died here")
 
         monkeypatch.setattr(TraceDirectory, "record", crash)
-        store.write_batches([convert_request(payload, seq=1)], 1)  # DuckDB committed
+        store.write_batches([convert(payload, seq=1)], 1)  # DuckDB committed
         monkeypatch.undo()
     with TraceDirectory(directory_path(store_path)) as directory:
         assert directory.through_seq == 0 and directory.lookup([trace_id.hex()]) == {}
     with SpanStore.open(store_path) as store:  # reopening catches the directory up
-        result = store.write_batches([convert_request(payload, seq=2)], 2)
+        result = store.write_batches([convert(payload, seq=2)], 2)
         assert (result.inserted_spans, result.duplicate_spans) == (0, 2)
         assert counts(store) == (2, 1)
 
@@ -134,8 +137,8 @@ def test_a_failed_directory_update_is_caught_up_by_the_next_write(store_path: Pa
             return real_record(self, rows, through_seq)
 
         monkeypatch.setattr(TraceDirectory, "record", fail_once)
-        store.write_batches([convert_request(payload, seq=1)], 1)
-        result = store.write_batches([convert_request(payload, seq=2)], 2)
+        store.write_batches([convert(payload, seq=1)], 1)
+        result = store.write_batches([convert(payload, seq=2)], 2)
         assert (result.inserted_spans, result.duplicate_spans) == (0, 2)
         assert counts(store) == (2, 2)
 
@@ -143,15 +146,15 @@ def test_a_failed_directory_update_is_caught_up_by_the_next_write(store_path: Pa
 def test_a_lost_or_stale_directory_is_rebuilt(store_path: Path, tmp_path: Path):
     payload = request_payload([make_span(), make_span()])
     with SpanStore.open(store_path) as store:
-        store.write_batches([convert_request(payload, seq=1)], 1)
+        store.write_batches([convert(payload, seq=1)], 1)
     directory_path(store_path).unlink()
     with SpanStore.open(store_path) as store:  # lost: rebuilt from the spans
-        result = store.write_batches([convert_request(payload, seq=2)], 2)
+        result = store.write_batches([convert(payload, seq=2)], 2)
         assert result.duplicate_spans == 2
     # Ahead of its store (the store was replaced by an empty one): forgotten, not trusted.
     store_path.unlink()
     with SpanStore.open(store_path) as store:
-        result = store.write_batches([convert_request(payload, seq=1)], 1)
+        result = store.write_batches([convert(payload, seq=1)], 1)
         assert (result.inserted_spans, result.duplicate_spans) == (2, 0)
         assert counts(store) == (2, 2)
 
@@ -176,10 +179,10 @@ def test_a_store_written_before_the_directory_is_upgraded(tmp_path: Path):
             (SPAN_MIGRATIONS.latest,)
         ]
         assert query(store, "SELECT span_count, first_wal_seq FROM traces") == [(2, 7)]
-        result = store.write_batches([convert_request(payload, seq=8)], 8)
+        result = store.write_batches([convert(payload, seq=8)], 8)
         assert result.duplicate_spans == 2
         more = request_payload([make_span(trace_id=trace_id)])
-        store.write_batches([convert_request(more, seq=9)], 9)
+        store.write_batches([convert(more, seq=9)], 9)
         assert counts(store) == (3, 1)
         assert query(store, "SELECT span_count FROM traces") == [(3,)]
 
@@ -190,13 +193,13 @@ def test_a_part_of_a_batch_stored_before_a_crash_is_known_after_it(store_path: P
     trace_id = new_trace_id()
     payload = request_payload([make_span(trace_id=trace_id), make_span(trace_id=trace_id)])
     with SpanStore.open(store_path) as store:
-        store.write_batches([convert_request(request_payload([make_span()]), seq=1)], 1)
-        first, _ = convert_request(payload, seq=2).halves()
+        store.write_batches([convert(request_payload([make_span()]), seq=1)], 1)
+        first, _ = convert(payload, seq=2).halves()
         monkeypatch.setattr(TraceDirectory, "record", lambda *args: (_ for _ in ()).throw(OSError))
         store.write_batches([first], None)  # committed; then the process dies
         monkeypatch.undo()
     with SpanStore.open(store_path) as store:  # the batch is read again, whole
-        result = store.write_batches([convert_request(payload, seq=2)], 2)
+        result = store.write_batches([convert(payload, seq=2)], 2)
         assert (result.inserted_spans, result.duplicate_spans) == (1, 1)
         assert counts(store) == (3, 2)
         assert query(

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
 import duckdb
+import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from junjo.features.spans import converter as converter_module
 from junjo.features.spans import indexer as indexer_module
-from junjo.features.spans.convert import convert_request
+from junjo.features.spans.convert import ConvertedBatch
 from junjo.features.spans.indexer import Indexer, _take_spans
 from junjo.features.spans.store import SpanStore
 from junjo.kernel.wal import WalBatch, WriteAheadLog
+from tests.support import span_store
 from tests.support.otlp_builders import (
     T0,
     junjo_workflow_trace,
@@ -31,7 +32,10 @@ from tests.support.otlp_builders import (
     request_payload,
     span_count,
 )
-from tests.support.span_store import query, query_dicts
+from tests.support.span_store import convert, query, query_dicts
+
+# Every test here runs on both span converters (native and python).
+pytestmark = pytest.mark.usefixtures("conversion_path")
 from tests.support.wait import wait_until
 
 
@@ -156,16 +160,18 @@ def test_garbage_is_quarantined_and_the_next_batch_still_indexed(wal, store, mak
 
 
 def test_a_span_duckdb_refuses_is_quarantined_alone(wal, store, make_indexer, monkeypatch):
-    real_convert = converter_module.convert_request
+    real_convert = converter_module.convert_payload
 
     def poisoning_convert(payload, **kwargs):
         batch = real_convert(payload, **kwargs)
-        for index, row in enumerate(batch.spans):
-            if row[4] == "poison":  # name: give it a kind DuckDB cannot store
-                batch.spans[index] = (*row[:5], "not-a-kind", *row[6:])
-        return batch
+        rows = batch.native.to_rows() if batch.native is not None else batch.spans
+        if not any(row[4] == "poison" for row in rows):
+            return batch  # on the native path, the group's other batches stay columns
+        # name "poison": give it a kind DuckDB cannot store
+        rows = [(*r[:5], "not-a-kind", *r[6:]) if r[4] == "poison" else r for r in rows]
+        return ConvertedBatch(batch.seq, rows, batch.truncated_values, batch.failed)
 
-    monkeypatch.setattr(converter_module, "convert_request", poisoning_convert)
+    monkeypatch.setattr(converter_module, "convert_payload", poisoning_convert)
     good_before = append(wal, simple_payload(2), 2)
     poisoned = append(wal, request_payload([make_span(name="poison"), make_span()]), 2)
     good_after = append(wal, simple_payload(3), 3)
@@ -223,7 +229,7 @@ def test_resume_after_crash_between_commit_and_prune(wal, store_path, make_index
     seqs = [append(wal, p, 0) for p in payloads]
     # The crash: both batches committed to DuckDB, the process dies before pruning the WAL.
     crashed = SpanStore.open(store_path)
-    converted = [convert_request(p, seq=s) for p, s in zip(payloads, seqs, strict=True)]
+    converted = [convert(p, seq=s) for p, s in zip(payloads, seqs, strict=True)]
     crashed.write_batches(converted, seqs[-1])
     crashed.close()
     assert wal.totals().pending_batches == 2
@@ -261,7 +267,7 @@ def test_stop_indexes_what_is_already_in_the_wal(wal, store):
     last = 0
     for _ in range(5):
         last = append(wal, simple_payload(3), 3)
-    indexer = Indexer(wal, store, idle_poll_seconds=10)
+    indexer = Indexer(wal, store, idle_poll_seconds=10, converter=span_store.CONVERSION_PATH)
     indexer.start()
     assert indexer.stop(timeout=10)
     assert indexer.status().indexed_seq == last
@@ -316,7 +322,9 @@ def test_a_replaced_wal_is_indexed_and_numbered_after_the_store(tmp_path, store,
     fresh_wal = WriteAheadLog(tmp_path / "new-wal.db")
     try:
         append(fresh_wal, simple_payload(2), 2)
-        indexer = Indexer(fresh_wal, store, idle_poll_seconds=0.01)
+        indexer = Indexer(
+            fresh_wal, store, idle_poll_seconds=0.01, converter=span_store.CONVERSION_PATH
+        )
         indexer.start()
         assert indexer.flush(timeout=10)
         assert indexer.stop(timeout=10)
@@ -333,11 +341,13 @@ def test_flush_returns_once_drained_even_if_the_wal_seq_is_ahead(tmp_path, store
     # The WAL's batches were indexed and pruned under a store that was then deleted.
     append(wal, simple_payload(1), 1)
     with SpanStore.open(tmp_path / "old.duckdb") as old_store:
-        old = Indexer(wal, old_store)
+        old = Indexer(wal, old_store, converter=span_store.CONVERSION_PATH)
         old.start()
         assert old.flush(timeout=10) and old.stop(timeout=10)
     with SpanStore.open(store_path) as new_store:
-        indexer = Indexer(wal, new_store, idle_poll_seconds=0.01)
+        indexer = Indexer(
+            wal, new_store, idle_poll_seconds=0.01, converter=span_store.CONVERSION_PATH
+        )
         indexer.start()
         assert indexer.flush(timeout=5)  # nothing left to index: must not wait forever
         assert indexer.stop(timeout=10)
@@ -349,7 +359,7 @@ def test_stop_while_retrying_leaves_the_batch_in_the_wal(wal, store):
 
     store.write_batches = always_full
     append(wal, simple_payload(2), 2)
-    indexer = Indexer(wal, store, idle_poll_seconds=0.01)
+    indexer = Indexer(wal, store, idle_poll_seconds=0.01, converter=span_store.CONVERSION_PATH)
     indexer.start()
     wait_until(lambda: indexer.status().last_error)
     started = time.monotonic()
@@ -382,56 +392,63 @@ def test_memory_is_released_once_idle_after_writing(wal, store, make_indexer, mo
     assert len(released) == 1  # once per burst, not on every idle poll
 
 
-def test_conversion_in_a_worker_process_stores_the_same_rows(wal, store, monkeypatch):
-    """Under load the server converts in a worker process (index_workers = 1)."""
-    monkeypatch.setattr(converter_module, "WORKER_MIN_SPANS", 1)  # every group is "big"
-    monkeypatch.setattr(indexer_module, "_WORKER_EXIT_AFTER_IDLE_S", 0.5)
-    worker_results = []
-    real_in_worker = converter_module.Converter._in_worker
+def test_a_refused_span_of_a_native_batch_is_quarantined_alone(
+    wal, store, make_indexer, monkeypatch, conversion_path
+):
+    """The batch holding the span is written in halves (a native batch becomes rows for
+    that) down to the one span, whichever converter made it."""
+    from junjo.features.spans import store as store_module
 
-    def recording(self, batches, now):
-        worker_results.append(real_in_worker(self, batches, now))
-        return worker_results[-1]
+    real_stage = store_module._stage
 
-    monkeypatch.setattr(converter_module.Converter, "_in_worker", recording)
-    payloads = [simple_payload(3), b"not a protobuf", simple_payload(2)]
-    for payload in payloads:
-        append(wal, payload, 3)
-    indexer = Indexer(wal, store, convert_in_worker=True)
-    indexer.start()
-    try:
-        assert indexer.flush(timeout=60)
-        assert worker_results and None not in worker_results  # converted over there
-        # It exits once the indexer is idle.
-        wait_until(lambda: not multiprocessing.active_children(), timeout=10, interval=0.05)
-    finally:
-        assert indexer.stop(timeout=10)
-    assert stored_count(store) == 5
-    assert len(quarantine_rows(wal, "id")) == 1
+    def refusing_stage(conn, parts):
+        real_stage(conn, parts)
+        if conn.execute("SELECT count(*) FROM incoming_spans WHERE name = 'poison'").fetchone()[0]:
+            raise duckdb.ConversionException("poison")
 
+    monkeypatch.setattr(store_module, "_stage", refusing_stage)
+    natives = []
+    real_convert = converter_module.convert_payload
 
-def test_small_groups_are_converted_in_process(wal, store):
-    append(wal, simple_payload(3), 3)
-    indexer = Indexer(wal, store, convert_in_worker=True)
-    indexer.start()
-    try:
-        assert indexer.flush(timeout=10)
-        assert not multiprocessing.active_children()  # no process started for 3 spans
-    finally:
-        assert indexer.stop(timeout=10)
-    assert stored_count(store) == 3
+    def recording(payload, **kwargs):
+        batch = real_convert(payload, **kwargs)
+        natives.append(batch.native is not None)
+        return batch
+
+    monkeypatch.setattr(converter_module, "convert_payload", recording)
+    spans = [make_span(name="poison")] + [make_span(name=f"ok{i}") for i in range(4)]
+    poisoned = append(wal, request_payload(spans), 5)
+    append(wal, simple_payload(2), 2)
+    indexer = make_indexer(store)
+    assert indexer.flush(timeout=10)
+    assert natives == [conversion_path == "native"] * 2
+    assert stored_count(store) == 6
+    ((seq, count, error),) = quarantine_rows(wal, "seq, span_count, error")
+    assert (seq, count) == (poisoned, 1) and error == "store: ConversionException: poison"
 
 
-def test_a_group_of_few_but_large_spans_is_converted_in_the_worker(wal, store):
-    # Conversion cost follows bytes (JSON-escaping big attributes), not just span count.
-    big = {"state": "x" * (converter_module.WORKER_MIN_BYTES // 2)}
-    payload = request_payload([make_span(name=f"big{i}", attributes=big) for i in range(2)])
-    append(wal, payload, 2)
-    indexer = Indexer(wal, store, convert_in_worker=True)
-    indexer.start()
-    try:
-        assert indexer.flush(timeout=60)
-        assert multiprocessing.active_children()  # 2 spans, but over 2 MiB: the worker's job
-    finally:
-        assert indexer.stop(timeout=10)
-    assert stored_count(store) == 2
+def test_the_conversion_path_is_logged_at_start(wal, store, make_indexer, caplog, conversion_path):
+    with caplog.at_level("INFO", logger="junjo.indexer"):
+        make_indexer(store)
+    expected = {
+        "native": "span conversion: native (C extension)",
+        "python": 'span conversion: python (setting converter = "python")',
+    }[conversion_path]
+    assert [r.getMessage() for r in caplog.records if "span conversion" in r.getMessage()] == [
+        expected
+    ]
+
+
+def test_native_without_the_extension_is_refused_and_auto_falls_back(wal, store, monkeypatch):
+    from junjo.features.spans import native
+    from junjo.features.spans.converter import Converter, NativeUnavailable
+
+    monkeypatch.setattr(native, "_module", None)
+    monkeypatch.setattr(native, "_why", "the C extension is not built: no compiler")
+    with pytest.raises(NativeUnavailable, match="'native' but python .the C extension is not"):
+        Indexer(wal, store, converter="native")
+    fallback = Converter(choice="auto")
+    assert not fallback.native
+    assert fallback.description == "python (the C extension is not built: no compiler)"
+    (unit,) = fallback.convert([WalBatch(1, 0, None, 3, simple_payload(3))], 0)
+    assert unit[1] is not None and unit[1].native is None and len(unit[1].spans) == 3

@@ -28,7 +28,10 @@ from tests.support.otlp_builders import (
     new_trace_id,
     request_payload,
 )
-from tests.support.span_store import query
+from tests.support.span_store import convert, query
+
+# Every test here runs on both span converters (native and python).
+pytestmark = pytest.mark.usefixtures("conversion_path")
 
 HOUR = 3600 * 1_000_000_000
 
@@ -62,7 +65,7 @@ def test_the_spans_table_has_the_declared_columns_in_order(store: SpanStore):
 
 def test_reopening_keeps_data_and_version(store_path: Path):
     with SpanStore.open(store_path) as first:
-        first.write_batches([convert_request(request_payload([make_span()]), seq=1)], 1)
+        first.write_batches([convert(request_payload([make_span()]), seq=1)], 1)
     with SpanStore.open(store_path) as again:
         assert count(again, "spans") == 1
         assert again.indexer_state().indexed_seq == 1
@@ -89,7 +92,7 @@ def test_readonly_open(store_path: Path, tmp_path: Path):
     with SpanStore.open_readonly(store_path) as readonly:
         assert readonly.indexer_state().indexed_seq == 0
         with pytest.raises(RuntimeError, match="read-only"):
-            readonly.write_batches([convert_request(request_payload([make_span()]), seq=1)], 1)
+            readonly.write_batches([convert(request_payload([make_span()]), seq=1)], 1)
 
 
 def test_readonly_open_of_an_unmigrated_file_asks_for_migrate(tmp_path: Path):
@@ -104,8 +107,8 @@ def test_readonly_open_of_an_unmigrated_file_asks_for_migrate(tmp_path: Path):
 
 def test_same_batch_twice_stores_each_span_once(store: SpanStore):
     payload = request_payload(junjo_workflow_trace(nodes=2))
-    first = store.write_batches([convert_request(payload, seq=1)], 1)
-    second = store.write_batches([convert_request(payload, seq=2)], 2)
+    first = store.write_batches([convert(payload, seq=1)], 1)
+    second = store.write_batches([convert(payload, seq=2)], 2)
     assert (first.inserted_spans, first.duplicate_spans) == (3, 0)
     assert (second.inserted_spans, second.duplicate_spans) == (0, 3)
     assert count(store, "spans") == 3
@@ -117,8 +120,8 @@ def test_duplicates_inside_one_write_keep_the_first_copy(store: SpanStore):
     first = make_span(trace_id=trace_id, span_id=span_id, name="first")
     again = make_span(trace_id=trace_id, span_id=span_id, name="second copy")
     batches = [
-        convert_request(request_payload([first, again]), seq=1),
-        convert_request(request_payload([again]), seq=2),
+        convert(request_payload([first, again]), seq=1),
+        convert(request_payload([again]), seq=2),
     ]
     result = store.write_batches(batches, 2)
     assert (result.inserted_spans, result.duplicate_spans) == (1, 2)
@@ -132,20 +135,18 @@ def test_resent_span_is_found_even_when_the_batch_spans_days(store: SpanStore):
     fresh = make_span(start_ns=T0 + 72 * HOUR)
     skewed = make_span(start_ns=1)  # a broken clock near the epoch
     payload = request_payload([old, fresh, skewed])
-    store.write_batches([convert_request(payload, seq=1)], 1)
-    store.write_batches(
-        [convert_request(request_payload([make_span(start_ns=T0 + HOUR)]), seq=2)], 2
-    )
-    result = store.write_batches([convert_request(payload, seq=3)], 3)
+    store.write_batches([convert(payload, seq=1)], 1)
+    store.write_batches([convert(request_payload([make_span(start_ns=T0 + HOUR)]), seq=2)], 2)
+    result = store.write_batches([convert(payload, seq=3)], 3)
     assert (result.inserted_spans, result.duplicate_spans) == (0, 3)
     assert count(store, "spans") == 4
 
 
 def test_same_span_id_in_another_trace_is_not_a_duplicate(store: SpanStore):
     span_id = new_span_id()
-    store.write_batches([convert_request(request_payload([make_span(span_id=span_id)]), seq=1)], 1)
+    store.write_batches([convert(request_payload([make_span(span_id=span_id)]), seq=1)], 1)
     other = make_span(span_id=span_id)  # new random trace id
-    result = store.write_batches([convert_request(request_payload([other]), seq=2)], 2)
+    result = store.write_batches([convert(request_payload([other]), seq=2)], 2)
     assert result.inserted_spans == 1
 
 
@@ -161,28 +162,42 @@ def test_covering_ranges_merge_overlaps_and_stay_bounded():
 def test_position_only_moves_forward(store: SpanStore):
     store.write_batches([], 5)
     with pytest.raises(StaleWrite):
-        store.write_batches([convert_request(request_payload([make_span()]), seq=5)], 5)
+        store.write_batches([convert(request_payload([make_span()]), seq=5)], 5)
     assert count(store, "spans") == 0  # the refused write left nothing behind
     assert store.indexer_state().indexed_seq == 5
 
 
 def test_a_failed_write_leaves_no_rows_and_no_position(store: SpanStore, monkeypatch):
     payload = request_payload(junjo_workflow_trace(nodes=2))
-    real_append = store_module.append_rows
+    real_write = trace_summary.write
 
-    def append_then_fail(conn, table, rows, columns=None):
-        real_append(conn, table, rows, columns)
-        if table == "spans":
-            raise duckdb.IOException("disk full")
+    def write_then_fail(conn, staged, first_seqs, now):
+        real_write(conn, staged, first_seqs, now)  # the spans and summaries are in
+        raise duckdb.IOException("disk full")
 
-    monkeypatch.setattr(store_module, "append_rows", append_then_fail)
+    monkeypatch.setattr(trace_summary, "write", write_then_fail)
     with pytest.raises(duckdb.IOException):
-        store.write_batches([convert_request(payload, seq=1)], 1)
-    monkeypatch.setattr(store_module, "append_rows", real_append)
-    assert count(store, "spans") == 0
+        store.write_batches([convert(payload, seq=1)], 1)
+    monkeypatch.setattr(trace_summary, "write", real_write)
+    assert count(store, "spans") == 0 and count(store, "traces") == 0
     assert store.indexer_state().indexed_seq == 0
-    result = store.write_batches([convert_request(payload, seq=1)], 1)  # the retry
+    result = store.write_batches([convert(payload, seq=1)], 1)  # the retry
     assert result.inserted_spans == 3
+
+
+def test_batches_of_both_converters_in_one_write(store: SpanStore):
+    """A group mixes native batches with row batches (a request the walker declined):
+    one write, the first copy of a repeated span kept, whichever batch holds it."""
+    trace_id = new_trace_id()
+    spans = [make_span(trace_id=trace_id, name=f"s{i}", start_ns=T0 + i) for i in range(4)]
+    first, second = request_payload(spans[:3]), request_payload(spans[1:])
+    batches = [convert(first, seq=1), convert_request(second, seq=2)]
+    result = store.write_batches(batches, 2)
+    assert (result.inserted_spans, result.duplicate_spans) == (4, 2)
+    assert query(store, "SELECT name, wal_seq FROM spans ORDER BY name") == [
+        ("s0", 1), ("s1", 1), ("s2", 1), ("s3", 2)
+    ]  # fmt: skip
+    assert query(store, "SELECT span_count, root_name FROM traces") == [(4, "s0")]
 
 
 def test_quarantined_entries_are_counted_with_the_position(store: SpanStore):
@@ -206,7 +221,7 @@ def row_groups(store: SpanStore) -> int:
 
 def write(store: SpanStore, seq: int, *, checkpoint: bool) -> None:
     spans = [make_span() for _ in range(20)]
-    store.write_batches([convert_request(request_payload(spans), seq=seq)], seq)
+    store.write_batches([convert(request_payload(spans), seq=seq)], seq)
     if checkpoint:
         query(store, "CHECKPOINT")
 

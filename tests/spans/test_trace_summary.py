@@ -4,6 +4,7 @@ span, right whatever order a trace's spans arrive in, and equal to a rebuild fro
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from junjo.features.spans import trace_summary
 from junjo.features.spans.store import SpanStore
@@ -16,6 +17,9 @@ from tests.support.otlp_builders import (
     new_trace_id,
 )
 from tests.support.span_store import write_spans
+
+# Every test here runs on both span converters (native and python).
+pytestmark = pytest.mark.usefixtures("conversion_path")
 
 COLUMNS = [c.strip() for c in trace_summary.SUMMARY_COLUMNS.split(",")]
 

@@ -10,14 +10,35 @@ from typing import Any
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from junjo.features.spans.convert import convert_request
+from junjo.features.spans import native
+from junjo.features.spans.convert import ConvertedBatch
+from junjo.features.spans.converter import convert_payload
 from junjo.features.spans.store import SpanStore
 from tests.support.otlp_builders import request_payload
+
+# The conversion path that ``convert`` takes and the indexer is given ("native" or
+# "python"): the ``conversion_path`` fixture (tests/conftest.py) runs a test on each.
+CONVERSION_PATH = "python"
+
+
+def check_conversion_path(path: str) -> None:
+    """The native variant fails, never skips, without the C extension (CI builds it)."""
+    if path == "native" and not native.available():
+        raise AssertionError(
+            f"the native conversion path cannot run: {native.describe()}. Build it with"
+            " `pip install -e .` where a C compiler is found (make .venv/bin/junjo)."
+        )
+
+
+def convert(payload: bytes, **kwargs: Any) -> ConvertedBatch:
+    """``payload``'s batch as the indexer makes it on ``CONVERSION_PATH`` (on the native
+    path, a request the walker declines is converted by convert.py, as in the indexer)."""
+    return convert_payload(payload, use_native=CONVERSION_PATH == "native", **kwargs)
 
 
 def write_spans(store: SpanStore, seq: int, spans: Iterable[Span], service: str = "svc") -> None:
     """Store ``spans`` of ``service`` as the indexer stores WAL batch ``seq``."""
-    batch = convert_request(request_payload(spans, service_name=service), seq=seq)
+    batch = convert(request_payload(spans, service_name=service), seq=seq)
     store.write_batches([batch], seq)
 
 

@@ -56,9 +56,10 @@ def _lifespan(state: AppState) -> Iterator[None]:
 
 
 def _check(settings: Settings) -> None:
-    from junjo.features.ingest.runtime import checked_masker
+    from junjo.features.ingest.runtime import checked_converter, checked_masker
 
     checked_masker(settings)
+    checked_converter(settings)
 
 
 FEATURE = Feature("ingest", routes=_routes, commands=_commands, lifespan=_lifespan, check=_check)

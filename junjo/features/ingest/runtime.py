@@ -14,7 +14,6 @@ fails before any port is bound; ``start()`` starts the threads and binds the gRP
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import time
@@ -30,7 +29,7 @@ from junjo.kernel.wal import WriteAheadLog
 log = logging.getLogger("junjo.ingest")
 
 MIB = 1 << 20
-# The indexer's conversion loop is pure Python and holds the GIL in long stretches. An export
+# The indexer's Python conversion loop (convert.py) holds the GIL in long stretches. An export
 # passes the GIL between threads several times (gRPC handler, WAL writer, back), and each
 # hand-off can wait a full switch interval: at the default 5 ms that doubled export latency
 # under load (measured: p50 22 -> 15 ms, p99 64 -> 27 ms at 2,000 spans/s with 1 ms).
@@ -46,6 +45,16 @@ def checked_masker(settings: Settings) -> Masker | None:
     return masker
 
 
+def checked_converter(settings: Settings) -> None:
+    """``converter = "native"`` without a usable C extension is a ConfigError."""
+    from junjo.features.spans.converter import NativeUnavailable, uses_native
+
+    try:
+        uses_native(settings.converter)
+    except NativeUnavailable as exc:
+        raise ConfigError(str(exc)) from None
+
+
 class IngestRuntime:
     def __init__(
         self,
@@ -58,17 +67,16 @@ class IngestRuntime:
     ) -> None:
         self.settings = settings
         masker = checked_masker(settings)  # before any file is opened
+        checked_converter(settings)
         if masker is not None:
             log.info("masking spans before they are stored: %s", masker.describe())
         settings.ensure_data_dir()
         self.wal = WriteAheadLog(settings.wal_path)
         self.store = store
-        # On one core a worker only adds memory and hand-off costs.
-        in_worker = settings.index_workers == 1 and (os.cpu_count() or 1) > 1
         self.indexer = Indexer(
             self.wal,
             self.store,
-            convert_in_worker=in_worker,
+            converter=settings.converter,
             max_value_bytes=settings.max_attribute_value_kb * 1024,
         )
         limits = IngestLimits.from_settings(settings)

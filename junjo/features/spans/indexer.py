@@ -17,9 +17,10 @@ Failures are told apart by whose fault they are:
   same write is retried with backoff until it succeeds or ``stop()`` is called, leaving the
   batches in the WAL. Ingestion's backpressure takes over if that lasts.
 
-Throughput: converting is Python (GIL-bound), storing is mostly DuckDB/SQLite C code, so the
-two overlap: group N+1 is converted while group N is written (+20-30% measured). After a
-burst, once idle, the store hands its cached memory back to the OS.
+Throughput: storing is mostly DuckDB/SQLite C code, and converting is the native walker
+(without the GIL) or Python (``converter.py``), so the two overlap: group N+1 is converted
+while group N is written. After a burst, once idle, the store hands its cached memory back to
+the OS.
 
 Usage (the server's ingestion runtime)::
 
@@ -55,14 +56,11 @@ log = logging.getLogger("junjo.indexer")
 
 _READ_MAX_BATCHES = 512
 # Bounds a group's memory: ~4k spans of 1 KB, ~17 MB once converted; two groups in flight.
-# Measured at 10x overload with the conversion worker and a 64 MB DuckDB limit: 8 MB groups
-# peaked at 459 MiB for the server, 4 MB groups at 387 MiB, for the same indexing rate.
+# Measured at 10x overload with the (since removed) conversion worker and a 64 MB DuckDB
+# limit: 8 MB groups peaked at 459 MiB for server + worker, 4 MB groups at 387 MiB.
 _READ_MAX_BYTES = 4 << 20
 # After a burst, once idle this long, the store hands its cached memory back to the OS.
 _RELEASE_AFTER_IDLE_S = 1.0
-# ... and after this long the conversion worker exits: starting one costs ~0.2 s, about what
-# converting its first group saves, so bursts a few seconds apart keep the same worker.
-_WORKER_EXIT_AFTER_IDLE_S = 30.0
 # A write costs DuckDB tens of ms (planning its statements, committing) whatever its size,
 # so while the un-pruned backlog (the group being written included) is under a full group,
 # writes start at most this often.
@@ -136,11 +134,12 @@ class Indexer:
         *,
         batch_max_spans: int = 20000,
         idle_poll_seconds: float = 0.05,
-        convert_in_worker: bool = False,
+        converter: str = "auto",
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
     ) -> None:
         self._wal = wal
-        self._converter = Converter(use_worker=convert_in_worker, max_value_bytes=max_value_bytes)
+        # Raises NativeUnavailable for converter="native" without the extension.
+        self._converter = Converter(choice=converter, max_value_bytes=max_value_bytes)
         self._store = store
         self._batch_max_spans = batch_max_spans
         self._idle_poll = idle_poll_seconds
@@ -166,6 +165,7 @@ class Indexer:
             raise RuntimeError("indexer already started")
         # Before the doors open: appends must not get numbers the store has indexed already.
         self._match_wal()
+        log.info("span conversion: %s", self._converter.description)
         self._thread = threading.Thread(target=self._run, name="junjo-indexer", daemon=True)
         self._thread.start()
 
@@ -215,8 +215,8 @@ class Indexer:
         return True
 
     # -- the loop --------------------------------------------------------------------------
-    # Two stages overlap: this thread reads and converts group N+1 (Python, holds the GIL)
-    # while a short-lived writer thread stores group N (DuckDB and SQLite, mostly without the
+    # Two stages overlap: this thread reads and converts group N+1 (the native walker
+    # releases the GIL; convert.py holds it) while a short-lived writer thread stores group N (DuckDB and SQLite, mostly without the
     # GIL). Groups are written strictly in order, at most one at a time, so memory holds at
     # most two groups and the committed position only moves forward.
 
@@ -243,7 +243,6 @@ class Indexer:
             if writing is not None:
                 with contextlib.suppress(_Stopped):
                     self._finish(writing)
-            self._converter.close()
         log.debug("indexer stopped at WAL seq %d", self._state.indexed_seq)
 
     def _match_wal(self) -> None:
@@ -332,8 +331,6 @@ class Indexer:
         if self._wrote_since_release and idle_for >= _RELEASE_AFTER_IDLE_S:
             self._wrote_since_release = False
             self._store.release_memory()
-        if self._converter.worker_running and idle_for >= _WORKER_EXIT_AFTER_IDLE_S:
-            self._converter.close()
         self._wake.wait(self._idle_poll)
 
     def _write_and_prune(self, units: list[Unit]) -> None:
@@ -362,17 +359,17 @@ class Indexer:
         sets nothing aside twice."""
         batch, converted, _ = unit
         set_aside = _set_aside([unit])
-        parts = deque([converted] if converted is not None and converted.spans else [])
+        parts = deque([converted] if converted is not None and converted.span_count else [])
         refused: dict[tuple[str, str], str] = {}
         while parts:
             part = parts.popleft()
             error = self._commit([part], None, [])
             if error is None:
                 continue
-            if len(part.spans) > 1:
-                parts.extendleft(reversed(part.halves()))
+            if part.span_count > 1:
+                parts.extendleft(reversed(part.halves()))  # a native batch becomes rows
                 continue
-            refused[part.spans[0][:2]] = error
+            refused[part.keys()[0]] = error
         if refused:
             error = span_errors(list(refused.values()))
             log.warning("quarantining spans of WAL batch %d: %s", batch.seq, error)

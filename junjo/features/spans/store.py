@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -42,10 +42,13 @@ from junjo.features.spans.bulk import append_rows
 from junjo.features.spans.convert import ConvertedBatch
 from junjo.features.spans.directory import SeqRange, TraceDirectory, range_clause
 from junjo.features.spans.quarantine import move_legacy_entries
-from junjo.features.spans.schema import SPAN_COLUMNS, SPAN_ID, SPAN_MIGRATIONS, TRACE_ID, WAL_SEQ
+from junjo.features.spans.schema import SPAN_MIGRATIONS, SPAN_TABLE, create_table_sql
 from junjo.kernel.migrations import migrate, status
 from junjo.kernel.transaction import transaction
 from junjo.kernel.wal import SetAside
+
+if TYPE_CHECKING:
+    from junjo.features.spans.native import NativeSpans
 
 log = logging.getLogger("junjo.indexer")
 
@@ -301,22 +304,26 @@ class SpanStore:
         directory = self._writable_directory()
         if self._directory_behind:
             self.sync_directory()
-        spans, candidates = _unique_rows(batches)
-        known = directory.lookup({row[TRACE_ID] for row in spans})
+        parts, candidates = _unique_parts(batches)
+        known = directory.lookup({key[0] for part in parts for key in part.keys})
         now = time.time_ns()
         with transaction(conn, "BEGIN TRANSACTION"):
-            stored = _stored_keys(conn, spans, known)
+            stored = _stored_keys(conn, parts, known)
             if stored:
-                spans = [row for row in spans if (row[TRACE_ID], row[SPAN_ID]) not in stored]
-            append_rows(conn, "spans", spans, SPAN_COLUMNS)
-            summaries = trace_summary.summarize(spans, now)
-            trace_summary.write(conn, summaries, {t: first for t, (first, _) in known.items()})
-            duplicates = candidates - len(spans)
+                parts = [part.without(stored) for part in parts]
+            ranges = _seq_ranges(parts)
+            _stage(conn, parts)
+            conn.execute(f"INSERT INTO spans SELECT * FROM {_STAGED}")
+            first_seqs = {t: known[t][0] for t in ranges if t in known}
+            trace_summary.write(conn, _STAGED, first_seqs, now)
+            conn.execute(f"DELETE FROM {_STAGED}")  # never committed: rolled back with it
+            inserted = sum(len(part.keys) for part in parts)
+            duplicates = candidates - inserted
             truncated = sum(batch.truncated_values for batch in batches)
-            counts = _Counts(len(spans), duplicates, truncated, quarantined)
+            counts = _Counts(inserted, duplicates, truncated, quarantined)
             state = _advance(conn, last_seq, counts, now)
-        self._record_in_directory(spans, state.indexed_seq)
-        return WriteResult(len(spans), duplicates, state)
+        self._record_in_directory(ranges, state.indexed_seq)
+        return WriteResult(inserted, duplicates, state)
 
     # -- retention -----------------------------------------------------------------------
 
@@ -415,16 +422,7 @@ class SpanStore:
             raise RuntimeError("this span store was opened read-only")
         return self._directory
 
-    def _record_in_directory(self, spans: list[_Row], through_seq: int) -> None:
-        ranges: dict[str, list[int]] = {}
-        for row in spans:
-            seq = row[WAL_SEQ] or 0
-            span_range = ranges.get(row[TRACE_ID])
-            if span_range is None:
-                ranges[row[TRACE_ID]] = [seq, seq]
-            else:
-                span_range[0] = min(span_range[0], seq)
-                span_range[1] = max(span_range[1], seq)
+    def _record_in_directory(self, ranges: dict[str, SeqRange], through_seq: int) -> None:
         try:
             self._writable_directory().record(
                 ((trace_id, lo, hi) for trace_id, (lo, hi) in ranges.items()), through_seq
@@ -475,11 +473,14 @@ def _malloc_trim() -> None:
 
 
 def _create_scratch(conn: duckdb.DuckDBPyConnection) -> None:
-    # Connection-local and never persisted: the keys of the batch being written.
+    # Connection-local and never persisted: the keys of the batch being written, and its
+    # rows (filled and emptied inside the write's transaction, so never committed).
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS incoming_keys ("
         " trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL)"
     )
+    staged = create_table_sql(_STAGED, SPAN_TABLE)
+    conn.execute(staged.replace("CREATE TABLE", "CREATE TEMP TABLE IF NOT EXISTS", 1))
     conn.execute(retention.SCRATCH)
 
 
@@ -490,28 +491,100 @@ _STATE_COLUMNS = (
 )
 
 
-def _unique_rows(batches: Sequence[ConvertedBatch]) -> tuple[list[_Row], int]:
-    """All span rows, keeping the first copy of a span repeated across batches; and the
-    number of rows before deduplication."""
-    seen: set[tuple[str, str]] = set()
-    spans: list[_Row] = []
+_Key = tuple[str, str]
+# The write's rows, staged: what ``spans`` and the trace summary are filled from, one way
+# for rows (the appender) and native batches (DuckDB scans their Arrow C stream).
+_STAGED = "incoming_spans"
+_ARROW_VIEW = "incoming_native"
+
+
+@dataclass(frozen=True)
+class _Part:
+    """The spans of one batch to store: rows, or a native batch's columns; and their keys."""
+
+    seq: int
+    keys: list[_Key]
+    rows: list[_Row]
+    native: NativeSpans | None = None
+
+    @classmethod
+    def of(cls, batch: ConvertedBatch) -> _Part:
+        return cls(batch.seq, batch.keys(), batch.spans, batch.native)
+
+    def materialized(self) -> list[_Row]:
+        return self.native.to_rows() if self.native is not None else self.rows
+
+    def without(self, drop: set[_Key]) -> _Part:
+        """This part minus the spans of ``drop`` (a native batch becomes rows: rare)."""
+        if drop.isdisjoint(self.keys):
+            return self
+        pairs = zip(self.keys, self.materialized(), strict=True)
+        kept = [(key, row) for key, row in pairs if key not in drop]
+        return _Part(self.seq, [key for key, _ in kept], [row for _, row in kept])
+
+
+def _unique_parts(batches: Sequence[ConvertedBatch]) -> tuple[list[_Part], int]:
+    """The batches' spans, keeping the first copy of a span repeated across batches (or
+    within one); and the number of spans before deduplication."""
+    seen: set[_Key] = set()
+    parts: list[_Part] = []
     total = 0
     for batch in batches:
-        total += len(batch.spans)
-        for row in batch.spans:
-            key = (row[TRACE_ID], row[SPAN_ID])
+        part = _Part.of(batch)
+        total += len(part.keys)
+        fresh = set(part.keys)
+        if len(fresh) == len(part.keys) and seen.isdisjoint(fresh):
+            seen |= fresh  # the usual case: nothing to filter, a native batch stays columns
+            parts.append(part)
+            continue
+        keys, rows = [], []
+        for key, row in zip(part.keys, part.materialized(), strict=True):
             if key not in seen:
                 seen.add(key)
-                spans.append(row)
-    return spans, total
+                keys.append(key)
+                rows.append(row)
+        parts.append(_Part(part.seq, keys, rows))
+    return parts, total
+
+
+def _seq_ranges(parts: Sequence[_Part]) -> dict[str, SeqRange]:
+    """The first and last WAL position of each trace's spans in ``parts`` (each part's
+    spans carry its batch's position), for the trace directory."""
+    ranges: dict[str, SeqRange] = {}
+    for part in parts:
+        seq = part.seq
+        for trace_id in {key[0] for key in part.keys}:
+            known = ranges.get(trace_id)
+            ranges[trace_id] = (
+                (seq, seq) if known is None else (min(known[0], seq), max(known[1], seq))
+            )
+    return ranges
+
+
+def _stage(conn: duckdb.DuckDBPyConnection, parts: Sequence[_Part]) -> None:
+    """Fill the staging table with the parts' rows in order (the trace summary breaks ties
+    by it): consecutive row parts in one append, each native batch in one scan."""
+    rows: list[_Row] = []
+    for part in parts:
+        if part.native is None:
+            rows += part.rows
+            continue
+        append_rows(conn, _STAGED, rows)
+        rows = []
+        conn.register(_ARROW_VIEW, part.native)
+        try:
+            conn.execute(f"INSERT INTO {_STAGED} SELECT * FROM {_ARROW_VIEW}")
+        finally:
+            conn.unregister(_ARROW_VIEW)
+    append_rows(conn, _STAGED, rows)
 
 
 def _stored_keys(
-    conn: duckdb.DuckDBPyConnection, spans: list[_Row], known: dict[str, SeqRange]
-) -> set[tuple[str, str]]:
-    """The keys among ``spans`` already in the table. Only spans of ``known`` traces can
+    conn: duckdb.DuckDBPyConnection, parts: Sequence[_Part], known: dict[str, SeqRange]
+) -> set[_Key]:
+    """The keys among ``parts`` already in the table. Only spans of ``known`` traces can
     be, and only between their traces' first and last WAL positions."""
-    candidates = [row[:2] for row in spans if row[TRACE_ID] in known]
+    candidates = [key for part in parts for key in part.keys if key[0] in known]
     if not candidates:
         return set()
     conn.execute("DELETE FROM incoming_keys")

@@ -9,17 +9,12 @@ whose root is late, lost or remote is still listed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
 
-from junjo.features.spans.bulk import append_rows
 from junjo.features.spans.directory import range_clause
-from junjo.features.spans.schema import SPAN_COLUMNS
-
-_POSITION = {name: index for index, name in enumerate(SPAN_COLUMNS)}  # in a span row
-
 
 # Migration 2's table. Migration 3 (``V3``) drops its PRIMARY KEY: DuckDB keeps the key's ART
 # index in memory whole (~75 bytes a trace, never evicted), which halted every write once a
@@ -137,89 +132,69 @@ WHERE traces.trace_id = u.trace_id
 """  # fmt: skip
 
 
-def summarize(spans: Sequence[tuple[Any, ...]], indexed_at_ns: int) -> list[tuple[Any, ...]]:
-    """Per-trace contributions of newly stored span rows (already deduplicated), as rows of
-    the table (``COLUMNS``, then ``first_wal_seq``)."""
-    at = _POSITION
-    by_trace: dict[str, list[Any]] = {}  # root row, start, end, counts, tokens, seq
-    trace_i, start_i, end_i = at["trace_id"], at["start_time_ns"], at["end_time_ns"]
-    parent_i, error_i, llm_i = at["parent_span_id"], at["is_error"], at["is_llm"]
-    seq_i = at["wal_seq"]
-    tokens = (at["llm_prompt_tokens"], at["llm_completion_tokens"], at["llm_total_tokens"])
-    for row in spans:
-        acc = by_trace.get(row[trace_i])
-        if acc is None:
-            acc = [row, row[start_i], row[end_i], 0, 0, 0, None, None, None, row[seq_i] or 0]
-            by_trace[row[trace_i]] = acc
-        elif _rank(row, parent_i, start_i) < _rank(acc[0], parent_i, start_i):
-            acc[0] = row
-        acc[1] = min(acc[1], row[start_i])
-        acc[2] = max(acc[2], row[end_i])
-        acc[3] += 1
-        acc[4] += bool(row[error_i])
-        acc[5] += bool(row[llm_i])
-        for slot, index in enumerate(tokens, start=6):
-            if row[index] is not None:
-                acc[slot] = (acc[slot] or 0) + row[index]
-        acc[9] = min(acc[9], row[seq_i] or 0)
-    out = []
-    for trace_id, (
-        root,
-        start,
-        end,
-        count,
-        errors,
-        llm,
-        prompt,
-        completion,
-        total,
-        first_seq,
-    ) in by_trace.items():
-        is_root = root[parent_i] is None
-        out.append(
-            (
-                trace_id, root[at["service_name"]], root[at["span_id"]], root[at["name"]],
-                root[parent_i], root[start_i], root[at["junjo_span_type"]], start, end,
-                count, errors, llm, prompt, completion, total, indexed_at_ns, indexed_at_ns,
-                indexed_at_ns if is_root else None, first_seq,
-            )
-        )  # fmt: skip
-    return out
-
-
-def _rank(row: tuple[Any, ...], parent_i: int, start_i: int) -> tuple[int, int]:
-    return (0 if row[parent_i] is None else 1, row[start_i])
+# One write's per-trace contributions, from the span rows it staged (``{staged}``, already
+# deduplicated), as rows of the table. The representative is the first true root, else the
+# earliest span; ties go to the row staged first (``rowid`` follows the staging order), so
+# the same spans always give the same row. Sums of tokens stay NULL while no span has any.
+_CONTRIBUTIONS = """
+SELECT trace_id, r.service_name, r.span_id, r.name, r.parent_span_id, r.start_time_ns,
+       r.junjo_span_type, start_time_ns, end_time_ns, span_count, error_count, llm_count,
+       prompt_tokens, completion_tokens, total_tokens, $now, $now,
+       CASE WHEN r.parent_span_id IS NULL THEN $now END, first_wal_seq
+FROM (
+    SELECT trace_id,
+           arg_min(
+               struct_pack(service_name, span_id, name, parent_span_id, start_time_ns,
+                           junjo_span_type),
+               [CASE WHEN parent_span_id IS NULL THEN 0 ELSE 1 END, start_time_ns, rowid]
+           ) AS r,
+           min(start_time_ns) AS start_time_ns, max(end_time_ns) AS end_time_ns,
+           count(*) AS span_count, count(*) FILTER (WHERE is_error) AS error_count,
+           count(*) FILTER (WHERE is_llm) AS llm_count,
+           sum(llm_prompt_tokens) AS prompt_tokens,
+           sum(llm_completion_tokens) AS completion_tokens,
+           sum(llm_total_tokens) AS total_tokens,
+           min(coalesce(wal_seq, 0)) AS first_wal_seq
+    FROM {staged}
+    GROUP BY trace_id
+)
+ORDER BY first_wal_seq
+"""
 
 
 def write(
     conn: duckdb.DuckDBPyConnection,
-    summaries: list[tuple[Any, ...]],
+    staged: str,
     first_seqs: Mapping[str, int],
+    indexed_at_ns: int,
 ) -> None:
-    """Add the contributions of new traces and merge those of traces that have a row, inside
-    the caller's transaction. ``first_seqs`` holds the stored first_wal_seq of each trace
-    that has one (from the trace directory): zonemaps on that column lead the merge to the
-    row groups holding those rows, whatever the table's size."""
-    fresh = [row for row in summaries if row[0] not in first_seqs]
-    known = [row for row in summaries if row[0] in first_seqs]
-    if known:
-        append_rows(conn, "trace_updates", known)
-        where, params = range_clause(
-            "traces.first_wal_seq", ((first_seqs[row[0]],) * 2 for row in known)
-        )
-        merged = _merge(conn, f" AND ({where})", params)
-        if len(merged) < len(known):
-            # A row is not where the directory said: only possible in a store written while
-            # WAL positions could restart (before migration 3). Look everywhere, and give a
-            # trace that truly has no row a new one.
-            done = list(merged)
-            conn.execute("DELETE FROM trace_updates WHERE list_contains(?, trace_id)", [done])
-            merged |= _merge(conn, "", [])
-            fresh += [row for row in known if row[0] not in merged]
-        conn.execute("DELETE FROM trace_updates")
-    append_rows(conn, "traces", fresh)
+    """Summarize the span rows staged in table ``staged`` per trace, inside the caller's
+    transaction: add a row for each new trace, merge into the row of each trace in
+    ``first_seqs`` (the stored first_wal_seq of each of these traces that has a row, from
+    the trace directory: zonemaps on that column lead the merge to the row groups holding
+    those rows, whatever the table's size)."""
+    contributions = _CONTRIBUTIONS.format(staged=staged)
+    now = {"now": indexed_at_ns}
+    if not first_seqs:  # all new traces: the usual case, one statement
+        conn.execute(f"INSERT INTO traces {contributions}", now)
+        return
+    conn.execute(f"INSERT INTO trace_updates {contributions}", now)
+    where, params = range_clause("traces.first_wal_seq", ((s, s) for s in first_seqs.values()))
+    merged = _merge(conn, f" AND ({where})", params)
+    if len(merged) < len(first_seqs):
+        # A row is not where the directory said: only possible in a store written while
+        # WAL positions could restart (before migration 3). Look everywhere, and give a
+        # trace that truly has no row a new one.
+        missing = [trace_id for trace_id in first_seqs if trace_id not in merged]
+        merged |= _merge(conn, " AND u.trace_id IN (SELECT unnest(?::VARCHAR[]))", [missing])
+    conn.execute(
+        "INSERT INTO traces SELECT * FROM trace_updates"
+        " WHERE trace_id NOT IN (SELECT unnest(?::VARCHAR[]))",
+        [list(merged)],
+    )
+    conn.execute("DELETE FROM trace_updates")
 
 
-def _merge(conn: duckdb.DuckDBPyConnection, where: str, params: list[int]) -> set[str]:
+def _merge(conn: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> set[str]:
     sql = f"{_MERGE}{where} RETURNING traces.trace_id"
     return {trace_id for (trace_id,) in conn.execute(sql, params).fetchall()}
