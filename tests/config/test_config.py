@@ -199,6 +199,6 @@ def test_converter_native_without_the_extension_stops_serve_with_the_reason(
     monkeypatch.setattr(native, "_module", None)
     monkeypatch.setattr(native, "_why", "the C extension is not built: no compiler")
     settings = load_settings(env={"JUNJO_CONVERTER": "native"}, config_file=Path(os.devnull))
-    with pytest.raises(ConfigError, match="setting 'converter' is 'native' but python .the C"):
+    with pytest.raises(ConfigError, match=r"setting 'converter' is 'native' but python \(the C"):
         checked_converter(settings)
     checked_converter(load_settings(env={}, config_file=Path(os.devnull)))  # auto: python

@@ -46,6 +46,7 @@ def counts(store: SpanStore) -> tuple[int, int]:
 def test_a_backfill_never_fails_a_write_under_a_small_memory_limit(
     tmp_path: Path, spans_per_trace: int, requests: int
 ):
+
     # Before: rows not yet checkpointed (up to 128 MB of WAL) could hold all of a 64 MB
     # limit, and the duplicate lookup by start-time range read the whole table once every
     # span shared one instant. Writes then failed with "failed to pin block", for good: at

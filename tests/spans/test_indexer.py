@@ -33,10 +33,10 @@ from tests.support.otlp_builders import (
     span_count,
 )
 from tests.support.span_store import convert, query, query_dicts
+from tests.support.wait import wait_until
 
 # Every test here runs on both span converters (native and python).
 pytestmark = pytest.mark.usefixtures("conversion_path")
-from tests.support.wait import wait_until
 
 
 def append(wal: WriteAheadLog, payload: bytes, spans: int, key: str | None = "key-1") -> int:
@@ -445,7 +445,7 @@ def test_native_without_the_extension_is_refused_and_auto_falls_back(wal, store,
 
     monkeypatch.setattr(native, "_module", None)
     monkeypatch.setattr(native, "_why", "the C extension is not built: no compiler")
-    with pytest.raises(NativeUnavailable, match="'native' but python .the C extension is not"):
+    with pytest.raises(NativeUnavailable, match=r"'native' but python \(the C extension is not"):
         Indexer(wal, store, converter="native")
     fallback = Converter(choice="auto")
     assert not fallback.native

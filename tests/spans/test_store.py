@@ -33,6 +33,7 @@ from tests.support.span_store import convert, query
 # Every test here runs on both span converters (native and python).
 pytestmark = pytest.mark.usefixtures("conversion_path")
 
+
 HOUR = 3600 * 1_000_000_000
 
 

@@ -21,6 +21,7 @@ from tests.support.span_store import write_spans
 # Every test here runs on both span converters (native and python).
 pytestmark = pytest.mark.usefixtures("conversion_path")
 
+
 COLUMNS = [c.strip() for c in trace_summary.SUMMARY_COLUMNS.split(",")]
 
 

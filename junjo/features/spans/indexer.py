@@ -216,9 +216,10 @@ class Indexer:
 
     # -- the loop --------------------------------------------------------------------------
     # Two stages overlap: this thread reads and converts group N+1 (the native walker
-    # releases the GIL; convert.py holds it) while a short-lived writer thread stores group N (DuckDB and SQLite, mostly without the
-    # GIL). Groups are written strictly in order, at most one at a time, so memory holds at
-    # most two groups and the committed position only moves forward.
+    # releases the GIL; convert.py holds it) while a short-lived writer thread stores group N
+    # (DuckDB and SQLite, mostly without the GIL). Groups are written strictly in order, at
+    # most one at a time, so memory holds at most two groups and the committed position only
+    # moves forward.
 
     def _run(self) -> None:
         # A crash between a DuckDB commit and the prune leaves indexed batches behind.
