@@ -161,3 +161,32 @@ def test_tls_files_are_checked(certificates: dict[str, Path], tmp_path: Path):
         assert tls(cert, key).fix == f"chmod 600 {key}"
     finally:
         key.chmod(0o600)
+
+
+def test_the_span_converter_is_named_with_why_python(tmp_path: Path):
+    data = tmp_path / "data"
+    lines = doctor(data).stdout.splitlines()
+    (line,) = [line for line in lines if "span converter" in line]
+    assert line.split() == ["ok", "span", "converter", "native", "(C", "extension)"]
+    found = checks(doctor(data, "--json"))["span converter"]
+    assert found == {"name": "span converter", "status": "ok",
+                     "detail": "native (C extension)", "fix": ""}  # fmt: skip
+    forced = checks(doctor(data, "--json", JUNJO_CONVERTER="python"))["span converter"]
+    assert (forced["status"], forced["detail"]) == ("ok", 'python (setting converter = "python")')
+
+
+def test_the_span_converter_without_the_extension(monkeypatch):
+    """A machine without a compiler: auto warns and says why; native fails (serve would
+    refuse to start)."""
+    from junjo.features.doctor.service import check_converter
+    from junjo.features.spans import native
+
+    monkeypatch.setattr(native, "_module", None)
+    monkeypatch.setattr(native, "_why", "the C extension is not built: no compiler")
+    auto = check_converter(Settings(converter="auto"))
+    assert auto.status == "warn" and auto.detail == (
+        "python (the C extension is not built: no compiler)"
+    )
+    assert "C compiler" in auto.fix
+    forced = check_converter(Settings(converter="native"))
+    assert forced.status == "fail" and "junjo serve refuses to start" in forced.detail

@@ -16,8 +16,9 @@ def doctor(
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
-    """Check ports, data dir permissions, disk, schema versions, the WAL backlog, LLM
-    providers and TLS files, and say what to fix (exit code 1 if anything fails)."""
+    """Check ports, data dir permissions, disk, schema versions, the WAL backlog, the span
+    converter, LLM providers and TLS files, and say what to fix (exit code 1 if anything
+    fails)."""
     from junjo import DISTRIBUTION, __version__
     from junjo.features.doctor.service import diagnose
     from junjo.install import install_kind
