@@ -3,6 +3,10 @@
 
     .venv/bin/python scripts/bench_indexer.py                  # 5 runs of 20,000 spans
     .venv/bin/python scripts/bench_indexer.py --runs 3 --spans 5000
+    .venv/bin/python scripts/bench_indexer.py --converter python  # one path only
+
+``--converter native|python|both`` (default both): the insert, indexer and pipeline stages
+run on each path (the ``converter`` setting), and each table gets the native / python ratio.
 
 Spans are about 1 KB serialized: workflow traces (contract-v2 owner attributes, state and
 graph snapshots) whose nodes each carry a ``set_state`` event, plus an OpenInference LLM span
@@ -13,10 +17,11 @@ median of ``--runs`` (CPU-bound stages in process CPU time, so a busy machine sk
   convert    convert_request: decode + rows + JSON
   native     the same batches by the native converter (native.convert_native: columns for
              DuckDB's Arrow scan), when its C extension is built; the ratio to convert follows
-  insert     SpanStore.write_batches into a store that grows run after run (wall time,
-             including the duplicate lookup and the commit)
-  indexer    a fresh WAL holding the run's requests, drained by Indexer → flush (wall time;
-             its process CPU per 1,000 spans is printed too: contention-proof)
+  insert     SpanStore.write_batches of batches converted by the path into a store that
+             grows run after run (wall time, including staging, the duplicate lookup, the
+             trace summary and the commit; its CPU µs per span is printed too)
+  indexer    a fresh WAL holding the run's requests, drained by Indexer → flush on the path
+             (wall time; its process CPU per 1,000 spans is printed too: contention-proof)
 
 Masking (``[[masking.rules]]``): CPU µs per span of the doors' decode (``decode_traces``, what
 an export costs before its WAL append) with no rules, with a typical rule set, with that set
@@ -24,8 +29,8 @@ and a regex of one's own, and with the typical set on requests where every span 
 to mask (``--masking-runs``, 0 skips it).
 
 Then the pipeline as ``junjo serve`` runs it, on a longer stream (``--pipeline-spans``,
-``--pipeline-runs``): bench_ingest's requests, the conversion worker on, the server's DuckDB
-memory limit, no row-group vacuum while writing. As shipped (checkpoints at half the memory
+``--pipeline-runs``): bench_ingest's requests, one process, the server's DuckDB memory
+limit, no row-group vacuum while writing. As shipped (checkpoints at half the memory
 limit), against the previous 128 MB checkpoints as the baseline for the ratio, and as shipped
 with backfill timestamps (every request new trace ids and the same start times).
 """
@@ -52,6 +57,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: 
 
 from junjo.features.spans import native  # noqa: E402
 from junjo.features.spans.convert import DEFAULT_MAX_VALUE_BYTES, convert_request  # noqa: E402
+from junjo.features.spans.converter import convert_payload  # noqa: E402
 from junjo.features.spans.indexer import Indexer  # noqa: E402
 from junjo.features.spans.store import SpanStore  # noqa: E402
 from junjo.kernel.wal import WriteAheadLog  # noqa: E402
@@ -136,16 +142,25 @@ def bench_convert_native(payloads: list[bytes]) -> float:
     return timed(convert, time.process_time)
 
 
-def bench_insert(store: SpanStore, payloads: list[bytes], seq: int) -> float:
-    batches = [convert_request(p, seq=seq) for p in payloads]
-    return timed(lambda: store.write_batches(batches, seq), time.perf_counter)
+def bench_insert(
+    store: SpanStore, payloads: list[bytes], seq: int, converter: str
+) -> tuple[float, float]:
+    """One write of the run's batches as ``converter`` makes them: (wall s, CPU s)."""
+    native_path = converter == "native"
+    batches = [convert_payload(p, use_native=native_path, seq=seq) for p in payloads]
+    assert all((b.native is not None) == native_path for b in batches), "a request declined"
+    cpu, started = time.process_time(), time.perf_counter()
+    store.write_batches(batches, seq)
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
-def bench_indexer(payloads: list[bytes], spans: int, workdir: Path) -> tuple[float, float]:
+def bench_indexer(
+    payloads: list[bytes], spans: int, workdir: Path, converter: str
+) -> tuple[float, float]:
     """A WAL holding the run's requests, drained by a started Indexer: (wall s, CPU s)."""
     wal = WriteAheadLog(workdir / "wal.db")
     store = SpanStore.open(workdir / "spans.duckdb")
-    indexer = Indexer(wal, store)
+    indexer = Indexer(wal, store, converter=converter)
     try:
         for payload in payloads:
             wal.append(payload, count_spans(payload))
@@ -170,10 +185,9 @@ PIPELINE_VARIANTS = (  # label, checkpoint threshold (None: as shipped), backfil
 
 
 def bench_pipeline(
-    spans: int, workdir: Path, *, threshold: str | None, backfill: bool
-) -> tuple[float, float, float]:
-    """Indexer with the conversion worker over a pre-filled WAL: (spans/s, main CPU µs/span,
-    worker CPU µs/span)."""
+    spans: int, workdir: Path, *, threshold: str | None, backfill: bool, converter: str
+) -> tuple[float, float]:
+    """The indexer over a pre-filled WAL: (spans/s, CPU µs/span)."""
     from bench_ingest import Replayer, build_template
 
     from junjo.features.spans.store import SERVER_MEMORY_LIMIT
@@ -189,11 +203,8 @@ def bench_pipeline(
     cursor.close()
     for _ in range(max(1, spans // per_request)):
         wal.append(replayer.next(), per_request)
-    indexer = Indexer(wal, store, convert_in_worker=True)
-    own, children = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
+    indexer = Indexer(wal, store, converter=converter)
+    own = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     indexer.start()
     try:
@@ -201,43 +212,51 @@ def bench_pipeline(
             raise SystemExit("the indexer did not catch up within 30 minutes")
         elapsed = time.perf_counter() - started
     finally:
-        indexer.stop(timeout=30)  # also ends the worker, so its CPU is counted below
+        indexer.stop(timeout=30)
         wal.close()
         store.close()
     indexed = indexer.status().indexed_spans
-    main_cpu = _cpu(resource.getrusage(resource.RUSAGE_SELF)) - _cpu(own)
-    worker_cpu = _cpu(resource.getrusage(resource.RUSAGE_CHILDREN)) - _cpu(children)
-    return indexed / elapsed, main_cpu / indexed * 1e6, worker_cpu / indexed * 1e6
+    cpu = _cpu(resource.getrusage(resource.RUSAGE_SELF)) - _cpu(own)
+    return indexed / elapsed, cpu / indexed * 1e6
 
 
 def _cpu(usage: resource.struct_rusage) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def print_pipeline(args: argparse.Namespace, workroot: Path) -> None:
+def print_pipeline(args: argparse.Namespace, workroot: Path, converters: list[str]) -> None:
     print(
-        f"\npipeline: {args.pipeline_spans:,} spans per run, conversion worker on, "
-        f"{args.pipeline_runs} runs"
+        f"\npipeline: {args.pipeline_spans:,} spans per run, one process, {args.pipeline_runs} runs"
     )
-    print(f"{'variant':<34} {'spans/s':>9} {'ratio':>6} {'main µs':>8} {'worker µs':>10}  runs")
-    baseline = None
+    print(f"{'variant':<34} {'converter':<9} {'spans/s':>9} {'ratio':>6} {'CPU µs':>7}  runs")
+    baselines: dict[str, float] = {}  # the first variant's rate, by converter
     for variant, (label, threshold, backfill) in enumerate(PIPELINE_VARIANTS):
-        results = []
-        for number in range(args.pipeline_runs):
-            workdir = workroot / f"pipeline-{variant}-{number}"
-            workdir.mkdir()
-            results.append(
-                bench_pipeline(args.pipeline_spans, workdir, threshold=threshold, backfill=backfill)
+        rates: dict[str, float] = {}
+        for converter in converters:
+            results = []
+            for number in range(args.pipeline_runs):
+                workdir = workroot / f"pipeline-{variant}-{converter}-{number}"
+                workdir.mkdir()
+                results.append(
+                    bench_pipeline(
+                        args.pipeline_spans,
+                        workdir,
+                        threshold=threshold,
+                        backfill=backfill,
+                        converter=converter,
+                    )
+                )
+            rates[converter] = statistics.median(r[0] for r in results)
+            baseline = baselines.setdefault(converter, rates[converter])
+            cpu_us = statistics.median(r[1] for r in results)
+            runs = ", ".join(f"{r[0]:,.0f}" for r in results)
+            print(
+                f"{label:<34} {converter:<9} {rates[converter]:>9,.0f}"
+                f" {rates[converter] / baseline:>6.2f} "
+                f"{cpu_us:>7.0f}  {runs}"
             )
-        rate = statistics.median(r[0] for r in results)
-        baseline = baseline or rate
-        main_us = statistics.median(r[1] for r in results)
-        worker_us = statistics.median(r[2] for r in results)
-        runs = ", ".join(f"{r[0]:,.0f}" for r in results)
-        print(
-            f"{label:<34} {rate:>9,.0f} {rate / baseline:>6.2f} {main_us:>8.0f} "
-            f"{worker_us:>10.0f}  {runs}"
-        )
+        if len(rates) == 2:
+            print(f"{'':<34} native / python: {rates['native'] / rates['python']:.2f}x")
 
 
 MASKING_RULES = {
@@ -297,6 +316,12 @@ def main() -> None:
     parser.add_argument("--pipeline-spans", type=int, default=300_000)
     parser.add_argument("--pipeline-runs", type=int, default=3, help="0 skips the pipeline")
     parser.add_argument("--masking-runs", type=int, default=3, help="0 skips masking")
+    parser.add_argument(
+        "--converter",
+        choices=("native", "python", "both"),
+        default="both",
+        help="the path(s) of the insert, indexer and pipeline stages",
+    )
     args = parser.parse_args()
 
     runs = [build_payloads(args.spans) for _ in range(args.runs)]
@@ -304,41 +329,53 @@ def main() -> None:
     size = sum(len(p) for p in runs[0]) / spans
     print(f"{spans} spans per run, {size:.0f} bytes per serialized span, {args.runs} runs")
 
-    results: dict[str, list[float]] = {"parse": [], "convert": [], "insert": [], "indexer": []}
-    if native.available():
-        results = {"parse": [], "convert": [], "native": [], "insert": [], "indexer": []}
-    cpu_per_span: list[float] = []
+    converters = ["native", "python"] if args.converter == "both" else [args.converter]
+    stages = ["parse", "convert", "native"] if native.available() else ["parse", "convert"]
+    stages += [f"{stage} {c}" for stage in ("insert", "indexer") for c in converters]
+    results: dict[str, list[float]] = {stage: [] for stage in stages}
+    cpu_us: dict[str, list[float]] = {stage: [] for stage in stages if " " in stage}
     with tempfile.TemporaryDirectory() as tmp:
-        store = SpanStore.open(Path(tmp) / "insert.duckdb")
+        stores = {c: SpanStore.open(Path(tmp) / f"insert-{c}.duckdb") for c in converters}
         for number, payloads in enumerate(runs, start=1):
             results["parse"].append(spans / bench_parse(payloads))
             results["convert"].append(spans / bench_convert(payloads))
             if native.available():
                 results["native"].append(spans / bench_convert_native(payloads))
-            results["insert"].append(spans / bench_insert(store, payloads, number))
-        store.close()
+            for converter in converters:
+                wall, cpu = bench_insert(stores[converter], payloads, number, converter)
+                results[f"insert {converter}"].append(spans / wall)
+                cpu_us[f"insert {converter}"].append(cpu / spans * 1e6)
+        for span_store in stores.values():
+            span_store.close()
         for number, payloads in enumerate(runs):
-            workdir = Path(tmp) / f"e2e-{number}"
-            workdir.mkdir()
-            elapsed, cpu = bench_indexer(payloads, spans, workdir)
-            results["indexer"].append(spans / elapsed)
-            cpu_per_span.append(cpu / spans)
+            for converter in converters:
+                workdir = Path(tmp) / f"e2e-{number}-{converter}"
+                workdir.mkdir()
+                elapsed, cpu = bench_indexer(payloads, spans, workdir, converter)
+                results[f"indexer {converter}"].append(spans / elapsed)
+                cpu_us[f"indexer {converter}"].append(cpu / spans * 1e6)
 
-    print(f"\n{'stage':<12} {'median spans/s':>15} {'min':>10} {'max':>10}")
+    print(f"\n{'stage':<16} {'median spans/s':>15} {'min':>10} {'max':>10} {'CPU µs/span':>12}")
     for stage, rates in results.items():
         median, low, high = statistics.median(rates), min(rates), max(rates)
-        print(f"{stage:<12} {median:>15,.0f} {low:>10,.0f} {high:>10,.0f}")
+        cpu = f"{statistics.median(cpu_us[stage]):>12.1f}" if stage in cpu_us else ""
+        print(f"{stage:<16} {median:>15,.0f} {low:>10,.0f} {high:>10,.0f} {cpu}")
     if native.available():
         ratio = statistics.median(results["native"]) / statistics.median(results["convert"])
         print(f"native / python convert: {ratio:.1f}x")
     else:
         print(f"native: {native.describe()}")
-    print(f"indexer CPU per 1,000 spans: {statistics.median(cpu_per_span) * 1e6:.0f} ms")
+    if len(converters) == 2:
+        for stage in ("insert", "indexer"):
+            ratio = statistics.median(results[f"{stage} native"]) / statistics.median(
+                results[f"{stage} python"]
+            )
+            print(f"native / python {stage}: {ratio:.2f}x")
     if args.masking_runs:
         print_masking(runs, spans, args.masking_runs)
     if args.pipeline_runs:
         with tempfile.TemporaryDirectory() as tmp:
-            print_pipeline(args, Path(tmp))
+            print_pipeline(args, Path(tmp), converters)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS of this process: {peak:.0f} MiB")
 

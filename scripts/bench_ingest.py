@@ -1,8 +1,15 @@
 #!/usr/bin/env python3
 """Ingestion benchmark: a real ``junjo serve`` fed by concurrent OTLP/gRPC clients.
 
-    .venv/bin/python scripts/bench_ingest.py               # 3 runs, 20 s phases
+    .venv/bin/python scripts/bench_ingest.py               # 3 runs a converter, 20 s phases
     .venv/bin/python scripts/bench_ingest.py --runs 1 --duration 10
+    .venv/bin/python scripts/bench_ingest.py --converter native --group-mb 4,8,16
+
+``--converter native|python|both`` (default both) sets the servers' ``converter`` setting
+(``JUNJO_CONVERTER``); with both, runs alternate between the two and the table has a column
+for each and their ratio. ``--group-mb`` runs servers whose indexer reads groups of that many
+MB of WAL (the indexer's ``_READ_MAX_BYTES``, patched in the benchmark's server only), one
+column per size.
 
 Each client is a separate process that replays pre-built Junjo-shaped export requests
 (about 1 KB per span: contract-v2 attributes, ``set_state`` events, workflow spans with
@@ -42,13 +49,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-BARS = {
+BARS = {  # issue 16's, for the native path (the python path is the fallback)
     "max_indexed_spans_s": (">=", 10_000),
-    "steady_p99_ms": ("<=", 50),
+    "max_server_cpu_us_per_span": ("<=", 60),
+    "steady_p99_ms": ("<=", 30),
     "ack_to_queryable_p95_ms": ("<=", 1_000),
-    "idle_rss_mib": ("<=", 120),
-    "overload_peak_rss_mib": ("<=", 400),
+    "idle_rss_mib": ("<=", 110),
+    "overload_peak_rss_mib": ("<=", 300),
 }
+# The native path end to end, against the python path in the same run.
+NATIVE_OVER_PYTHON_BAR = 1.4
 
 # -- Junjo-shaped spans -----------------------------------------------------------------------
 
@@ -352,8 +362,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# ``python -m junjo serve``, with the indexer's group size set first (--group-mb).
+_SERVE_WITH_GROUP = (
+    "import sys; import junjo.features.spans.indexer as indexer;"
+    " indexer._READ_MAX_BYTES = int(sys.argv.pop(1)); from junjo.cli import main; main()"
+)
+
+
 class Server:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(
+        self, data_dir: Path, *, converter: str = "auto", group_bytes: int | None = None
+    ) -> None:
         from junjo.features.api_keys.service import create_key
         from junjo.kernel.control_db import ControlDB
         from junjo.kernel.principal import Principal
@@ -364,12 +383,15 @@ class Server:
         self.read_key = create_key(control.db, Principal.operator(), "bench-r", "read").key
         self.port, self.grpc_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("JUNJO_")}
+        env["JUNJO_CONVERTER"] = converter
         self._log_file = (data_dir / "server.log").open("w")
+        launch = (
+            ["-m", "junjo"] if group_bytes is None else ["-c", _SERVE_WITH_GROUP, str(group_bytes)]
+        )
         self.proc = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "junjo",
+                *launch,
                 "serve",
                 "--data-dir",
                 str(data_dir),
@@ -411,7 +433,7 @@ class Server:
         return self.http.get("/api/v1/ingest/status").json()
 
     def rss_mib(self) -> float:
-        """The server and its worker processes (the indexer's converter), together."""
+        """The server and any child processes, together."""
         return sum(_proc_status(pid, "VmRSS") for pid in _process_tree(self.proc.pid)) / 1024
 
     def cpu_s(self) -> float:
@@ -621,9 +643,27 @@ def indexed_rate(phase: PhaseResult, start: float, end: float) -> float:
     return (n1 - n0) / (t1 - t0)
 
 
-def one_run(args, number: int) -> dict[str, float]:
+@dataclass(frozen=True)
+class Variant:
+    converter: str
+    group_mb: int | None = None
+
+    @property
+    def label(self) -> str:
+        return self.converter + (f" {self.group_mb} MB" if self.group_mb else "")
+
+
+def variants(args) -> list[Variant]:
+    converters = ["native", "python"] if args.converter == "both" else [args.converter]
+    sizes = [int(mb) for mb in args.group_mb.split(",")] if args.group_mb else [None]
+    return [Variant(c, mb) for mb in sizes for c in converters]
+
+
+def one_run(args, number: int, variant: Variant) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="junjo-bench-") as tmp:
-        server = Server(Path(tmp) / "data")
+        group = variant.group_mb << 20 if variant.group_mb else None
+        server = Server(Path(tmp) / "data", converter=variant.converter, group_bytes=group)
+        _log(number, f"{variant.label}: server pid {server.proc.pid}")
         try:
             return _measure(server, args, number)
         finally:
@@ -670,6 +710,10 @@ def _measure(server: Server, args, number: int) -> dict[str, float]:
     out["max_acked_spans_s"] = peak.acked_spans / peak.duration
     out["max_indexed_spans_s"] = indexed_rate(peak, t0 + 2, t0 + peak.duration)
     out["max_server_cpu_pct"] = 100 * peak.server_cpu_s / peak.duration
+    indexed = [n for t, n in peak.indexed if t <= t0 + peak.duration]
+    if indexed and indexed[-1] > peak.indexed_base:
+        spans = indexed[-1] - peak.indexed_base
+        out["max_server_cpu_us_per_span"] = peak.server_cpu_s / spans * 1e6
     out["max_loadgen_cpu_pct"] = 100 * peak.client_cpu_s / peak.duration
     out["max_refused"] = sum(peak.refused.values())
     _log(
@@ -701,6 +745,7 @@ ROWS = [
     ("max_acked_spans_s", "sustained spans/s acknowledged (closed loop)", "{:,.0f}"),
     ("max_indexed_spans_s", "sustained spans/s indexed (closed loop)", "{:,.0f}"),
     ("max_server_cpu_pct", "  server CPU % (of one core) at max", "{:.0f}"),
+    ("max_server_cpu_us_per_span", "  server CPU µs per indexed span at max", "{:.0f}"),
     ("max_loadgen_cpu_pct", "  load generator CPU % at max", "{:.0f}"),
     ("steady_acked_spans_s", "steady: spans/s acknowledged", "{:,.0f}"),
     ("steady_p50_ms", "steady: export latency p50 ms", "{:.1f}"),
@@ -720,26 +765,62 @@ ROWS = [
 ]
 
 
-def print_table(runs: list[dict[str, float]], args) -> None:
+def print_table(results: dict[str, list[dict[str, float]]], args) -> None:
+    """One column per variant (median of its runs); with native and python, their ratio."""
+    labels = list(results)
+    runs = len(next(iter(results.values())))
     print(
-        f"\nJunjo ingestion benchmark: {len(runs)} run(s), {args.duration:.0f} s phases, "
-        f"{args.clients} client processes, steady {args.steady_rate:,.0f} spans/s in "
-        f"{args.steady_batch}-span batches, max/overload in {args.batch}-span batches, "
-        f"{os.cpu_count()} CPUs"
+        f"\nJunjo ingestion benchmark: {runs} run(s) of each of {', '.join(labels)},"
+        f" {args.duration:.0f} s phases, {args.clients} client processes, steady"
+        f" {args.steady_rate:,.0f} spans/s in {args.steady_batch}-span batches, max/overload in"
+        f" {args.batch}-span batches, {os.cpu_count()} CPUs"
     )
-    print(f"{'metric':<46} {'median':>10}  {'bar':>10}  {'ok':<4} runs")
+    pair = _native_python_pair(labels)
+    head = "".join(f" {label:>13}" for label in labels)
+    print(f"{'metric':<46}{head}{'  ratio' if pair else ''}  {'bar':>10}  ok    runs")
     for key, label, fmt in ROWS:
-        values = [run[key] for run in runs if key in run]
-        if not values:
+        medians = {}
+        for variant, variant_runs in results.items():
+            values = [run[key] for run in variant_runs if key in run]
+            if values:
+                medians[variant] = (statistics.median(values), values)
+        if not medians:
             continue
-        median = statistics.median(values)
+        cells = "".join(
+            f" {fmt.format(medians[v][0]) if v in medians else '-':>13}" for v in labels
+        )
+        ratio = ""
+        if pair:
+            native, python = (medians.get(v, (float("nan"),))[0] for v in pair)
+            ratio = f" {native / python:>6.2f}" if python else "      -"
         bar, ok = "", ""
         if key in BARS:
             op, limit = BARS[key]
             bar = f"{op} {limit:,}"
-            ok = "yes" if (median >= limit if op == ">=" else median <= limit) else "NO"
-        shown = ", ".join(fmt.format(v) for v in values)
-        print(f"{label:<46} {fmt.format(median):>10}  {bar:>10}  {ok:<4} {shown}")
+            ok = "/".join(
+                ("yes" if (m >= limit if op == ">=" else m <= limit) else "NO")
+                for m, _ in medians.values()
+            )
+        shown = "; ".join(
+            ", ".join(fmt.format(v) for v in values) for _, values in medians.values()
+        )
+        print(f"{label:<46}{cells}{ratio}  {bar:>10}  {ok:<5} {shown}")
+    if pair:
+        native, python = (
+            statistics.median(r["max_indexed_spans_s"] for r in results[v]) for v in pair
+        )
+        verdict = "yes" if native / python >= NATIVE_OVER_PYTHON_BAR else "NO"
+        print(
+            f"native / python indexed spans/s at max: {native / python:.2f}x"
+            f" (bar >= {NATIVE_OVER_PYTHON_BAR}x: {verdict})"
+        )
+
+
+def _native_python_pair(labels: list[str]) -> tuple[str, str] | None:
+    """The labels of a native and a python variant of one group size, if there are only two."""
+    if len(labels) == 2 and labels[0].startswith("native") and labels[1].startswith("python"):
+        return labels[0], labels[1]
+    return None
 
 
 def main() -> None:
@@ -755,6 +836,15 @@ def main() -> None:
     parser.add_argument(
         "--overload", type=float, default=10, help="overload phase: this many times steady"
     )
+    parser.add_argument(
+        "--converter",
+        choices=("native", "python", "both"),
+        default="both",
+        help="the servers' span converter (both: alternate runs, a column each)",
+    )
+    parser.add_argument(
+        "--group-mb", help="comma-separated indexer group sizes in MB (default: as shipped)"
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args()
     template, _ = build_template(args.batch, 1)
@@ -763,10 +853,13 @@ def main() -> None:
         f"bytes ({len(template) / (args.batch // SPANS_PER_TRACE * SPANS_PER_TRACE):.0f} B/span)",
         file=sys.stderr,
     )
-    runs = [one_run(args, number + 1) for number in range(args.runs)]
-    print_table(runs, args)
+    results: dict[str, list[dict[str, float]]] = {v.label: [] for v in variants(args)}
+    for number in range(args.runs):  # interleaved, so a busy moment hits every variant
+        for variant in variants(args):
+            results[variant.label].append(one_run(args, number + 1, variant))
+    print_table(results, args)
     if args.json:
-        args.json.write_text(json.dumps(runs, indent=2))
+        args.json.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ except ImportError:  # Windows: no RLIMIT_NOFILE to raise
 log = logging.getLogger("junjo.server")
 
 # Descriptors kept for what is not a client connection: SQLite (junjo.db, wal.db and their
-# -wal/-shm files, per connection), DuckDB, the log, pipes to the conversion worker, epoll.
+# -wal/-shm files, per connection), DuckDB, the log, epoll.
 RESERVED_FDS = 64
 # Tried when the hard limit is unlimited (macOS), then macOS's OPEN_MAX if that is refused.
 _UNLIMITED_TARGETS = (1 << 16, 10240)
