@@ -88,3 +88,31 @@ def test_backfill_rebuilds_the_same_summary(tmp_path: Path):
         return [tuple(v for i, v in enumerate(row) if i not in ignore) for row in rows]
 
     assert len(kept) == 5 and comparable(kept) == comparable(rebuilt)
+
+
+def test_one_write_of_many_traces_sums_tokens_and_breaks_ties_by_arrival(tmp_path: Path):
+    """The summary of one write is one SQL GROUP BY over the staged rows: tokens stay NULL
+    until a span has some, NULL counts add as nothing, and of two candidates with the same
+    rank the first one sent represents the trace."""
+    plain, tied, llm = new_trace_id(), new_trace_id(), new_trace_id()
+    first, second = new_span_id(), new_span_id()
+    spans = [
+        make_span(trace_id=plain, name="a", start_ns=T0 + 5 * MS, parent_span_id=new_span_id()),
+        make_span(trace_id=plain, name="b", start_ns=T0 + 1 * MS, parent_span_id=new_span_id()),
+        make_span(trace_id=tied, span_id=first, name="first", start_ns=T0),
+        make_span(trace_id=tied, span_id=second, name="second", start_ns=T0),
+        llm_span(trace_id=llm, parent_span_id=new_span_id(), prompt_tokens=5),
+        make_span(trace_id=llm, parent_span_id=new_span_id(), start_ns=T0 - MS, status_code=2),
+        llm_span(trace_id=llm, parent_span_id=new_span_id(), prompt_tokens=7),
+    ]
+    with SpanStore.open(tmp_path / "s.duckdb") as store:
+        write_spans(store, 4, spans)
+        by_trace = {t: summary(store, t) for t in (plain, tied, llm)}
+    assert by_trace[plain]["root_name"] == "b" and by_trace[plain]["root_indexed_at_ns"] is None
+    assert by_trace[plain]["prompt_tokens"] is None and by_trace[plain]["total_tokens"] is None
+    assert by_trace[tied]["root_span_id"] == first.hex()  # tied with "second": sent first
+    assert by_trace[tied]["root_indexed_at_ns"] == by_trace[tied]["first_indexed_at_ns"]
+    assert (by_trace[llm]["prompt_tokens"], by_trace[llm]["completion_tokens"]) == (12, 60)
+    assert (by_trace[llm]["span_count"], by_trace[llm]["error_count"]) == (3, 1)
+    assert by_trace[llm]["llm_count"] == 2 and by_trace[llm]["start_time_ns"] == T0 - MS
+    assert by_trace[llm]["root_start_time_ns"] == T0 - MS  # the earliest, no root yet

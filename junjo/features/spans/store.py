@@ -571,11 +571,13 @@ def _stage(conn: duckdb.DuckDBPyConnection, parts: Sequence[_Part]) -> None:
             continue
         append_rows(conn, _STAGED, rows)
         rows = []
+        # Not unregistered if the INSERT fails: DuckDB then refuses every statement of the
+        # aborted transaction, unregister too, whose error would hide the real one (an
+        # out-of-memory error must reach the indexer as such); the caller's ROLLBACK drops
+        # the view with the rest.
         conn.register(_ARROW_VIEW, part.native)
-        try:
-            conn.execute(f"INSERT INTO {_STAGED} SELECT * FROM {_ARROW_VIEW}")
-        finally:
-            conn.unregister(_ARROW_VIEW)
+        conn.execute(f"INSERT INTO {_STAGED} SELECT * FROM {_ARROW_VIEW}")
+        conn.unregister(_ARROW_VIEW)
     append_rows(conn, _STAGED, rows)
 
 
