@@ -56,8 +56,11 @@ log = logging.getLogger("junjo.indexer")
 
 _READ_MAX_BATCHES = 512
 # Bounds a group's memory: ~4k spans of 1 KB, ~17 MB once converted; two groups in flight.
-# Measured at 10x overload with the (since removed) conversion worker and a 64 MB DuckDB
-# limit: 8 MB groups peaked at 459 MiB for server + worker, 4 MB groups at 387 MiB.
+# Measured with the native converter in one process (bench_ingest --converter native
+# --group-mb 4,8,16, 15 s phases, 64 MB DuckDB limit): 4 MB groups indexed 21.7k spans/s at
+# 56 CPU µs a span and peaked at 277 MiB at 10x overload; 8 MB 14.2k, 92 µs, 306 MiB; 16 MB
+# 12.3k, 114 µs, 370 MiB. A write holds its rows twice in DuckDB's memory (staged, and in
+# ``spans`` until the commit), so larger groups crowd the 64 MB limit and spill.
 _READ_MAX_BYTES = 4 << 20
 # After a burst, once idle this long, the store hands its cached memory back to the OS.
 _RELEASE_AFTER_IDLE_S = 1.0
