@@ -4,10 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 CADDY := /usr/bin/caddy
+CLANG := /usr/bin/clang
 # What ruff checks and formats (junjo/otlp_proto's generated modules are excluded in pyproject).
 PY_PATHS := junjo tests scripts proto
 
-.PHONY: serve test lint format bench proto dist clean
+.PHONY: serve test fuzz lint format bench proto dist clean
 
 $(BIN)/junjo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +22,14 @@ $(BIN)/junjo: pyproject.toml
 serve: $(BIN)/junjo
 	$(BIN)/junjo serve
 
-test: lint $(CHROMIUM) $(CADDY)
+test: lint $(CHROMIUM) $(CADDY) $(CLANG)
 	$(BIN)/pytest
+
+# The native walker's fuzzer for 10 minutes (tests/fuzz: one minute of it runs in `make test`),
+# its corpus kept in .cache/fuzz-corpus so each run starts where the last one stopped.
+fuzz: $(BIN)/junjo $(CLANG)
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} FUZZ_CORPUS=$(CURDIR)/.cache/fuzz-corpus \
+		$(BIN)/pytest -s tests/fuzz
 
 # Debian's chromium, which the browser tests (tests/web/) launch through Playwright; its own
 # browser download is never used. Installed once, with sudo when not root.
@@ -37,6 +44,13 @@ $(CADDY):
 	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -q --no-install-recommends caddy
+
+# Debian's clang with libFuzzer and the ASan/UBSan runtimes (a package of their own, which
+# clang does not pull in), for tests/fuzz/: the native walker fuzzed on every test run.
+$(CLANG):
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends clang libclang-rt-14-dev
 
 # Checks only, as CI does; `make format` fixes. mypy is strict on junjo/ (pyproject.toml).
 lint: $(BIN)/junjo

@@ -48,4 +48,7 @@ def describe() -> list[str]:
     ]
     if zipapp_path():
         lines.append(f"Unpacked  {os.environ.get('SHIV_ROOT', '')} (safe to delete; see README)")
+    from junjo.features.spans import native  # here: it loads protobuf, --version alone must not
+
+    lines.append(f"Converter {native.describe()}")
     return lines

@@ -11,6 +11,8 @@ median of ``--runs`` (CPU-bound stages in process CPU time, so a busy machine sk
 
   parse      protobuf decode only (the floor)
   convert    convert_request: decode + rows + JSON
+  native     the same batches by the native converter (native.convert_native: columns for
+             DuckDB's Arrow scan), when its C extension is built; the ratio to convert follows
   insert     SpanStore.write_batches into a store that grows run after run (wall time,
              including the duplicate lookup and the commit)
   indexer    a fresh WAL holding the run's requests, drained by Indexer → flush (wall time;
@@ -48,7 +50,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: 
     ExportTraceServiceRequest,
 )
 
-from junjo.features.spans.convert import convert_request  # noqa: E402
+from junjo.features.spans import native  # noqa: E402
+from junjo.features.spans.convert import DEFAULT_MAX_VALUE_BYTES, convert_request  # noqa: E402
 from junjo.features.spans.indexer import Indexer  # noqa: E402
 from junjo.features.spans.store import SpanStore  # noqa: E402
 from junjo.kernel.wal import WriteAheadLog  # noqa: E402
@@ -115,6 +118,22 @@ def bench_parse(payloads: list[bytes]) -> float:
 
 def bench_convert(payloads: list[bytes]) -> float:
     return timed(lambda: [convert_request(p) for p in payloads], time.process_time)
+
+
+def bench_convert_native(payloads: list[bytes]) -> float:
+    def convert() -> None:
+        for payload in payloads:
+            batch = native.convert_native(
+                payload,
+                seq=0,
+                api_key_id=None,
+                received_at_ns=None,
+                indexed_at_ns=None,
+                max_value_bytes=DEFAULT_MAX_VALUE_BYTES,
+            )
+            assert batch is not None, "the native converter declined a bench request"
+
+    return timed(convert, time.process_time)
 
 
 def bench_insert(store: SpanStore, payloads: list[bytes], seq: int) -> float:
@@ -286,12 +305,16 @@ def main() -> None:
     print(f"{spans} spans per run, {size:.0f} bytes per serialized span, {args.runs} runs")
 
     results: dict[str, list[float]] = {"parse": [], "convert": [], "insert": [], "indexer": []}
+    if native.available():
+        results = {"parse": [], "convert": [], "native": [], "insert": [], "indexer": []}
     cpu_per_span: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         store = SpanStore.open(Path(tmp) / "insert.duckdb")
         for number, payloads in enumerate(runs, start=1):
             results["parse"].append(spans / bench_parse(payloads))
             results["convert"].append(spans / bench_convert(payloads))
+            if native.available():
+                results["native"].append(spans / bench_convert_native(payloads))
             results["insert"].append(spans / bench_insert(store, payloads, number))
         store.close()
         for number, payloads in enumerate(runs):
@@ -305,6 +328,11 @@ def main() -> None:
     for stage, rates in results.items():
         median, low, high = statistics.median(rates), min(rates), max(rates)
         print(f"{stage:<12} {median:>15,.0f} {low:>10,.0f} {high:>10,.0f}")
+    if native.available():
+        ratio = statistics.median(results["native"]) / statistics.median(results["convert"])
+        print(f"native / python convert: {ratio:.1f}x")
+    else:
+        print(f"native: {native.describe()}")
     print(f"indexer CPU per 1,000 spans: {statistics.median(cpu_per_span) * 1e6:.0f} ms")
     if args.masking_runs:
         print_masking(runs, spans, args.masking_runs)

@@ -142,3 +142,56 @@ def test_a_new_build_removes_the_unpacked_copies_of_older_ones(built: Built):
 def build_id(built: Built) -> str:
     with zipfile.ZipFile(built.zipapp) as archive:
         return json.loads(archive.read("environment.json"))["build_id"]
+
+
+# -- the native converter (junjo/features/spans/native/) -----------------------------------
+
+
+def test_the_native_converter_is_built_into_the_wheel_from_the_sdists_sources(built: Built):
+    import tarfile
+
+    with tarfile.open(built.sdist) as sdist:
+        names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
+    sources = {"otlp_walk.c", "otlp_walk.h", "module.c"}
+    assert {f"junjo/features/spans/native/{name}" for name in sources} <= names
+    with zipfile.ZipFile(built.wheel) as wheel:
+        shipped = wheel.namelist()
+    assert any(
+        name.startswith("junjo/features/spans/_native.") and name.endswith(".so")
+        for name in shipped
+    )
+    assert not [name for name in shipped if name.endswith((".c", ".h"))]
+    python = built.venv_bin.parent / "home" / "venvs" / DISTRIBUTION / "bin" / "python"
+    check = "from junjo.features.spans import native; print(native.describe())"
+    done = subprocess.run([python, "-c", check], capture_output=True, text=True, env=clean_env())
+    assert done.stdout.strip() == "native (C extension)", done.stderr
+
+
+def test_without_a_compiler_the_install_succeeds_and_convert_py_does_the_work(
+    built: Built, tmp_path: Path
+):
+    import site
+    import sys
+
+    target = tmp_path / "site"
+    env = clean_env(CC="/bin/false")  # every compile fails, as on a machine without one
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-build-isolation"]
+    done = subprocess.run(
+        [*install, "--no-deps", "--target", target, built.sdist],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not list(target.glob("junjo/features/spans/_native.*.so"))
+    # -S: the dev venv's dependencies, without its editable junjo (a .pth hook)
+    path = ":".join([str(target), *site.getsitepackages()])
+    check = "from junjo.features.spans import native; print(native.available(), native.describe())"
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", check],
+        capture_output=True,
+        text=True,
+        env=clean_env(PYTHONPATH=path),
+        cwd=tmp_path,  # not the checkout's junjo either
+    )
+    assert done.stdout.startswith("False python (the C extension is not built"), done.stderr

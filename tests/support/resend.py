@@ -14,7 +14,8 @@ from tests.support.export import API_KEY_HEADER
 from tests.support.otlp_builders import make_event, make_request, make_resource_spans, make_span
 
 
-def _span(span: dict[str, Any], trace_id: bytes, shift: int) -> Any:
+def recorded_span(span: dict[str, Any], trace_id: bytes, shift: int) -> Any:
+    """A recorded span dict as an OTLP Span, under ``trace_id`` and moved ``shift`` ns."""
     return make_span(
         trace_id=trace_id,
         span_id=bytes.fromhex(span["span_id"]),
@@ -52,9 +53,8 @@ def resend(
     trace_id = os.urandom(16)
     start = min(s["start_time_ns"] for s in spans)
     shift = (at_ns or time.time_ns()) - start
-    request = make_request(
-        [make_resource_spans([_span(s, trace_id, shift) for s in spans], service_name=service)]
-    )
+    moved = [recorded_span(s, trace_id, shift) for s in spans]
+    request = make_request([make_resource_spans(moved, service_name=service)])
     response = httpx.post(
         f"{base_url}/v1/traces",
         content=request.SerializeToString(),

@@ -31,10 +31,13 @@ import json.encoder
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from junjo.features.spans.schema import SPAN_COLUMNS
+from junjo.features.spans.schema import SPAN_COLUMNS, SPAN_ID, TRACE_ID
 from junjo.otlp_proto.trace_service_pb2 import ExportTraceServiceRequest
+
+if TYPE_CHECKING:
+    from junjo.features.spans.native import NativeSpans
 
 _INT64_MAX = (1 << 63) - 1
 _STATUS_ERROR = 2
@@ -61,20 +64,35 @@ class FailedSpans:
 
 @dataclass(frozen=True)
 class ConvertedBatch:
-    """Rows for one WAL batch; ``seq`` ties them to the WAL position they came from."""
+    """Rows for one WAL batch; ``seq`` ties them to the WAL position they came from.
+
+    A batch of the native converter (``native.py``) holds its rows as columns in ``native``
+    (an Arrow C stream source) and has ``spans == []``."""
 
     seq: int
     spans: list[tuple[Any, ...]]
     truncated_values: int = 0
     failed: FailedSpans | None = None
+    native: NativeSpans | None = None
+
+    @property
+    def span_count(self) -> int:
+        return len(self.native) if self.native is not None else len(self.spans)
+
+    def keys(self) -> list[tuple[str, str]]:
+        """(trace_id, span_id) of each row, in order."""
+        if self.native is not None:
+            return self.native.keys()
+        return [(row[TRACE_ID], row[SPAN_ID]) for row in self.spans]
 
     def halves(self) -> tuple[ConvertedBatch, ConvertedBatch]:
         """Its spans in two parts (for a write that failed); the first keeps the count of
-        truncated values."""
-        middle = len(self.spans) // 2
+        truncated values. A native batch becomes rows first (an error path only)."""
+        spans = self.native.to_rows() if self.native is not None else self.spans
+        middle = len(spans) // 2
         return (
-            ConvertedBatch(self.seq, self.spans[:middle], self.truncated_values),
-            ConvertedBatch(self.seq, self.spans[middle:]),
+            ConvertedBatch(self.seq, spans[:middle], self.truncated_values),
+            ConvertedBatch(self.seq, spans[middle:]),
         )
 
 
@@ -223,7 +241,7 @@ def convert_request(
             for i, span in enumerate(scope_spans.spans):
                 out.convert((r, s, i), span, service, resource_part, scope_part, shared_cuts)
     return ConvertedBatch(
-        seq, out.spans, out.truncated, _repack(request, out.failed) if out.failed else None
+        seq, out.spans, out.truncated, repack_failed(request, out.failed) if out.failed else None
     )
 
 
@@ -342,7 +360,9 @@ def _drop_what_does_not_fit(value: Any, path: str, budget: int, cuts: dict[str, 
     return dict(kept) if value.__class__ is dict else kept
 
 
-def _repack(request: ExportTraceServiceRequest, failed: dict[SpanPosition, str]) -> FailedSpans:
+def repack_failed(
+    request: ExportTraceServiceRequest, failed: dict[SpanPosition, str]
+) -> FailedSpans:
     """The spans that could not be converted, as a request of their own."""
     payload, count = _subset(request, lambda position, span: position in failed)
     return FailedSpans(span_errors(list(failed.values())), payload, count)
