@@ -170,6 +170,7 @@ def seeds() -> Seeds:
         shape_seeds,
         random_seeds,
         parity_seeds,
+        amplification_seeds,
     ):
         yield from source()
     yield from truncation_seeds()
@@ -636,6 +637,21 @@ def _random_span(rng: random.Random) -> Any:
         flags=rng.getrandbits(32),
         dropped_attributes_count=rng.choice([0, 1, (1 << 32) - 1]),
     )
+
+
+def amplification_seeds() -> Seeds:
+    """Small requests whose rows are huge: one resource (or scope) attribute is copied into
+    every span's row. 240 KB once made the walker hold 2 GB before it declined; it now
+    declines past a budget (BUDGET_FACTOR in otlp_walk.c), and the replay's allocation limit
+    (test_fuzz_walk.SANITIZER_ENV) fails the test if it ever holds that much again."""
+    big = ld(F_RESOURCE_ATTRIBUTES, kv(b"big", string(b"x" * 60_000)))
+    empty_spans = ld(F_SPANS) * 90_000
+    yield (
+        "amplify_resource",
+        ld(F_RESOURCE_SPANS, ld(F_RESOURCE, big), ld(F_SCOPE_SPANS, empty_spans)),
+    )
+    scope = ld(F_SCOPE, ld(F_SCOPE_ATTRIBUTES, kv(b"big", string(b"\x01" * 20_000))))
+    yield "amplify_scope", ld(F_RESOURCE_SPANS, ld(F_SCOPE_SPANS, scope, empty_spans))
 
 
 def truncation_seeds() -> Seeds:

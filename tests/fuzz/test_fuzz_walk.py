@@ -54,14 +54,19 @@ CFLAGS = ["-g", "-O1", "-fno-omit-frame-pointer", "-std=c11", f"-I{NATIVE}"]
 # The walker's allocations go through the harness, which makes one of them fail per input.
 CFLAGS += [f"-D{name}=jw_test_{name}" for name in ("malloc", "calloc", "realloc")]
 # Every finding is fatal and printed with its stack; leaks are checked at exit.
+# A walk of at most a few MB never needs one allocation of 512 MB: more is an amplification
+# bug (see corpus.amplification_seeds), fatal like the others.
+ALLOCATION_LIMIT_MB = 512
 SANITIZER_ENV = {
-    "ASAN_OPTIONS": "detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1",
+    "ASAN_OPTIONS": "detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:"
+    f"max_allocation_size_mb={ALLOCATION_LIMIT_MB}",
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
-    "MSAN_OPTIONS": "print_stats=0:halt_on_error=1",
+    "MSAN_OPTIONS": f"halt_on_error=1:max_allocation_size_mb={ALLOCATION_LIMIT_MB}",
 }
 # Per input, generous enough for a loaded 2-core machine (an input that still takes this long
 # is a denial of service, a real finding), and the memory one request may cost.
 LIBFUZZER_LIMITS = [f"-max_len={MAX_LEN}", "-timeout=20", "-rss_limit_mb=2048"]
+LIBFUZZER_LIMITS += [f"-malloc_limit_mb={ALLOCATION_LIMIT_MB}"]
 JW_OK = 0
 
 pytestmark = pytest.mark.slow  # builds and runs C programs
