@@ -670,10 +670,20 @@ def truncation_seeds() -> Seeds:
 
 def regression_seeds() -> Seeds:
     """Inputs that once broke the walker: ``regressions/*.hex``, hex text (blanks ignored)
-    after ``#`` comment lines that say what went wrong."""
+    after ``#`` comment lines that say what went wrong (``# expect: declined``: the walker
+    must decline it, see ``declined_regressions``)."""
     for path in sorted(REGRESSIONS.glob("*.hex")):
         lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
         yield f"regression_{path.stem}", bytes.fromhex("".join("".join(lines).split()))
+
+
+def declined_regressions() -> set[str]:
+    """The seed names of the regressions the walker must decline."""
+    return {
+        f"regression_{path.stem}"
+        for path in REGRESSIONS.glob("*.hex")
+        if "# expect: declined" in path.read_text().splitlines()
+    }
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ import pytest
 
 from junjo.features.spans import native
 from junjo.features.spans.convert import convert_request
-from tests.fuzz.corpus import MAX_LEN, write_seeds
+from tests.fuzz.corpus import MAX_LEN, declined_regressions, write_seeds
 from tests.spans.test_native import assert_parity
 
 HERE = Path(__file__).resolve().parent
@@ -67,7 +67,7 @@ SANITIZER_ENV = {
 # is a denial of service, a real finding), and the memory one request may cost.
 LIBFUZZER_LIMITS = [f"-max_len={MAX_LEN}", "-timeout=20", "-rss_limit_mb=2048"]
 LIBFUZZER_LIMITS += [f"-malloc_limit_mb={ALLOCATION_LIMIT_MB}"]
-JW_OK = 0
+JW_OK, JW_DECLINE = 0, 1
 
 pytestmark = pytest.mark.slow  # builds and runs C programs
 
@@ -229,6 +229,8 @@ def test_the_seeds_walk_clean(binaries: Binaries, seed_dir: Path):
     normal = [p for p in paths if p.name.startswith(("bench_", "fixture_"))]
     declined = [p.name for p in normal if verdicts[p][0] != JW_OK]
     assert not declined, f"normal traffic declined by the walker: {declined}"
+    accepted = [n for n in declined_regressions() if verdicts[seed_dir / n][0] != JW_DECLINE]
+    assert not accepted, f"regressions the walker must decline: {accepted}"
 
 
 # -- fuzzing ------------------------------------------------------------------------------------
