@@ -281,6 +281,8 @@ def lifted_column_seeds() -> Seeds:
         }
         spans.append(make_span(name=f"tokens-{number}", kind=CLIENT, attributes=attributes))
     yield "lifted_tokens", request_payload(spans)
+    for number, alone in enumerate(spans):  # alone too: one declined value declines them all
+        yield f"lifted_tokens_{number}", request_payload([alone])
     int64_max = (1 << 63) - 1
     overflow = {"llm.token_count.prompt": int64_max, "gen_ai.usage.output_tokens": 1}
     yield "lifted_tokens_sum_overflows", request_payload([make_span(attributes=overflow)])
