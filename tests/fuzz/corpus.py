@@ -170,6 +170,7 @@ def seeds() -> Seeds:
         shape_seeds,
         random_seeds,
         parity_seeds,
+        amplification_seeds,
     ):
         yield from source()
     yield from truncation_seeds()
@@ -280,6 +281,8 @@ def lifted_column_seeds() -> Seeds:
         }
         spans.append(make_span(name=f"tokens-{number}", kind=CLIENT, attributes=attributes))
     yield "lifted_tokens", request_payload(spans)
+    for number, alone in enumerate(spans):  # alone too: one declined value declines them all
+        yield f"lifted_tokens_{number}", request_payload([alone])
     int64_max = (1 << 63) - 1
     overflow = {"llm.token_count.prompt": int64_max, "gen_ai.usage.output_tokens": 1}
     yield "lifted_tokens_sum_overflows", request_payload([make_span(attributes=overflow)])
@@ -638,6 +641,21 @@ def _random_span(rng: random.Random) -> Any:
     )
 
 
+def amplification_seeds() -> Seeds:
+    """Small requests whose rows are huge: one resource (or scope) attribute is copied into
+    every span's row. 240 KB once made the walker hold 2 GB before it declined; it now
+    declines past a budget (BUDGET_FACTOR in otlp_walk.c), and the replay's allocation limit
+    (test_fuzz_walk.SANITIZER_ENV) fails the test if it ever holds that much again."""
+    big = ld(F_RESOURCE_ATTRIBUTES, kv(b"big", string(b"x" * 60_000)))
+    empty_spans = ld(F_SPANS) * 90_000
+    yield (
+        "amplify_resource",
+        ld(F_RESOURCE_SPANS, ld(F_RESOURCE, big), ld(F_SCOPE_SPANS, empty_spans)),
+    )
+    scope = ld(F_SCOPE, ld(F_SCOPE_ATTRIBUTES, kv(b"big", string(b"\x01" * 20_000))))
+    yield "amplify_scope", ld(F_RESOURCE_SPANS, ld(F_SCOPE_SPANS, scope, empty_spans))
+
+
 def truncation_seeds() -> Seeds:
     """Prefixes of a few requests: every length of a small one, 64 cuts of a large one."""
     small = request(
@@ -654,10 +672,20 @@ def truncation_seeds() -> Seeds:
 
 def regression_seeds() -> Seeds:
     """Inputs that once broke the walker: ``regressions/*.hex``, hex text (blanks ignored)
-    after ``#`` comment lines that say what went wrong."""
+    after ``#`` comment lines that say what went wrong (``# expect: declined``: the walker
+    must decline it, see ``declined_regressions``)."""
     for path in sorted(REGRESSIONS.glob("*.hex")):
         lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
         yield f"regression_{path.stem}", bytes.fromhex("".join("".join(lines).split()))
+
+
+def declined_regressions() -> set[str]:
+    """The seed names of the regressions the walker must decline."""
+    return {
+        f"regression_{path.stem}"
+        for path in REGRESSIONS.glob("*.hex")
+        if "# expect: declined" in path.read_text().splitlines()
+    }
 
 
 def main() -> None:

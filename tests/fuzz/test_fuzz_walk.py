@@ -39,7 +39,7 @@ import pytest
 
 from junjo.features.spans import native
 from junjo.features.spans.convert import convert_request
-from tests.fuzz.corpus import MAX_LEN, write_seeds
+from tests.fuzz.corpus import MAX_LEN, declined_regressions, write_seeds
 from tests.spans.test_native import assert_parity
 
 HERE = Path(__file__).resolve().parent
@@ -54,15 +54,20 @@ CFLAGS = ["-g", "-O1", "-fno-omit-frame-pointer", "-std=c11", f"-I{NATIVE}"]
 # The walker's allocations go through the harness, which makes one of them fail per input.
 CFLAGS += [f"-D{name}=jw_test_{name}" for name in ("malloc", "calloc", "realloc")]
 # Every finding is fatal and printed with its stack; leaks are checked at exit.
+# A walk of at most a few MB never needs one allocation of 512 MB: more is an amplification
+# bug (see corpus.amplification_seeds), fatal like the others.
+ALLOCATION_LIMIT_MB = 512
 SANITIZER_ENV = {
-    "ASAN_OPTIONS": "detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1",
+    "ASAN_OPTIONS": "detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:"
+    f"max_allocation_size_mb={ALLOCATION_LIMIT_MB}",
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
-    "MSAN_OPTIONS": "print_stats=0:halt_on_error=1",
+    "MSAN_OPTIONS": f"halt_on_error=1:max_allocation_size_mb={ALLOCATION_LIMIT_MB}",
 }
 # Per input, generous enough for a loaded 2-core machine (an input that still takes this long
 # is a denial of service, a real finding), and the memory one request may cost.
 LIBFUZZER_LIMITS = [f"-max_len={MAX_LEN}", "-timeout=20", "-rss_limit_mb=2048"]
-JW_OK = 0
+LIBFUZZER_LIMITS += [f"-malloc_limit_mb={ALLOCATION_LIMIT_MB}"]
+JW_OK, JW_DECLINE = 0, 1
 
 pytestmark = pytest.mark.slow  # builds and runs C programs
 
@@ -224,6 +229,8 @@ def test_the_seeds_walk_clean(binaries: Binaries, seed_dir: Path):
     normal = [p for p in paths if p.name.startswith(("bench_", "fixture_"))]
     declined = [p.name for p in normal if verdicts[p][0] != JW_OK]
     assert not declined, f"normal traffic declined by the walker: {declined}"
+    accepted = [n for n in declined_regressions() if verdicts[seed_dir / n][0] != JW_DECLINE]
+    assert not accepted, f"regressions the walker must decline: {accepted}"
 
 
 # -- fuzzing ------------------------------------------------------------------------------------

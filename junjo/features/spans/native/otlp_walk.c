@@ -15,6 +15,14 @@
 
 #define MAX_DEPTH 64              /* message nesting; protobuf's own limit is 100 */
 #define COLUMN_BYTES_MAX 0x7fffffffu /* Arrow utf8 offsets are int32 */
+/* The text columns outgrow the request (hex ids, escapes, and the resource and scope copied
+ * into every span's row: 5x at most in the seeds of tests/fuzz) but not without bound: 240 KB
+ * of empty spans under one 60 KB resource attribute would be 5 GB of resource_attributes,
+ * all in memory before the 2 GiB offset limit declined it. Past BUDGET_FACTOR x the request
+ * + BUDGET_FLOOR bytes in all text columns together the walk declines at once (Python's rows
+ * share the one resource string), and no single column can reach the offset limit. */
+#define BUDGET_FACTOR 16
+#define BUDGET_FLOOR ((size_t)16 << 20)
 
 typedef enum { OK = 0, DECLINE = JW_DECLINE, NOMEM = JW_NOMEM } err;
 #define TRY(x)                                                                               \
@@ -483,9 +491,14 @@ static err dedup(ctx *c, const vec *in, vec *out) {
     uint32_t *table = arena_alloc(&c->a, size * sizeof(uint32_t));
     if (table == NULL) return NOMEM;
     memset(table, 0, size * sizeof(uint32_t));
+    /* At most half full, the table costs ~1.5 probes a key; keys made to collide (the hash
+     * is fixed and public) would cost n^2 / 2: 12,000 such keys in 144 KB took 0.4 s. Past 8
+     * probes a key on average Python decides (its dict hashes with a per-process secret). */
+    size_t probes = 0, max_probes = 8 * in->n + 64;
     for (size_t i = 0; i < in->n; i++) {
         size_t h = (size_t)key_hash(items[i].key) & (size - 1);
         for (;;) {
+            if (++probes > max_probes) return DECLINE;
             uint32_t at = table[h];
             if (at == 0) {
                 table[h] = (uint32_t)(out->n + 1);
@@ -795,6 +808,7 @@ struct jw_result {
     jw_column views[NCOLS];
     vec failed; /* failed_span, malloc'd items */
     size_t failed_cap;
+    size_t text_bytes, text_budget; /* in all text columns, and their limit (BUDGET_FACTOR) */
 };
 
 static inline err col_bit(jbuf *bits, size_t row, int on) {
@@ -807,7 +821,10 @@ static inline err col_bit(jbuf *bits, size_t row, int on) {
 static inline err col_end(jw_result *res, int col, int valid) {
     jcol *c = &res->cols[col];
     if (COLUMNS[col].type == JW_UTF8) {
-        if (c->data.n > COLUMN_BYTES_MAX) return DECLINE;
+        int32_t start;
+        memcpy(&start, c->offsets.p + c->offsets.n - sizeof start, sizeof start);
+        res->text_bytes += c->data.n - (size_t)start;
+        if (res->text_bytes > res->text_budget) return DECLINE;
         int32_t end = (int32_t)c->data.n;
         TRY(jb_put(&c->offsets, &end, sizeof end));
     }
@@ -1545,6 +1562,9 @@ static err finish(jw_result *res) {
 jw_result *jw_walk(const uint8_t *data, size_t len, const jw_options *opts) {
     jw_result *res = calloc(1, sizeof *res);
     if (res == NULL) return NULL;
+    res->text_budget = len < (COLUMN_BYTES_MAX - BUDGET_FLOOR) / BUDGET_FACTOR
+                             ? BUDGET_FACTOR * len + BUDGET_FLOOR
+                             : COLUMN_BYTES_MAX;
     walker w;
     memset(&w, 0, sizeof w);
     w.res = res;
