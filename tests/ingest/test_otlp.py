@@ -28,8 +28,10 @@ from tests.support.otlp_builders import (
     gzip_bomb,
     gzipped,
     json_body,
+    make_span,
     new_ids,
     request_bytes,
+    request_payload,
 )
 
 
@@ -199,3 +201,17 @@ def test_decoding_keeps_resource_and_scope():
     request = ExportTraceServiceRequest.FromString(decode_traces(data, "protobuf").payload)
     assert request.resource_spans[0].resource.attributes[0].value.string_value == "svc"
     assert request.resource_spans[0].scope_spans[0].scope.name == "junjo"
+
+
+def test_a_request_whose_spans_repeat_a_big_resource_too_often_is_refused_whole():
+    """Each span's row repeats its resource and scope: 2 MB of resource over many tiny spans
+    would expand to gigabytes in the store. Refused at the door, with what to change."""
+    resource = {"blob": "r" * (64 << 10)}  # 64 KB, over 1,100 spans: 72 MB repeated
+    spans = [make_span() for _ in range(1100)]
+    payload = request_payload(spans, resource_attributes=resource)
+    assert len(payload) < 200_000
+    with pytest.raises(PayloadTooLarge, match="repeat its resource and scope"):
+        decode_traces(payload, "protobuf")
+    # An exporter's usual batch with the same resource: 512 spans, 33 MB repeated.
+    fine = request_payload(spans[:512], resource_attributes=resource)
+    assert decode_traces(fine, "protobuf").accepted_spans == 512

@@ -427,16 +427,13 @@ def test_a_refused_span_of_a_native_batch_is_quarantined_alone(
     assert (seq, count) == (poisoned, 1) and error == "store: ConversionException: poison"
 
 
-def test_the_conversion_path_is_logged_at_start(wal, store, make_indexer, caplog, conversion_path):
-    with caplog.at_level("INFO", logger="junjo.indexer"):
-        make_indexer(store)
+def test_the_indexer_says_which_conversion_path_runs(wal, store, make_indexer, conversion_path):
+    """The server logs it once it listens (tests/server: "span conversion: ...")."""
     expected = {
-        "native": "span conversion: native (C extension)",
-        "python": 'span conversion: python (setting converter = "python")',
+        "native": "native (C extension)",
+        "python": 'python (setting converter = "python")',
     }[conversion_path]
-    assert [r.getMessage() for r in caplog.records if "span conversion" in r.getMessage()] == [
-        expected
-    ]
+    assert make_indexer(store).conversion == expected
 
 
 def test_native_without_the_extension_is_refused_and_auto_falls_back(wal, store, monkeypatch):

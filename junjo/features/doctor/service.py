@@ -259,7 +259,7 @@ def _wal_counts(path: Path) -> tuple[int, int, int]:
 
 def check_converter(settings: Settings) -> Check:
     """Which converter the indexer runs with these settings, and why python if so."""
-    from junjo.features.spans.converter import NativeUnavailable, describe, uses_native
+    from junjo.features.spans import NativeUnavailable, describe_converter, uses_native
 
     name = "span converter"
     rebuild = (
@@ -270,7 +270,7 @@ def check_converter(settings: Settings) -> Check:
         native = uses_native(settings.converter)
     except NativeUnavailable as exc:
         return Check(name, "fail", f"{exc}: junjo serve refuses to start", rebuild)
-    detail = describe(settings.converter)
+    detail = describe_converter(settings.converter)
     if native or settings.converter == "python":
         return Check(name, "ok", detail)
     return Check(name, "warn", detail, rebuild)

@@ -33,6 +33,11 @@ _ZERO_SPAN_ID = bytes(8)
 # OTLP times are uint64 ns; the span store keeps BIGINT (up to the year 2262). A time beyond
 # that is a broken clock or a hostile client: the span is rejected alone, not its batch.
 _MAX_TIME_NS = (1 << 63) - 1
+# Every span's row repeats its resource and scope (attributes as JSON): a request of one big
+# resource and many tiny spans expands without bound (a 2 MB resource over 60,000 spans of 30
+# bytes: 120 GB of rows). A request whose spans together repeat more than this is refused
+# whole; an exporter's batch of 512 spans may carry a 128 KB resource and scope.
+MAX_REPEATED_BYTES = 64 << 20
 # zlib wbits: 16+MAX_WBITS reads a gzip header, MAX_WBITS a zlib (HTTP "deflate") header.
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 SUPPORTED_ENCODINGS = frozenset({"", "identity", *_WBITS})
@@ -113,6 +118,7 @@ def decode_traces(data: bytes, wire: WireFormat, masker: Masker | None = None) -
     rules. The caller's protobuf bytes are kept when nothing had to change."""
     request = _parse_protobuf(data) if wire == "protobuf" else _parse_json(data)
     total, bad = _count_spans(request)
+    _check_repeated_bytes(request)
     if bad:
         _remove_bad_spans(request)
     raw = data if wire == "protobuf" else None  # JSON strings may hide behind \u escapes
@@ -175,6 +181,21 @@ def _count_spans(request: ExportTraceServiceRequest) -> tuple[int, int]:
                 if _is_bad(span):
                     bad += 1
     return total, bad
+
+
+def _check_repeated_bytes(request: ExportTraceServiceRequest) -> None:
+    repeated = 0
+    for resource_spans in request.resource_spans:
+        resource = resource_spans.resource.ByteSize() + len(resource_spans.schema_url)
+        for scope_spans in resource_spans.scope_spans:
+            shared = resource + scope_spans.scope.ByteSize() + len(scope_spans.schema_url)
+            repeated += shared * len(scope_spans.spans)
+    if repeated > MAX_REPEATED_BYTES:
+        raise PayloadTooLarge(
+            f"the request's spans repeat its resource and scope {repeated:,} bytes in all"
+            f" (limit {MAX_REPEATED_BYTES:,}): send fewer spans per request, or smaller"
+            " resource and scope attributes"
+        )
 
 
 def _remove_bad_spans(request: ExportTraceServiceRequest) -> None:

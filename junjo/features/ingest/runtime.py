@@ -47,7 +47,7 @@ def checked_masker(settings: Settings) -> Masker | None:
 
 def checked_converter(settings: Settings) -> None:
     """``converter = "native"`` without a usable C extension is a ConfigError."""
-    from junjo.features.spans.converter import NativeUnavailable, uses_native
+    from junjo.features.spans import NativeUnavailable, uses_native
 
     try:
         uses_native(settings.converter)
@@ -109,6 +109,8 @@ class IngestRuntime:
         self.grpc_port = self._grpc.start()
         over = " over TLS" if self.tls else ""
         log.info("OTLP/gRPC%s listening on %s:%d", over, self.settings.host, self.grpc_port)
+        # Only now: a port that cannot be bound is the one line `junjo serve` prints.
+        log.info("span conversion: %s", self.indexer.conversion)
 
     def stop(self, grace: float = 10) -> None:
         """Graceful shutdown within about ``grace`` seconds (plus the indexer's flush)."""

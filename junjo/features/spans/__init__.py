@@ -15,6 +15,9 @@ from junjo.kernel.feature import Feature, public_face
 
 if TYPE_CHECKING:
     from junjo.config import Settings
+    from junjo.features.spans.converter import NativeUnavailable as NativeUnavailable
+    from junjo.features.spans.converter import describe_converter as describe_converter
+    from junjo.features.spans.converter import uses_native as uses_native
     from junjo.features.spans.indexer import Indexer as Indexer
     from junjo.features.spans.reader import SpanReader as SpanReader
     from junjo.features.spans.schema import RECORD_COLUMNS as RECORD_COLUMNS

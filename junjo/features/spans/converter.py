@@ -45,7 +45,7 @@ def uses_native(choice: str) -> bool:
     return choice != "python" and native.available()
 
 
-def describe(choice: str) -> str:
+def describe_converter(choice: str) -> str:
     """Which path the setting ``choice`` runs, and why python if so (log, ``junjo doctor``)."""
     if choice == "python":
         return 'python (setting converter = "python")'
@@ -89,7 +89,7 @@ class Converter:
         self, *, choice: str = "auto", max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES
     ) -> None:
         self.native = uses_native(choice)
-        self.description = describe(choice)
+        self.description = describe_converter(choice)
         self._max_value_bytes = max_value_bytes
 
     def convert(self, batches: list[WalBatch], now: int) -> list[Unit]:

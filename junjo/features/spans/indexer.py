@@ -168,9 +168,13 @@ class Indexer:
             raise RuntimeError("indexer already started")
         # Before the doors open: appends must not get numbers the store has indexed already.
         self._match_wal()
-        log.info("span conversion: %s", self._converter.description)
         self._thread = threading.Thread(target=self._run, name="junjo-indexer", daemon=True)
         self._thread.start()
+
+    @property
+    def conversion(self) -> str:
+        """Which converter runs, and why python if so (the server logs it once it listens)."""
+        return self._converter.description
 
     def stop(self, timeout: float = 10.0) -> bool:
         """Finish the current write, index what is already in the WAL while time allows,
