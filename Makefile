@@ -25,7 +25,7 @@ serve: $(BIN)/junjo
 test: lint $(CHROMIUM) $(CADDY) $(CLANG)
 	$(BIN)/pytest
 
-# The native walker's fuzzer for 10 minutes (tests/fuzz: one minute of it runs in `make test`),
+# The native walker's fuzzer for 10 minutes (tests/fuzz: 30 seconds of it run in `make test`),
 # its corpus kept in .cache/fuzz-corpus so each run starts where the last one stopped.
 fuzz: $(BIN)/junjo $(CLANG)
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} FUZZ_CORPUS=$(CURDIR)/.cache/fuzz-corpus \

@@ -42,6 +42,7 @@ from tests.support.otlp_builders import (
     request_payload,
 )
 from tests.support.resend import recorded_span
+from tests.support.wire import f32, f64, ld, tag, varint, vi
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "workflows" / "fixtures"
@@ -74,38 +75,6 @@ F_STATUS_MESSAGE, F_STATUS_CODE = 2, 3
 F_KEY, F_VALUE = 1, 2
 F_STRING, F_BOOL, F_INT, F_DOUBLE, F_ARRAY, F_KVLIST, F_BYTES, F_STRINDEX = 1, 2, 3, 4, 5, 6, 7, 8
 F_VALUES = 1
-
-
-def varint(number: int) -> bytes:
-    number &= (1 << 64) - 1  # negative int64/int32 go on the wire as 10-byte two's complement
-    out = bytearray()
-    while number > 0x7F:
-        out.append(number & 0x7F | 0x80)
-        number >>= 7
-    out.append(number)
-    return bytes(out)
-
-
-def tag(field: int, wire_type: int) -> bytes:
-    return varint(field << 3 | wire_type)
-
-
-def ld(field: int, *parts: bytes) -> bytes:
-    """A length-delimited field: a string, bytes or an embedded message."""
-    payload = b"".join(parts)
-    return tag(field, LEN) + varint(len(payload)) + payload
-
-
-def vi(field: int, number: int) -> bytes:
-    return tag(field, VARINT) + varint(number)
-
-
-def f64(field: int, number: int) -> bytes:
-    return tag(field, I64) + struct.pack("<Q", number & (1 << 64) - 1)
-
-
-def f32(field: int, number: int) -> bytes:
-    return tag(field, I32) + struct.pack("<I", number & (1 << 32) - 1)
 
 
 def double(field: int, number: float) -> bytes:

@@ -5,7 +5,7 @@ the buffer, use after free, LeakSanitizer's leaks) and UBSan (overflow, shifts, 
 loads), fed by libFuzzer's coverage-guided mutation of the seed corpus (``corpus.py``):
 
 * ``test_the_seeds_walk_clean``: every seed, and every regression input, once;
-* ``test_the_fuzzer_finds_nothing``: ``FUZZ_SECONDS`` (default 60) of fuzzing in one
+* ``test_the_fuzzer_finds_nothing``: ``FUZZ_SECONDS`` (default 30) of fuzzing in one
   process; a crash, leak, UB report, a 20 s input or 2 GiB of memory fails the test with
   the input's path, its hex (to commit as ``regressions/<name>.hex``) and the report.
 
@@ -237,7 +237,7 @@ def test_the_seeds_walk_clean(binaries: Binaries, seed_dir: Path):
 
 
 def fuzz_seconds() -> int:
-    return int(os.environ.get("FUZZ_SECONDS", "60"))
+    return int(os.environ.get("FUZZ_SECONDS", "30"))
 
 
 def corpus_dir(tmp_path: Path) -> Path:

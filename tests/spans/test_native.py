@@ -28,6 +28,7 @@ from tests.support.otlp_builders import (
     request_payload,
 )
 from tests.support.resend import recorded_span
+from tests.support.wire import f32, f64, ld, tag, vi
 from tests.workflows.helpers import FIXTURES, load
 
 pytestmark = pytest.mark.skipif(not native.available(), reason=native.describe())
@@ -218,39 +219,6 @@ def test_doubles_print_as_python_repr():
 
 
 # -- randomized edge cases ------------------------------------------------------------------
-
-
-def varint(n: int) -> bytes:
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def tag(field: int, wire: int) -> bytes:
-    return varint(field << 3 | wire)
-
-
-def ld(field: int, data: bytes) -> bytes:
-    return tag(field, 2) + varint(len(data)) + data
-
-
-def vi(field: int, n: int) -> bytes:
-    return tag(field, 0) + varint(n)
-
-
-def f64(field: int, n: int) -> bytes:
-    return tag(field, 1) + struct.pack("<Q", n & ((1 << 64) - 1))
-
-
-def f32(field: int, n: int) -> bytes:
-    return tag(field, 5) + struct.pack("<I", n & 0xFFFFFFFF)
 
 
 STRINGS = [
