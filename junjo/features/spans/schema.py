@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from junjo.kernel.migrations import Migration, Migrations
 
-if TYPE_CHECKING:  # not at run time: the conversion worker imports this, and needs no DuckDB
+if TYPE_CHECKING:  # not at run time: the converters import this, and need no DuckDB
     import duckdb
 
 
